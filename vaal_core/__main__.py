@@ -1,0 +1,64 @@
+"""Command line: `python -m vaal_core run SPEC --strategy NAME --seed K` and `... demo SPEC`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from .data import DatasetError
+from .loop import ActiveLoop, RunDirConflict, preflight
+from .spec import SpecError, load_spec
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m vaal_core", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("spec", help="experiment spec (YAML), e.g. experiments/mnist.yaml")
+    common.add_argument("--out", default="results", help="results root (default: results/)")
+    common.add_argument("--data-root", default=None, help="dataset root (default: $DATA_ROOT or data/)")
+    common.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a spec value, e.g. --set task.epochs=2 (repeatable)")  # fmt: skip
+    common.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    run = sub.add_parser("run", parents=[common], help="one (strategy, seed) run; resumes if interrupted")
+    run.add_argument("--strategy", required=True)
+    run.add_argument("--seed", type=int, required=True)
+
+    demo = sub.add_parser("demo", parents=[common], help="every strategy x seed of a spec, then the report")
+    demo.add_argument("--strategies", default=None, help="comma-separated (default: the spec's list)")
+    demo.add_argument("--seeds", type=int, default=None, help="number of seeds 0..N-1 (default: the spec's)")
+    demo.add_argument("--figures", default="figures", help="where the report writes figures")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        spec = load_spec(args.spec, args.set)
+        if args.command == "run":
+            jobs = [(args.strategy, args.seed)]
+        else:
+            strategies = args.strategies.split(",") if args.strategies else list(spec.strategies)
+            seeds = list(range(args.seeds)) if args.seeds else list(spec.seeds)
+            jobs = [(s, k) for s in strategies for k in seeds]
+        for strategy, _ in jobs:  # every name checked before any compute
+            preflight(spec, strategy)
+        t0 = time.perf_counter()
+        for strategy, seed in jobs:
+            ActiveLoop(spec, strategy, seed, args.out, args.data_root, progress=not args.no_progress).run()
+        if args.command == "demo":
+            from analysis import report
+
+            print(f"\n{len(jobs)} runs finished in {time.perf_counter() - t0:.0f}s\n")
+            report(Path(args.out), Path(args.figures))
+    except (SpecError, DatasetError, RunDirConflict, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Task models by name. torchvision provides the paper's networks; small ones serve the demo."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+ModelFactory = Callable[[int, int], nn.Module]  # (in_channels, num_classes) -> model
+TASK_MODELS: dict[str, ModelFactory] = {}
+
+
+def register_model(name: str) -> Callable[[ModelFactory], ModelFactory]:
+    def deco(fn: ModelFactory) -> ModelFactory:
+        TASK_MODELS[name] = fn
+        return fn
+
+    return deco
+
+
+def build_task_model(name: str, in_channels: int, num_classes: int) -> nn.Module:
+    if name not in TASK_MODELS:
+        raise ValueError(f"unknown task model '{name}'; valid names: {', '.join(sorted(TASK_MODELS))}")
+    return TASK_MODELS[name](in_channels, num_classes)
+
+
+class _RepeatChannels(nn.Module):
+    """Lets 3-channel torchvision networks take grey images."""
+
+    def __init__(self, body: nn.Module):
+        super().__init__()
+        self.body = body
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x.expand(-1, 3, -1, -1))
+
+
+def _rgb(model: nn.Module, in_channels: int) -> nn.Module:
+    return model if in_channels == 3 else _RepeatChannels(model)
+
+
+@register_model("small_cnn")
+def small_cnn(in_channels: int, num_classes: int) -> nn.Module:
+    """Two conv blocks and a linear head: enough for MNIST, fast on two CPU cores."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, 32, 3, padding=1),
+        nn.BatchNorm2d(32),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1),
+        nn.BatchNorm2d(64),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),
+        nn.Conv2d(64, 64, 3, padding=1),
+        nn.BatchNorm2d(64),
+        nn.ReLU(inplace=True),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Dropout(0.3),
+        nn.Linear(64, num_classes),
+    )
+
+
+@register_model("vgg16_bn")
+def vgg16_bn(in_channels: int, num_classes: int) -> nn.Module:
+    """torchvision's VGG16-bn, unchanged, as the original code trained it (7x7 adaptive pool, 4096 head)."""
+    from torchvision.models import vgg16_bn as tv_vgg16_bn
+
+    return _rgb(tv_vgg16_bn(weights=None, num_classes=num_classes), in_channels)
+
+
+@register_model("resnet18")
+def resnet18(in_channels: int, num_classes: int) -> nn.Module:
+    from torchvision.models import resnet18 as tv_resnet18
+
+    return _rgb(tv_resnet18(weights=None, num_classes=num_classes), in_channels)

@@ -1,0 +1,145 @@
+"""Run directories: atomic files, append-only cycle records, environment capture.
+
+A crash or kill loses at most the cycle in progress: every file is replaced atomically
+(write to a temp file, fsync, rename) and each cycle record is one whole line appended with fsync.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class CycleRecord:
+    run_id: str
+    experiment: str
+    dataset: str
+    strategy: str
+    protocol: str
+    seed: int
+    spec_hash: str
+    git_rev: str
+    cycle: int
+    n_labeled: int
+    fraction: float  # labeled / candidate pool size
+    metric: str
+    value: float
+    train_s: float
+    query_s: float
+    peak_mem_mb: float
+    labeled_sha1: str  # the set the model of this cycle was trained on
+    n_selected: int
+    selected_sha1: str | None  # indices queried at the end of this cycle (None on the last)
+    precision: str
+    device: str
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_save_npy(path: Path, array: np.ndarray) -> None:
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, array)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append one whole line with a single write and fsync it."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (line.rstrip("\n") + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_records(path: Path, repair: bool = False) -> list[dict[str, Any]]:
+    """Complete records of a cycles.jsonl.
+
+    A last line without its newline is a write cut off by a kill: with `repair` it is truncated
+    away (it belongs to the cycle in progress); a corrupt complete line is always an error.
+    """
+    path = Path(path)
+    if not path.exists():
+        return []
+    raw = path.read_bytes()
+    good_end = raw.rfind(b"\n") + 1
+    if good_end < len(raw):
+        if not repair:
+            raise ValueError(f"{path}: last line is incomplete (a killed write); resume the run to repair it")
+        with open(path, "r+b") as f:
+            f.truncate(good_end)
+            os.fsync(f.fileno())
+    records = []
+    for n, line in enumerate(raw[:good_end].decode().splitlines(), 1):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}:{n}: corrupt record ({e.msg}); remove or fix that line") from e
+    return records
+
+
+def git_revision() -> str:
+    try:
+        root = Path(__file__).resolve().parent.parent
+        rev = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+        return (rev + ("-dirty" if dirty else "")) if rev else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def environment_record(device: str) -> dict[str, Any]:
+    import torch
+    import torchvision
+
+    env = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "numpy": np.__version__,
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if torch.cuda.is_available() else None,
+        "device": device,
+        "gpu": torch.cuda.get_device_name(0) if device.startswith("cuda") else None,
+        "num_threads": torch.get_num_threads(),
+        "git_rev": git_revision(),
+    }
+    return env

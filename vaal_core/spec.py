@@ -1,0 +1,288 @@
+"""Typed experiment specs, loaded from YAML and validated before any compute is spent.
+
+A spec is the whole description of a run: the same bytes of spec give the same run whether it is
+launched by make, by hand or on a cluster. Unknown keys and impossible values fail at load time
+with a message naming the offending key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class SpecError(ValueError):
+    """A spec that cannot run; the message names the key and what to do."""
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str = "mnist"
+    pool_size: int | None = None  # subsample the training set to this many images (None = all)
+    pool_seed: int = 0  # the subsample is fixed per dataset, shared by every seed and strategy
+    val_size: int = 0  # held-out validation images, disjoint from the pool
+    image_size: int | None = None  # resize/pad target for the task model (None = native)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    model: str = "small_cnn"
+    epochs: int = 10
+    batch_size: int = 128
+    optimizer: str = "sgd"  # sgd | adam
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    lr_milestones: tuple[float, ...] = ()  # fractions of training at which lr is divided by 10
+    augment: bool = False  # random crop (pad 4) + horizontal flip, batched on the device
+    eval_batch_size: int = 1024
+
+
+@dataclass(frozen=True)
+class ActiveSpec:
+    initial: int = 1000  # labeled images before the first cycle
+    budget: int = 1000  # images labeled per cycle
+    cycles: int = 6  # trained-and-evaluated cycles; cycles-1 queries
+
+
+@dataclass(frozen=True)
+class VAALSpec:
+    latent_dim: int = 32
+    width: int = 128  # channels of the first VAE stage, doubled per stage (128-256-512-1024)
+    beta: float = 1.0
+    adversary_param: float = 1.0
+    num_vae_steps: int = 2
+    num_adv_steps: int = 1
+    lr_vae: float = 5e-4
+    lr_disc: float = 5e-4
+    batch_size: int = 128
+    epochs: float = 1.0  # iterations = epochs * pool size / batch_size
+    image_size: int = 32  # VAE input size, independent of the task model's
+    kl_reduction: str = "sum"  # "sum" over batch and latent, as in the original code; or "mean"
+    disc_hidden: int = 512
+    disc_layers: int = 2  # hidden layers of the discriminator MLP
+    reset_each_cycle: bool = True
+
+
+@dataclass(frozen=True)
+class ProtocolSpec:
+    name: str = "standard"
+    reset_task_each_cycle: bool = True  # re-initialise the task model every cycle
+
+
+@dataclass(frozen=True)
+class RuntimeSpec:
+    device: str = "auto"  # auto | cpu | cuda
+    precision: str = "fp32"  # fp32 | bf16 | fp16 (fp16 only on CUDA)
+    channels_last: bool = False
+    compile: bool = False
+    num_threads: int | None = None
+
+
+@dataclass(frozen=True)
+class Spec:
+    experiment: str
+    dataset: DatasetSpec = field(default_factory=DatasetSpec)
+    task: TaskSpec = field(default_factory=TaskSpec)
+    active: ActiveSpec = field(default_factory=ActiveSpec)
+    vaal: VAALSpec = field(default_factory=VAALSpec)
+    protocol: ProtocolSpec = field(default_factory=ProtocolSpec)
+    runtime: RuntimeSpec = field(default_factory=RuntimeSpec)
+    strategies: tuple[str, ...] = ("random",)  # what `make demo`/sweeps run by default
+    seeds: tuple[int, ...] = (0,)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(dataclasses.asdict(self))
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=True)
+
+    def hash(self) -> str:
+        """Hash of what determines results (not the default strategy/seed lists)."""
+        d = self.to_dict()
+        d.pop("strategies")
+        d.pop("seeds")
+        return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+_VALID = {
+    "task.optimizer": {"sgd", "adam"},
+    "vaal.kl_reduction": {"sum", "mean"},
+    "runtime.device": {"auto", "cpu", "cuda"},
+    "runtime.precision": {"fp32", "bf16", "fp16"},
+}
+
+
+def _check_type(value: Any, tp: Any, key: str) -> Any:
+    """Coerce YAML scalars to the annotated type, or raise naming the key."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _check_type(value, inner[0], key)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise SpecError(f"spec key '{key}' must be a list, got {value!r}")
+        (elem, _) = typing.get_args(tp) if len(typing.get_args(tp)) == 2 else (typing.get_args(tp)[0], ...)
+        return tuple(_check_type(v, elem, f"{key}[{i}]") for i, v in enumerate(value))
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise SpecError(f"spec key '{key}' must be true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SpecError(f"spec key '{key}' must be an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise SpecError(f"spec key '{key}' must be a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise SpecError(f"spec key '{key}' must be a string, got {value!r}")
+        return value
+    raise TypeError(f"unsupported annotation {tp} for {key}")
+
+
+def _build(cls: type, data: Any, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise SpecError(f"spec section '{prefix or 'top level'}' must be a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        where = f"'{prefix}'" if prefix else "the top level"
+        raise SpecError(
+            f"unknown spec key '{(prefix + '.') if prefix else ''}{unknown[0]}' in {where}; "
+            f"valid keys: {', '.join(sorted(names))}"
+        )
+    kwargs = {}
+    for name in names:
+        key = f"{prefix}.{name}" if prefix else name
+        if name not in data:
+            f = next(f for f in dataclasses.fields(cls) if f.name == name)
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise SpecError(f"spec key '{key}' is required")
+            continue
+        tp = hints[name]
+        if dataclasses.is_dataclass(tp):
+            kwargs[name] = _build(tp, data[name], key)
+        else:
+            kwargs[name] = _check_type(data[name], tp, key)
+            if key in _VALID and kwargs[name] not in _VALID[key]:
+                raise SpecError(
+                    f"spec key '{key}' is {kwargs[name]!r}; valid values: {sorted(_VALID[key])}"
+                )
+    return cls(**kwargs)
+
+
+def _positive(value: float | int | None, key: str, allow_zero: bool = False) -> None:
+    if value is None:
+        return
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise SpecError(f"spec key '{key}' must be {bound}, got {value}")
+
+
+def validate(spec: Spec) -> Spec:
+    """Checks of values that are individually well-typed but cannot run."""
+    a, t, v, d = spec.active, spec.task, spec.vaal, spec.dataset
+    _positive(a.initial, "active.initial")
+    _positive(a.budget, "active.budget")
+    _positive(a.cycles, "active.cycles")
+    _positive(t.epochs, "task.epochs")
+    _positive(t.batch_size, "task.batch_size")
+    _positive(t.lr, "task.lr")
+    _positive(t.eval_batch_size, "task.eval_batch_size")
+    _positive(d.pool_size, "dataset.pool_size")
+    _positive(d.val_size, "dataset.val_size", allow_zero=True)
+    _positive(d.image_size, "dataset.image_size")
+    for k in ("latent_dim", "width", "num_vae_steps", "batch_size", "disc_hidden", "disc_layers"):
+        _positive(getattr(v, k), f"vaal.{k}")
+    _positive(v.num_adv_steps, "vaal.num_adv_steps", allow_zero=True)
+    _positive(v.epochs, "vaal.epochs")
+    _positive(v.beta, "vaal.beta", allow_zero=True)
+    _positive(v.adversary_param, "vaal.adversary_param", allow_zero=True)
+    if v.image_size < 8 or v.image_size & (v.image_size - 1):
+        raise SpecError(f"spec key 'vaal.image_size' must be a power of two >= 8, got {v.image_size}")
+    for m in t.lr_milestones:
+        if not 0 < m < 1:
+            raise SpecError(f"spec key 'task.lr_milestones' holds {m}; each must lie in (0, 1)")
+    if not spec.strategies:
+        raise SpecError("spec key 'strategies' must list at least one strategy")
+    if not spec.seeds:
+        raise SpecError("spec key 'seeds' must list at least one seed")
+    if not spec.experiment or "/" in spec.experiment:
+        raise SpecError(f"spec key 'experiment' must be a non-empty name without '/', got {spec.experiment!r}")
+    if d.pool_size is not None:
+        final = a.initial + a.budget * (a.cycles - 1)
+        if a.initial > d.pool_size:
+            raise SpecError(
+                f"spec key 'active.initial' ({a.initial}) is larger than 'dataset.pool_size' ({d.pool_size})"
+            )
+        if final > d.pool_size:
+            raise SpecError(
+                f"spec keys 'active.budget'/'active.cycles' would label {final} images, more than "
+                f"'dataset.pool_size' ({d.pool_size}); lower the budget or the number of cycles"
+            )
+    return spec
+
+
+def spec_from_dict(data: dict[str, Any]) -> Spec:
+    return validate(_build(Spec, data, ""))
+
+
+def load_spec(path: str | Path, overrides: list[str] | None = None) -> Spec:
+    """Load a YAML spec; `overrides` are 'section.key=value' strings parsed as YAML scalars."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"spec file {path} does not exist; the shipped specs are in experiments/")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise SpecError(f"spec file {path} is not valid YAML: {e}") from e
+    for item in overrides or []:
+        apply_override(data, item)
+    return spec_from_dict(data)
+
+
+def apply_override(data: dict[str, Any], item: str) -> None:
+    if "=" not in item:
+        raise SpecError(f"override {item!r} must look like section.key=value")
+    key, raw = item.split("=", 1)
+    node = data
+    parts = key.split(".")
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise SpecError(f"override {item!r}: '{p}' is not a section")
+    node[parts[-1]] = yaml.safe_load(raw)
+
+
+def check_pool_fits(spec: Spec, available: int) -> None:
+    """Budget checks that need the dataset's size (known only once it is located)."""
+    a = spec.active
+    final = a.initial + a.budget * (a.cycles - 1)
+    if final > available:
+        raise SpecError(
+            f"spec asks for {final} labeled images (active.initial + active.budget * (cycles-1)) but "
+            f"the pool of dataset '{spec.dataset.name}' holds only {available}"
+        )
