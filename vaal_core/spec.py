@@ -36,6 +36,7 @@ class DatasetSpec:
 class TaskSpec:
     model: str = "small_cnn"
     epochs: int = 10
+    iterations: int | None = None  # fixed optimiser steps per cycle (overrides epochs), as the original
     batch_size: int = 128
     optimizer: str = "sgd"  # sgd | adam
     lr: float = 0.01
@@ -209,6 +210,7 @@ def validate(spec: Spec) -> Spec:
     _positive(a.budget, "active.budget")
     _positive(a.cycles, "active.cycles")
     _positive(t.epochs, "task.epochs")
+    _positive(t.iterations, "task.iterations")
     _positive(t.batch_size, "task.batch_size")
     _positive(t.lr, "task.lr")
     _positive(t.eval_batch_size, "task.eval_batch_size")

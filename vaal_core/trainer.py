@@ -64,17 +64,23 @@ def train_task_model(
     else:
         opt = torch.optim.Adam(params, lr=task.lr, weight_decay=task.weight_decay)
     per_epoch = _iterations(len(labeled), task.batch_size)
-    total = per_epoch * task.epochs
+    total = task.iterations or per_epoch * task.epochs
     milestones = sorted({int(m * total) for m in task.lr_milestones})
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=milestones, gamma=0.1)
     scaler = grad_scaler(device, runtime.precision)
     labeled_t = torch.as_tensor(labeled, dtype=torch.long)
     best_acc, best_state = None, None
-    for _epoch in tqdm(range(task.epochs), desc="epochs", leave=False, disable=not progress):
+    bar = tqdm(total=total, desc="train", leave=False, disable=not progress)
+    step = 0
+    while step < total:  # passes over the labeled set, reshuffled each time
         model.train()
         order = labeled_t[torch.randperm(len(labeled_t), generator=generator)]
         for start in range(0, len(order), task.batch_size):
+            if step == total:
+                break
             x, y = batches.train_batch(order[start : start + task.batch_size], task.augment, generator)
+            step += 1
+            bar.update()
             if len(y) < 2 and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
                 continue  # a batch of one breaks BatchNorm's training statistics
             with autocast(device, runtime.precision):
@@ -88,6 +94,7 @@ def train_task_model(
             acc = evaluate(model, batches, batches.data.train_x[val], batches.data.train_y[val], task, runtime)
             if best_acc is None or acc > best_acc:
                 best_acc, best_state = acc, copy.deepcopy(model.state_dict())
+    bar.close()
     if best_state is not None:
         model.load_state_dict(best_state)
     return model, best_acc

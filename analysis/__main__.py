@@ -1,0 +1,30 @@
+"""Command line: `python -m analysis report RESULTS_ROOT [--out figures/] [--baseline random]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .report import report
+from .runs import RunLogError
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, print the report; exit status 2 on unusable run logs."""
+    parser = argparse.ArgumentParser(prog="python -m analysis", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    rep = sub.add_parser("report", help="tables, significance tests and figures of a results root")
+    rep.add_argument("root", help="results root written by vaal_core")
+    rep.add_argument("--out", default="figures", help="folder for figures (default: figures/)")
+    rep.add_argument("--baseline", default="random", help="strategy to test against")
+    args = parser.parse_args(argv)
+    try:
+        print(report(args.root, out_dir=args.out, baseline=args.baseline, verbose=False))
+    except RunLogError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

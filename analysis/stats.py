@@ -1,0 +1,281 @@
+"""Statistics over seeds: summaries, area under the budget curve, paired tests and verdicts.
+
+Strategies are compared seed by seed (same seed = same initial labeled set), so every test here is
+paired on seed. With one seed nothing is tested and the outputs say n/a rather than guessing.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = [
+    "GROUP",
+    "percent_scale",
+    "summarize",
+    "aubc",
+    "aubc_summary",
+    "holm",
+    "paired_test",
+    "compare",
+    "verdicts",
+    "win_tie_loss",
+]
+
+GROUP = ["experiment", "dataset", "protocol", "strategy", "metric"]
+TOPLINE = "full"  # a single full-data point: drawn as a reference line, never tested
+
+
+def percent_scale(values: pd.Series) -> float:
+    """100 when a metric is logged as a fraction in [0, 1], else 1 (already in percent)."""
+    finite = values.dropna()
+    return 100.0 if len(finite) and finite.abs().max() <= 1.0 else 1.0
+
+
+def _t_halfwidth(std: pd.Series, n: pd.Series, level: float = 0.95) -> pd.Series:
+    """Half-width of the t-based confidence interval of a mean; NaN below two seeds."""
+    n = n.astype(float)
+    dof = (n - 1).where(n >= 2)
+    return stats.t.ppf((1 + level) / 2, dof) * std / np.sqrt(n)
+
+
+def summarize(df: pd.DataFrame) -> pd.DataFrame:
+    """Mean, std (ddof=1), seed count and 95% t-interval half-width per strategy and budget."""
+    keys = GROUP + ["n_labeled"]
+    out = (
+        df.groupby(keys, sort=True, observed=True)
+        .agg(
+            fraction=("fraction", "mean"),
+            mean=("value", "mean"),
+            std=("value", "std"),
+            n_seeds=("seed", "nunique"),
+        )
+        .reset_index()
+    )
+    out["ci95"] = _t_halfwidth(out["std"], out["n_seeds"])
+    return out
+
+
+def _area(fraction: np.ndarray, value: np.ndarray) -> float:
+    """Trapezoid area over the labeled fraction, divided by the span: a mean metric."""
+    order = np.argsort(fraction)
+    x, y = fraction[order], value[order]
+    if len(x) == 1 or x[-1] == x[0]:
+        return float(y.mean())
+    return float(np.sum((y[1:] + y[:-1]) / 2 * np.diff(x)) / (x[-1] - x[0]))
+
+
+def aubc(df: pd.DataFrame) -> pd.DataFrame:
+    """Area under the budget curve of every run, normalised so it reads as a mean metric."""
+    rows = []
+    for key, run in df.groupby(GROUP + ["seed", "run_dir"], sort=True, observed=True):
+        rows.append(
+            dict(
+                zip(GROUP + ["seed", "run_dir"], key, strict=True),
+                complete=bool(run["complete"].all()),
+                n_points=len(run),
+                fraction_min=run["fraction"].min(),
+                fraction_max=run["fraction"].max(),
+                aubc=_area(run["fraction"].to_numpy(float), run["value"].to_numpy(float)),
+            )
+        )
+    cols = GROUP + ["seed", "run_dir", "complete", "n_points", "fraction_min", "fraction_max"]
+    return pd.DataFrame(rows, columns=cols + ["aubc"])
+
+
+def aubc_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """AUBC mean ± std over seeds per strategy, from complete runs only (spans must match)."""
+    per_run = aubc(df)
+    per_run = per_run[per_run["complete"]]
+    out = (
+        per_run.groupby(GROUP, sort=True, observed=True)
+        .agg(mean=("aubc", "mean"), std=("aubc", "std"), n_seeds=("seed", "nunique"))
+        .reset_index()
+    )
+    out["ci95"] = _t_halfwidth(out["std"], out["n_seeds"])
+    return out
+
+
+def holm(pvalues: np.ndarray | list[float]) -> np.ndarray:
+    """Holm step-down adjusted p-values; NaN entries stay NaN and are not counted in the family."""
+    p = np.asarray(pvalues, dtype=float)
+    out = np.full(p.shape, np.nan)
+    tested = ~np.isnan(p)
+    m = int(tested.sum())
+    if m == 0:
+        return out
+    order = np.argsort(p[tested], kind="stable")
+    scaled = (m - np.arange(m)) * p[tested][order]
+    adjusted = np.minimum(1.0, np.maximum.accumulate(scaled))
+    result = np.empty(m)
+    result[order] = adjusted
+    out[tested] = result
+    return out
+
+
+def paired_test(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
+    """Paired t-test and Wilcoxon signed-rank of a - b, with effect sizes; NaN where undefined."""
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    n = len(d)
+    res = dict(
+        n_pairs=n,
+        mean_diff=float(d.mean()) if n else np.nan,
+        sd_diff=float(d.std(ddof=1)) if n >= 2 else np.nan,
+        cohen_d=np.nan,
+        t_stat=np.nan,
+        p_ttest=np.nan,
+        p_wilcoxon=np.nan,
+    )
+    if n < 2 or np.all(d == 0):
+        return res
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore")
+        t = stats.ttest_rel(a, b)
+        res["t_stat"], res["p_ttest"] = float(t.statistic), float(t.pvalue)
+        try:
+            res["p_wilcoxon"] = float(stats.wilcoxon(d).pvalue)
+        except ValueError:
+            pass
+    if res["sd_diff"] > 0:
+        res["cohen_d"] = res["mean_diff"] / res["sd_diff"]
+    return res
+
+
+_COMPARE_COLS = (
+    ["experiment", "dataset", "metric", "strategy", "baseline", "n_labeled", "fraction"]
+    + ["n_pairs", "mean_diff", "sd_diff", "cohen_d", "t_stat", "p_ttest", "p_wilcoxon"]
+    + ["p_holm", "p_wilcoxon_holm", "significant"]
+)
+
+
+def compare(df: pd.DataFrame, baseline: str = "random", alpha: float = 0.05) -> pd.DataFrame:
+    """Every strategy against `baseline` at every budget, paired on seed, Holm across budgets."""
+    rows = []
+    for experiment, exp in df.groupby("experiment", sort=True):
+        base = exp[exp["strategy"] == baseline].set_index(["n_labeled", "seed"])["value"]
+        if base.empty:
+            continue
+        for strategy in sorted(set(exp["strategy"]) - {baseline, TOPLINE}):
+            other = exp[exp["strategy"] == strategy].set_index(["n_labeled", "seed"])
+            pairs = other.join(base.rename("base"), how="inner")
+            family = []
+            for n_labeled, at in pairs.groupby(level="n_labeled", sort=True):
+                test = paired_test(at["value"].to_numpy(), at["base"].to_numpy())
+                family.append(
+                    dict(
+                        experiment=experiment,
+                        dataset=at["dataset"].iloc[0],
+                        metric=at["metric"].iloc[0],
+                        strategy=strategy,
+                        baseline=baseline,
+                        n_labeled=n_labeled,
+                        fraction=at["fraction"].mean(),
+                        **test,
+                    )
+                )
+            p_holm = holm([r["p_ttest"] for r in family])
+            p_w_holm = holm([r["p_wilcoxon"] for r in family])
+            for r, ph, pw in zip(family, p_holm, p_w_holm, strict=True):
+                r.update(p_holm=ph, p_wilcoxon_holm=pw, significant=bool(ph < alpha))
+            rows.extend(family)
+    return pd.DataFrame(rows, columns=_COMPARE_COLS)
+
+
+def _aubc_diff(df: pd.DataFrame, strategy: str, baseline: str) -> tuple[float, int]:
+    """Mean paired (by seed) AUBC difference in the metric's units, and the number of pairs."""
+    per_run = aubc(df)
+    per_run = per_run[per_run["complete"]].set_index(["strategy", "seed"])["aubc"]
+    if strategy not in per_run.index or baseline not in per_run.index:
+        return np.nan, 0
+    d = (per_run.loc[strategy] - per_run.loc[baseline]).dropna()
+    return (float(d.mean()) if len(d) else np.nan), len(d)
+
+
+def verdicts(df: pd.DataFrame, baseline: str = "random", alpha: float = 0.05) -> pd.DataFrame:
+    """One plain-language line per (experiment, strategy) from compare() and the AUBC gap."""
+    cmp = compare(df, baseline=baseline, alpha=alpha)
+    rows = []
+    for experiment, exp in df.groupby("experiment", sort=True):
+        others = sorted(set(exp["strategy"]) - {baseline, TOPLINE})
+        scale = percent_scale(exp["value"])
+        unit = "pts" if scale == 100 else exp["metric"].iloc[0]
+        for strategy in others:
+            c = cmp[(cmp["experiment"] == experiment) & (cmp["strategy"] == strategy)]
+            gap, n_aubc = _aubc_diff(exp, strategy, baseline)
+            aubc_txt = f"AUBC {gap * scale:+.1f} {unit}" if n_aubc else "AUBC n/a"
+            n_seeds = int(c["n_pairs"].max()) if len(c) else 0
+            tested = c[c["p_holm"].notna()]
+            wins = int(((tested["p_holm"] < alpha) & (tested["mean_diff"] > 0)).sum())
+            losses = int(((tested["p_holm"] < alpha) & (tested["mean_diff"] < 0)).sum())
+            m = len(tested)
+            if base_missing := not (exp["strategy"] == baseline).any():
+                text = f"{strategy}: no {baseline} runs to compare with"
+            elif n_seeds < 2:
+                text = (
+                    f"{strategy} vs {baseline}: too few paired seeds (n={n_seeds}) for a "
+                    f"significance test; {aubc_txt} (run at least 3 seeds)"
+                )
+            elif m == 0:
+                text = f"{strategy} vs {baseline}: identical at every budget; {aubc_txt}"
+            elif wins and not losses:
+                text = f"{strategy} beats {baseline} at {wins}/{m} budgets (Holm p<{alpha}), {aubc_txt}"
+            elif losses and not wins:
+                text = (
+                    f"{strategy} is worse than {baseline} at {losses}/{m} budgets "
+                    f"(Holm p<{alpha}), {aubc_txt}"
+                )
+            elif wins and losses:
+                text = (
+                    f"{strategy} vs {baseline}: mixed, better at {wins}/{m} and worse at "
+                    f"{losses}/{m} budgets (Holm p<{alpha}), {aubc_txt}"
+                )
+            else:
+                text = (
+                    f"{strategy} vs {baseline}: no significant difference at {m} budgets "
+                    f"(Holm p<{alpha}), {aubc_txt}"
+                )
+            if not base_missing and 2 <= n_seeds < 3:
+                text += f" [only {n_seeds} seeds: low power]"
+            rows.append(
+                dict(
+                    experiment=experiment,
+                    strategy=strategy,
+                    baseline=baseline,
+                    n_seeds=n_seeds,
+                    wins=wins,
+                    losses=losses,
+                    budgets=m,
+                    aubc_diff=gap * scale if n_aubc else np.nan,
+                    verdict=text,
+                )
+            )
+    cols = ["experiment", "strategy", "baseline", "n_seeds", "wins", "losses", "budgets"]
+    return pd.DataFrame(rows, columns=cols + ["aubc_diff", "verdict"])
+
+
+def win_tie_loss(df: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Pairwise wins after Ash et al. 2020 (BADGE): entry (i, j) counts experiment-budgets where
+    i beats j by a two-sided paired t-test over seeds (p < alpha, mean difference > 0)."""
+    df = df[df["strategy"] != TOPLINE]
+    names = sorted(df["strategy"].unique())
+    wins = pd.DataFrame(0, index=pd.Index(names, name="winner"), columns=names)
+    comparisons = 0
+    for _, at in df.groupby(["experiment", "n_labeled"], sort=True):
+        table = at.pivot_table(index="seed", columns="strategy", values="value", aggfunc="mean")
+        for i in table.columns:
+            for j in table.columns:
+                if i >= j:
+                    continue
+                pair = table[[i, j]].dropna()
+                test = paired_test(pair[i].to_numpy(), pair[j].to_numpy())
+                if np.isnan(test["p_ttest"]):
+                    continue
+                comparisons += 1
+                if test["p_ttest"] < alpha:
+                    winner, loser = (i, j) if test["mean_diff"] > 0 else (j, i)
+                    wins.loc[winner, loser] += 1
+    wins.attrs["comparisons"] = comparisons
+    return wins

@@ -1,0 +1,259 @@
+"""VAAL (Sinha, Ebrahimi, Darrell, ICCV 2019): a beta-VAE and a discriminator trained adversarially
+on labeled and unlabeled images; the pool images the discriminator finds least "labeled" are queried.
+
+Architecture and defaults follow the paper and its public code (github.com/sinhasam/vaal):
+4 stride-2 4x4 convs (128-256-512-1024) with BN+ReLU to a 2x2 map, linear mu/logvar (latent 32),
+a mirrored transposed-conv decoder; a 512-512 MLP discriminator on mu; Adam 5e-4; 2 VAE steps and
+1 discriminator step per iteration; KL summed over batch and latent (the original's reduction).
+
+The VAE and discriminator never see labels: only images pass through `ctx.batches`.
+Speed (see benchmarks/): the discriminator step and pool scoring need mu only, so they run the
+encoder alone instead of the whole VAE; precision follows `runtime.precision`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from .device import autocast, grad_scaler
+from .spec import RuntimeSpec, Spec, VAALSpec
+from .strategies import QueryContext, Strategy, register_strategy
+
+
+def _stage_channels(image_size: int, width: int) -> list[int]:
+    """Encoder widths: one stride-2 stage per halving down to a 2x2 map, doubling up to 8x width."""
+    stages = int(math.log2(image_size)) - 1
+    return [width * min(2**i, 8) for i in range(stages)]
+
+
+class VAE(nn.Module):
+    def __init__(self, in_channels: int, latent_dim: int = 32, image_size: int = 32, width: int = 128):
+        super().__init__()
+        chans = _stage_channels(image_size, width)
+        layers, c_in = [], in_channels
+        for c in chans:
+            layers += [nn.Conv2d(c_in, c, 4, 2, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
+            c_in = c
+        self.encoder = nn.Sequential(*layers, nn.Flatten())
+        self.fc_mu = nn.Linear(chans[-1] * 4, latent_dim)
+        self.fc_logvar = nn.Linear(chans[-1] * 4, latent_dim)
+        # decoder: latent -> (C, 4, 4) -> stride-2 transposed convs up to image_size -> 1x1 to pixels
+        self._top = chans[-1]
+        self.fc_dec = nn.Linear(latent_dim, chans[-1] * 16)
+        dec, c_in = [], chans[-1]
+        for c in reversed(chans[:-1]):
+            dec += [nn.ConvTranspose2d(c_in, c, 4, 2, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
+            c_in = c
+        self.decoder = nn.Sequential(*dec, nn.ConvTranspose2d(c_in, in_channels, 1))
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+                nn.init.kaiming_normal_(m.weight)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.encoder(x)
+        return self.fc_mu(h), self.fc_logvar(h)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.fc_dec(z).view(-1, self._top, 4, 4))
+
+    def forward(self, x: torch.Tensor):
+        mu, logvar = self.encode(x)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if self.training else mu
+        return self.decode(z), z, mu, logvar
+
+
+class Discriminator(nn.Module):
+    """MLP on mu; returns logits (sigmoid gives P(labeled)), so BCE-with-logits is autocast-safe."""
+
+    def __init__(self, latent_dim: int = 32, hidden: int = 512, layers: int = 2):
+        super().__init__()
+        mods, d = [], latent_dim
+        for _ in range(layers):
+            mods += [nn.Linear(d, hidden), nn.ReLU(inplace=True)]
+            d = hidden
+        self.net = nn.Sequential(*mods, nn.Linear(d, 1))
+
+    def forward(self, mu: torch.Tensor) -> torch.Tensor:
+        return self.net(mu).squeeze(1)
+
+    def prob_labeled(self, mu: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self(mu).float())
+
+
+def vae_loss(x, recon, mu, logvar, beta: float, kl_reduction: str) -> torch.Tensor:
+    """MSE reconstruction (mean) + beta * KL(q(z|x) || N(0, I)), reduced as the spec says."""
+    mu, logvar = mu.float(), logvar.float()
+    kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp())
+    kl = kl.sum() if kl_reduction == "sum" else kl.mean()
+    return F.mse_loss(recon.float(), x.float()) + beta * kl
+
+
+def _bce_to(logits: torch.Tensor, target: float) -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(logits.float(), torch.full_like(logits.float(), target))
+
+
+LABELED, UNLABELED = 1.0, 0.0  # discriminator targets
+
+
+class VAALModels:
+    """The VAE, the discriminator and their optimisers, with one training iteration as a method."""
+
+    def __init__(self, channels: int, cfg: VAALSpec, runtime: RuntimeSpec, device: torch.device):
+        self.cfg, self.runtime, self.device = cfg, runtime, device
+        self.vae = VAE(channels, cfg.latent_dim, cfg.image_size, cfg.width).to(device)
+        self.disc = Discriminator(cfg.latent_dim, cfg.disc_hidden, cfg.disc_layers).to(device)
+        if runtime.channels_last:
+            self.vae = self.vae.to(memory_format=torch.channels_last)
+        self.opt_vae = torch.optim.Adam(self.vae.parameters(), lr=cfg.lr_vae)
+        self.opt_disc = torch.optim.Adam(self.disc.parameters(), lr=cfg.lr_disc)
+        self.scaler = grad_scaler(device, runtime.precision)
+        self._vae_fwd, self._encode = self.vae, self.vae.encode
+        if runtime.compile:
+            self._vae_fwd, self._encode = torch.compile(self.vae), torch.compile(self.vae.encode)
+
+    def mu(self, x: torch.Tensor, encoder_only: bool = True) -> torch.Tensor:
+        """mu of q(z|x); `encoder_only=False` is the original's whole-VAE pass, kept for benchmarks."""
+        return self._encode(x)[0] if encoder_only else self._vae_fwd(x)[2]
+
+    def vae_step(self, x_l: torch.Tensor, x_u: torch.Tensor) -> float:
+        """Reconstruct both batches, and push the discriminator to call both of them labeled."""
+        cfg = self.cfg
+        self.vae.train()
+        with autocast(self.device, self.runtime.precision):
+            recon_l, _, mu_l, logvar_l = self._vae_fwd(x_l)
+            recon_u, _, mu_u, logvar_u = self._vae_fwd(x_u)
+            d_l, d_u = self.disc(mu_l), self.disc(mu_u)
+        loss = (
+            vae_loss(x_l, recon_l, mu_l, logvar_l, cfg.beta, cfg.kl_reduction)
+            + vae_loss(x_u, recon_u, mu_u, logvar_u, cfg.beta, cfg.kl_reduction)
+            + cfg.adversary_param * (_bce_to(d_l, LABELED) + _bce_to(d_u, LABELED))
+        )
+        self.opt_vae.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.opt_vae)
+        self.scaler.update()
+        return loss.item()
+
+    def disc_step(self, x_l: torch.Tensor, x_u: torch.Tensor, encoder_only: bool = True) -> float:
+        """Teach the discriminator labeled=1, unlabeled=0 on mu computed without gradient."""
+        self.vae.train()  # as in the original: BN in the VAE uses batch statistics here too
+        with autocast(self.device, self.runtime.precision):
+            with torch.no_grad():
+                mu_l, mu_u = self.mu(x_l, encoder_only), self.mu(x_u, encoder_only)
+            loss = _bce_to(self.disc(mu_l), LABELED) + _bce_to(self.disc(mu_u), UNLABELED)
+        self.opt_disc.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.opt_disc)
+        self.scaler.update()
+        return loss.item()
+
+    @torch.inference_mode()
+    def score(self, batches: Iterator[torch.Tensor], encoder_only: bool = True) -> torch.Tensor:
+        """P(labeled) for each image, eval mode (BN running statistics), no augmentation."""
+        self.vae.eval()
+        self.disc.eval()
+        out = []
+        for x in batches:
+            with autocast(self.device, self.runtime.precision):
+                out.append(self.disc.prob_labeled(self.mu(x, encoder_only)))
+        return torch.cat(out).cpu()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "vae": self.vae.state_dict(),
+            "disc": self.disc.state_dict(),
+            "opt_vae": self.opt_vae.state_dict(),
+            "opt_disc": self.opt_disc.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.vae.load_state_dict(state["vae"])
+        self.disc.load_state_dict(state["disc"])
+        self.opt_vae.load_state_dict(state["opt_vae"])
+        self.opt_disc.load_state_dict(state["opt_disc"])
+
+
+def _endless_batches(idx: np.ndarray, batch: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """Reshuffled every pass, like a DataLoader with shuffle=True read forever."""
+    t = torch.as_tensor(idx, dtype=torch.long)
+    while True:
+        order = t[torch.randperm(len(t), generator=generator)]
+        for start in range(0, len(order), batch):
+            yield order[start : start + batch]
+
+
+@register_strategy("vaal")
+class VAALStrategy(Strategy):
+    def __init__(self, spec: Spec):
+        super().__init__(spec)
+        self.models: VAALModels | None = None
+        self._carried: dict[str, Any] | None = None
+        self.last_scores: torch.Tensor | None = None  # P(labeled) of the unlabeled pool, for inspection
+
+    def _images(self, ctx: QueryContext, idx: torch.Tensor, augment: bool) -> torch.Tensor:
+        x = ctx.batches.inputs(ctx.batches.data.train_x[idx], augment=augment, generator=ctx.generator)
+        size = self.spec.vaal.image_size
+        if x.shape[-1] != size:
+            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+        if self.spec.runtime.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def train(self, ctx: QueryContext) -> None:
+        cfg = self.spec.vaal
+        if self.models is None or cfg.reset_each_cycle:
+            self.models = VAALModels(ctx.batches.data.channels, cfg, self.spec.runtime, ctx.device)
+            if self._carried is not None and not cfg.reset_each_cycle:
+                self.models.load_state_dict(self._carried)
+        augment = self.spec.task.augment
+        lab = _endless_batches(ctx.pool.labeled, cfg.batch_size, ctx.generator)
+        unl = _endless_batches(ctx.pool.unlabeled, cfg.batch_size, ctx.generator)
+
+        def draw():
+            return self._images(ctx, next(lab), augment), self._images(ctx, next(unl), augment)
+
+        iterations = max(1, math.ceil(cfg.epochs * len(ctx.pool) / cfg.batch_size))
+        bar = tqdm(range(iterations), desc="vaal", leave=False, disable=not ctx.progress)
+        for _ in bar:
+            x_l, x_u = draw()
+            for step in range(cfg.num_vae_steps):
+                vae_loss_value = self.models.vae_step(x_l, x_u)
+                if step < cfg.num_vae_steps - 1:
+                    x_l, x_u = draw()
+            for step in range(cfg.num_adv_steps):
+                disc_loss_value = self.models.disc_step(x_l, x_u)
+                if step < cfg.num_adv_steps - 1:
+                    x_l, x_u = draw()
+            if cfg.num_adv_steps:
+                bar.set_postfix(vae=f"{vae_loss_value:.3f}", disc=f"{disc_loss_value:.3f}", refresh=False)
+
+    def score_pool(self, ctx: QueryContext, idx: np.ndarray, batch_size: int = 1024) -> torch.Tensor:
+        t = torch.as_tensor(idx, dtype=torch.long)
+        chunks = (self._images(ctx, t[s : s + batch_size], augment=False) for s in range(0, len(t), batch_size))
+        return self.models.score(chunks)
+
+    def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
+        self.train(ctx)
+        unlabeled = ctx.pool.unlabeled
+        self.last_scores = self.score_pool(ctx, unlabeled)
+        # least likely to be labeled first; stable sort keeps ties deterministic
+        order = np.argsort(self.last_scores.numpy(), kind="stable")
+        return np.sort(unlabeled[order[:budget]])
+
+    def state_dict(self) -> dict[str, Any] | None:
+        if self.spec.vaal.reset_each_cycle or self.models is None:
+            return None
+        return self.models.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._carried = state
