@@ -10,7 +10,7 @@ STRATEGIES ?=
 SEEDS ?=
 export DATA_ROOT
 
-.PHONY: demo test lint format figures bench clean-venv reproduce-mnist
+.PHONY: demo test lint format figures bench clean-venv venv
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,13 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m vaal_core demo experiments/mnist.yaml --out $(RESULTS) --figures $(FIGURES) \
+		$(if $(STRATEGIES),--strategies $(STRATEGIES)) $(if $(SEEDS),--seeds $(SEEDS))
+
+# `make reproduce-<name>` runs every strategy x seed of experiments/<name>.yaml, then the report.
+reproduce-%: $(STAMP)
+	@test -f experiments/$*.yaml || { echo "no spec experiments/$*.yaml; available: \
+	$$(ls experiments/*.yaml | xargs -n1 basename | sed 's/\.yaml$$//' | tr '\n' ' ')" >&2; exit 2; }
+	$(PY) -m vaal_core demo experiments/$*.yaml --out $(RESULTS) --figures $(FIGURES) \
 		$(if $(STRATEGIES),--strategies $(STRATEGIES)) $(if $(SEEDS),--seeds $(SEEDS))
 
 lint: $(STAMP)

@@ -202,7 +202,16 @@ def _draw_reference(ax: Axes, ref: pd.DataFrame) -> None:
             )
 
 
-def _label_axes(ax: Axes, title: str, metric: str) -> None:
+def _label_axes(ax: Axes, title: str, metric: str, runs: pd.DataFrame | None = None) -> None:
+    """Titles, labels and legend; the seed count goes in the title since bands depend on it."""
+    curves = runs[runs["strategy"] != TOPLINE] if runs is not None else None
+    if curves is not None and len(curves):
+        seeds = curves.groupby("strategy")["seed"].nunique()
+        n = str(seeds.iloc[0]) if seeds.nunique() == 1 else f"{seeds.min()}-{seeds.max()}"
+        title += f" ({n} seed{'s' if n != '1' else ''}, 95% CI)"
+        low, high = ax.get_ylim()  # t-bands of few seeds can leave the metric's range
+        if curves["value (%)"].between(0, 100).all():
+            ax.set_ylim(max(low, 0), min(high, 100))
     ax.set_title(title)
     ax.set_xlabel("Labeled data (%)")
     ax.set_ylabel(f"{_METRIC_NAMES.get(metric.lower(), metric)} (%)")
@@ -246,7 +255,7 @@ def plot_curves(
         several = sum(k == key for k, _ in panels) > 1
         source = runs if len(runs) else panel_ref
         metric = str(source["metric"].iloc[0]) if len(source) else ""
-        _label_axes(ax, f"{name} ({experiment})" if several else name, metric)
+        _label_axes(ax, f"{name} ({experiment})" if several else name, metric, runs)
     if out is not None:
         save_figure(fig, out)
     return fig
@@ -277,6 +286,8 @@ def plot_sampling_time(df: pd.DataFrame, out: str | Path | None = None) -> Figur
             errorbar=_t_interval,
             ax=ax,
         )
+        means = runs.groupby("strategy")["query_s"].mean()  # a fast strategy's bar is invisible
+        ax.set_xticks(range(len(order)), [f"{strategy_label(s)}\n{means[s]:.3g} s" for s in order])
         ax.set_title(experiment)
         ax.set_xlabel("")
         ax.set_ylabel("Sampling time per query (s)")
@@ -298,7 +309,7 @@ def plot_ablation(df: pd.DataFrame, out: str | Path | None = None) -> Figure:
         runs = df[df["protocol"] == protocol]
         _draw_runs(ax, runs, style="experiment" if runs["experiment"].nunique() > 1 else None)
         names = ", ".join(sorted({dataset_name(d) for d in runs["dataset"]}))
-        _label_axes(ax, f"{protocol} ({names})", runs["metric"].iloc[0])
+        _label_axes(ax, f"{protocol} ({names})", runs["metric"].iloc[0], runs)
     if out is not None:
         save_figure(fig, out)
     return fig

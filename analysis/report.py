@@ -67,7 +67,9 @@ def _strategies(exp: pd.DataFrame) -> list[str]:
 
 
 def _aubc_table(exp: pd.DataFrame, scale: float) -> str:
-    a = aubc_summary(exp)
+    a = aubc_summary(exp[exp["strategy"] != TOPLINE])
+    a = a.set_index("strategy").loc[[s for s in _strategies(exp) if s in set(a["strategy"])]]
+    a = a.reset_index()
     if a.empty:
         return "_no complete runs yet: AUBC needs whole curves_"
     table = pd.DataFrame(

@@ -117,7 +117,10 @@ def holm(pvalues: np.ndarray | list[float]) -> np.ndarray:
 
 
 def paired_test(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
-    """Paired t-test and Wilcoxon signed-rank of a - b, with effect sizes; NaN where undefined."""
+    """Paired t-test and Wilcoxon signed-rank of a - b, with effect sizes.
+
+    NaN where a test is undefined: fewer than two pairs, or differences without spread.
+    """
     d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
     n = len(d)
     res = dict(
@@ -129,7 +132,7 @@ def paired_test(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
         p_ttest=np.nan,
         p_wilcoxon=np.nan,
     )
-    if n < 2 or np.all(d == 0):
+    if n < 2 or res["sd_diff"] == 0:  # no spread: the t statistic is undefined
         return res
     with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
         warnings.simplefilter("ignore")
@@ -139,8 +142,7 @@ def paired_test(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
             res["p_wilcoxon"] = float(stats.wilcoxon(d).pvalue)
         except ValueError:
             pass
-    if res["sd_diff"] > 0:
-        res["cohen_d"] = res["mean_diff"] / res["sd_diff"]
+    res["cohen_d"] = res["mean_diff"] / res["sd_diff"]  # d_z: effect size of paired differences
     return res
 
 
@@ -219,7 +221,10 @@ def verdicts(df: pd.DataFrame, baseline: str = "random", alpha: float = 0.05) ->
                     f"significance test; {aubc_txt} (run at least 3 seeds)"
                 )
             elif m == 0:
-                text = f"{strategy} vs {baseline}: identical at every budget; {aubc_txt}"
+                text = (
+                    f"{strategy} vs {baseline}: no testable budget (differences identical "
+                    f"across seeds); {aubc_txt}"
+                )
             elif wins and not losses:
                 text = f"{strategy} beats {baseline} at {wins}/{m} budgets (Holm p<{alpha}), {aubc_txt}"
             elif losses and not wins:
@@ -234,7 +239,7 @@ def verdicts(df: pd.DataFrame, baseline: str = "random", alpha: float = 0.05) ->
                 )
             else:
                 text = (
-                    f"{strategy} vs {baseline}: no significant difference at {m} budgets "
+                    f"{strategy} vs {baseline}: no significant difference at any of {m} budgets "
                     f"(Holm p<{alpha}), {aubc_txt}"
                 )
             if not base_missing and 2 <= n_seeds < 3:

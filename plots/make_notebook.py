@@ -101,7 +101,18 @@ def build() -> nbformat.NotebookNode:
 
 
 if __name__ == "__main__":
+    import sys
+
     path = Path(__file__).with_name("plots.ipynb")
-    nbformat.validate(build())
-    nbformat.write(build(), path)
+    nb = build()
+    nbformat.validate(nb)
+    if (
+        "--check" in sys.argv
+    ):  # for pre-commit: the committed notebook is exactly build(), no outputs
+        if nbformat.read(path, as_version=4) != nb:
+            sys.exit(
+                f"{path} differs from plots/make_notebook.py (or has outputs): run it to rewrite"
+            )
+        sys.exit(0)
+    nbformat.write(nb, path)
     print(f"wrote {path}")

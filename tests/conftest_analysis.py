@@ -95,9 +95,12 @@ def write_run(
 
 
 def write_demo(root: Path, seeds: Sequence[int] = (0, 1, 2)) -> Path:
-    """An MNIST-like experiment where vaal is clearly above random at every budget after the first."""
+    """An MNIST-like experiment where vaal is clearly above random at every budget after the first.
+
+    Per seed j = 0.002 * seed, AUBC(random) = 0.7875 + j and AUBC(vaal) = 0.82 + 0.25 j.
+    """
     for seed in seeds:
-        jitter = 0.002 * seed
-        write_run(root, "demo_mnist", "random", seed, [0.70 + jitter, 0.80 + jitter, 0.85 + jitter])
-        write_run(root, "demo_mnist", "vaal", seed, [0.70 + jitter, 0.84 - jitter, 0.90 + jitter])
+        j = 0.002 * seed
+        write_run(root, "demo_mnist", "random", seed, [0.70 + j, 0.80 + j, 0.85 + j])
+        write_run(root, "demo_mnist", "vaal", seed, [0.70 + j, 0.84 - j, 0.90 + 2 * j])
     return Path(root)

@@ -18,18 +18,28 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("spec", help="experiment spec (YAML), e.g. experiments/mnist.yaml")
     common.add_argument("--out", default="results", help="results root (default: results/)")
-    common.add_argument("--data-root", default=None, help="dataset root (default: $DATA_ROOT or data/)")
+    common.add_argument(
+        "--data-root", default=None, help="dataset root (default: $DATA_ROOT or data/)"
+    )
     common.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a spec value, e.g. --set task.epochs=2 (repeatable)")  # fmt: skip
     common.add_argument("--no-progress", action="store_true", help="no progress bars")
 
-    run = sub.add_parser("run", parents=[common], help="one (strategy, seed) run; resumes if interrupted")
+    run = sub.add_parser(
+        "run", parents=[common], help="one (strategy, seed) run; resumes if interrupted"
+    )
     run.add_argument("--strategy", required=True)
     run.add_argument("--seed", type=int, required=True)
 
-    demo = sub.add_parser("demo", parents=[common], help="every strategy x seed of a spec, then the report")
-    demo.add_argument("--strategies", default=None, help="comma-separated (default: the spec's list)")
-    demo.add_argument("--seeds", type=int, default=None, help="number of seeds 0..N-1 (default: the spec's)")
+    demo = sub.add_parser(
+        "demo", parents=[common], help="every strategy x seed of a spec, then the report"
+    )
+    demo.add_argument(
+        "--strategies", default=None, help="comma-separated (default: the spec's list)"
+    )
+    demo.add_argument(
+        "--seeds", type=int, default=None, help="number of seeds 0..N-1 (default: the spec's)"
+    )
     demo.add_argument("--figures", default="figures", help="where the report writes figures")
     return p
 
@@ -48,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
             preflight(spec, strategy)
         t0 = time.perf_counter()
         for strategy, seed in jobs:
-            ActiveLoop(spec, strategy, seed, args.out, args.data_root, progress=not args.no_progress).run()
+            ActiveLoop(
+                spec, strategy, seed, args.out, args.data_root, progress=not args.no_progress
+            ).run()
         if args.command == "demo":
             from analysis import report
 

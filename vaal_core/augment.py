@@ -17,7 +17,9 @@ def normalize(x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) 
     return (x.float() - m) / s
 
 
-def random_crop_flip(x: torch.Tensor, generator: torch.Generator | None = None, pad: int = 4) -> torch.Tensor:
+def random_crop_flip(
+    x: torch.Tensor, generator: torch.Generator | None = None, pad: int = 4
+) -> torch.Tensor:
     """Random crop after zero padding, then random horizontal flip, per image, in one gather."""
     b, c, h, w = x.shape
     gen_dev = generator.device if generator is not None else torch.device("cpu")
@@ -25,7 +27,7 @@ def random_crop_flip(x: torch.Tensor, generator: torch.Generator | None = None, 
     dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator, device=gen_dev).to(x.device)
     flip = (torch.rand(b, generator=generator, device=gen_dev) < 0.5).to(x.device)
     padded = F.pad(x, (pad, pad, pad, pad))
-    rows = (dy.view(b, 1) + torch.arange(h, device=x.device).view(1, h))  # (b, h)
+    rows = dy.view(b, 1) + torch.arange(h, device=x.device).view(1, h)  # (b, h)
     cols = torch.arange(w, device=x.device).view(1, w)
     cols = torch.where(flip.view(b, 1), w - 1 - cols, cols) + dx.view(b, 1)  # (b, w)
     bi = torch.arange(b, device=x.device).view(b, 1, 1)

@@ -66,7 +66,9 @@ def check_dataset_name(name: str) -> None:
         raise DatasetError(f"unknown dataset '{name}'; valid names: {', '.join(sorted(DATASETS))}")
 
 
-def load_dataset(name: str, root: str | Path | None = None, image_size: int | None = None) -> ImageData:
+def load_dataset(
+    name: str, root: str | Path | None = None, image_size: int | None = None
+) -> ImageData:
     check_dataset_name(name)
     data = DATASETS[name](Path(root) if root is not None else default_data_root())
     if image_size is not None and image_size != data.image_size:
@@ -81,7 +83,9 @@ def resize_uint8(x: torch.Tensor, size: int) -> torch.Tensor:
     if size > h and (size - h) % 2 == 0:
         p = (size - h) // 2
         return F.pad(x, (p, p, p, p))
-    out = F.interpolate(x.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    out = F.interpolate(
+        x.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False
+    )
     return out.round().clamp(0, 255).to(torch.uint8)
 
 

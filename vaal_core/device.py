@@ -13,7 +13,9 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("spec asks for runtime.device=cuda but no CUDA device is visible; use auto or cpu")
+        raise RuntimeError(
+            "spec asks for runtime.device=cuda but no CUDA device is visible; use auto or cpu"
+        )
     return torch.device(name)
 
 

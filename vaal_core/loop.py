@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from .data import ImageData, check_dataset_name, load_dataset
 from .device import check_precision, peak_memory_mb, resolve_device, seed_everything
 from .models import TASK_MODELS, build_task_model
-from .pool import Pool, indices_sha1, initial_labeled, split_indices
+from .pool import Pool, indices_sha1, initial_labeled, split_indices, test_subset
 from .runlog import (
     CycleRecord,
     append_line,
@@ -53,7 +53,9 @@ def preflight(spec: Spec, strategy: str) -> None:
     check_strategy_name(strategy)
     check_dataset_name(spec.dataset.name)
     if spec.task.model not in TASK_MODELS:
-        raise SpecError(f"spec key 'task.model' is '{spec.task.model}'; valid names: {', '.join(sorted(TASK_MODELS))}")
+        raise SpecError(
+            f"spec key 'task.model' is '{spec.task.model}'; valid names: {', '.join(sorted(TASK_MODELS))}"
+        )
 
 
 class ActiveLoop:
@@ -88,7 +90,12 @@ class ActiveLoop:
                 )
             return read_records(self.run_dir / "cycles.jsonl", repair=True)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        body = {"spec_hash": self.spec.hash(), "strategy": self.strategy_name, "seed": self.seed, **self.spec.to_dict()}
+        body = {
+            "spec_hash": self.spec.hash(),
+            "strategy": self.strategy_name,
+            "seed": self.seed,
+            **self.spec.to_dict(),
+        }
         atomic_write_text(spec_path, yaml.safe_dump(body, sort_keys=False))
         return []
 
@@ -111,17 +118,26 @@ class ActiveLoop:
 
         if spec.runtime.num_threads:
             torch.set_num_threads(spec.runtime.num_threads)
-        data = self._data or load_dataset(spec.dataset.name, self.data_root, spec.dataset.image_size)
+        data = self._data or load_dataset(
+            spec.dataset.name, self.data_root, spec.dataset.image_size
+        )
         candidates, val = split_indices(
             spec.dataset.name, len(data.train_y), spec.dataset.pool_size, spec.dataset.pool_seed,
             spec.dataset.val_size, self.seed,
         )  # fmt: skip
         check_pool_fits(spec, len(candidates))
+        test_idx = test_subset(spec.dataset.name, len(data.test_y), spec.dataset.test_size)
+        if test_idx is not None:
+            t = torch.as_tensor(test_idx)
+            data = ImageData(data.name, data.train_x, data.train_y, data.test_x[t], data.test_y[t],
+                             data.num_classes, data.mean, data.std)  # fmt: skip
         env_path = self.run_dir / "env.json"
         if not env_path.exists():
             import json
 
-            env = environment_record(str(self.device)) | {"val_size": int(len(val)), "pool_size": int(len(candidates))}
+            env = environment_record(str(self.device)) | {
+                "val_size": int(len(val)), "pool_size": int(len(candidates)), "test_size": int(len(data.test_y))
+            }  # fmt: skip
             atomic_write_text(env_path, json.dumps(env, indent=2, sort_keys=True))
 
         start = len(records)
@@ -148,7 +164,14 @@ class ActiveLoop:
             model = self._task_model(cycle, data, model_state)
             gen = seed_everything(self.seed, cycle, _TRAIN)
             model, val_acc = train_task_model(
-                model, batches, labeled_now, spec.task, spec.runtime, gen, val=val, progress=self.progress
+                model,
+                batches,
+                labeled_now,
+                spec.task,
+                spec.runtime,
+                gen,
+                val=val,
+                progress=self.progress,
             )
             value = evaluate(model, batches, data.test_x, data.test_y, spec.task, spec.runtime)
             train_s = time.perf_counter() - t0
@@ -162,7 +185,9 @@ class ActiveLoop:
                     rng=np.random.default_rng([self.seed, cycle, _QUERY]), generator=gen, cycle=cycle,
                     progress=self.progress,
                 )  # fmt: skip
-                selected = np.asarray(strategy.select(ctx, min(a.budget, len(pool.unlabeled))), dtype=np.int64)
+                selected = np.asarray(
+                    strategy.select(ctx, min(a.budget, len(pool.unlabeled))), dtype=np.int64
+                )
                 query_s = time.perf_counter() - t1
                 pool.label(selected)  # raises on duplicates or already-labeled indices
                 atomic_save_npy(self.run_dir / f"pool-{cycle + 1}.npy", pool.labeled)

@@ -21,7 +21,9 @@ def register_model(name: str) -> Callable[[ModelFactory], ModelFactory]:
 
 def build_task_model(name: str, in_channels: int, num_classes: int) -> nn.Module:
     if name not in TASK_MODELS:
-        raise ValueError(f"unknown task model '{name}'; valid names: {', '.join(sorted(TASK_MODELS))}")
+        raise ValueError(
+            f"unknown task model '{name}'; valid names: {', '.join(sorted(TASK_MODELS))}"
+        )
     return TASK_MODELS[name](in_channels, num_classes)
 
 

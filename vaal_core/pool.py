@@ -27,7 +27,9 @@ class Pool:
     def _positions(self, idx: np.ndarray) -> np.ndarray:
         idx = np.asarray(idx, dtype=np.int64)
         pos = np.searchsorted(self.candidates, idx)
-        ok = (pos < len(self.candidates)) & (self.candidates[np.minimum(pos, len(self.candidates) - 1)] == idx)
+        ok = (pos < len(self.candidates)) & (
+            self.candidates[np.minimum(pos, len(self.candidates) - 1)] == idx
+        )
         if not ok.all():
             raise ValueError(f"indices not in the pool: {idx[~ok][:5].tolist()}")
         return pos
@@ -37,7 +39,9 @@ class Pool:
         if len(np.unique(pos)) != len(pos):
             raise ValueError("label() received duplicate indices")
         if self._mask[pos].any():
-            raise ValueError(f"indices already labeled: {np.asarray(idx)[self._mask[pos]][:5].tolist()}")
+            raise ValueError(
+                f"indices already labeled: {np.asarray(idx)[self._mask[pos]][:5].tolist()}"
+            )
         self._mask[pos] = True
 
     @property
@@ -73,9 +77,13 @@ def split_indices(
     """
     all_idx = np.arange(n_train)
     if pool_size is not None and pool_size + val_size > n_train:
-        raise ValueError(f"pool_size + val_size = {pool_size + val_size} exceeds the {n_train} training images")
+        raise ValueError(
+            f"pool_size + val_size = {pool_size + val_size} exceeds the {n_train} training images"
+        )
     if pool_size is not None:
-        all_idx = np.sort(_stream("pool", dataset, pool_seed).permutation(n_train)[: pool_size + val_size])
+        all_idx = np.sort(
+            _stream("pool", dataset, pool_seed).permutation(n_train)[: pool_size + val_size]
+        )
     perm = _stream("val", dataset, seed).permutation(all_idx)
     val = np.sort(perm[:val_size])
     return np.sort(perm[val_size:]), val
@@ -85,10 +93,19 @@ def initial_labeled(dataset: str, candidates: np.ndarray, n_initial: int, seed: 
     """The initial labeled set: a function of (dataset, seed) only, shared by every strategy."""
     if n_initial > len(candidates):
         raise ValueError(f"initial set of {n_initial} is larger than the pool of {len(candidates)}")
-    return np.sort(_stream("initial", dataset, seed).choice(candidates, size=n_initial, replace=False))
+    return np.sort(
+        _stream("initial", dataset, seed).choice(candidates, size=n_initial, replace=False)
+    )
 
 
 def indices_sha1(idx: np.ndarray) -> str:
     import hashlib
 
     return hashlib.sha1(np.sort(np.asarray(idx, dtype=np.int64)).tobytes()).hexdigest()
+
+
+def test_subset(dataset: str, n_test: int, size: int | None) -> np.ndarray | None:
+    """A fixed subsample of the test set (same for every seed and strategy), or None for all."""
+    if size is None or size >= n_test:
+        return None
+    return np.sort(_stream("test", dataset).choice(n_test, size=size, replace=False))

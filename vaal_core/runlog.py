@@ -97,7 +97,9 @@ def read_records(path: Path, repair: bool = False) -> list[dict[str, Any]]:
     good_end = raw.rfind(b"\n") + 1
     if good_end < len(raw):
         if not repair:
-            raise ValueError(f"{path}: last line is incomplete (a killed write); resume the run to repair it")
+            raise ValueError(
+                f"{path}: last line is incomplete (a killed write); resume the run to repair it"
+            )
         with open(path, "r+b") as f:
             f.truncate(good_end)
             os.fsync(f.fileno())
@@ -106,7 +108,9 @@ def read_records(path: Path, repair: bool = False) -> list[dict[str, Any]]:
         try:
             records.append(json.loads(line))
         except json.JSONDecodeError as e:
-            raise ValueError(f"{path}:{n}: corrupt record ({e.msg}); remove or fix that line") from e
+            raise ValueError(
+                f"{path}:{n}: corrupt record ({e.msg}); remove or fix that line"
+            ) from e
     return records
 
 
@@ -117,7 +121,11 @@ def git_revision() -> str:
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, timeout=5
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
         ).stdout.strip()
         return (rev + ("-dirty" if dirty else "")) if rev else "unknown"
     except (OSError, subprocess.SubprocessError):

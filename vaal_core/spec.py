@@ -30,13 +30,16 @@ class DatasetSpec:
     pool_seed: int = 0  # the subsample is fixed per dataset, shared by every seed and strategy
     val_size: int = 0  # held-out validation images, disjoint from the pool
     image_size: int | None = None  # resize/pad target for the task model (None = native)
+    test_size: int | None = None  # evaluate on a fixed subsample of the test set (None = all of it)
 
 
 @dataclass(frozen=True)
 class TaskSpec:
     model: str = "small_cnn"
     epochs: int = 10
-    iterations: int | None = None  # fixed optimiser steps per cycle (overrides epochs), as the original
+    iterations: int | None = (
+        None  # fixed optimiser steps per cycle (overrides epochs), as the original
+    )
     batch_size: int = 128
     optimizer: str = "sgd"  # sgd | adam
     lr: float = 0.01
@@ -142,7 +145,9 @@ def _check_type(value: Any, tp: Any, key: str) -> Any:
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
             raise SpecError(f"spec key '{key}' must be a list, got {value!r}")
-        (elem, _) = typing.get_args(tp) if len(typing.get_args(tp)) == 2 else (typing.get_args(tp)[0], ...)
+        (elem, _) = (
+            typing.get_args(tp) if len(typing.get_args(tp)) == 2 else (typing.get_args(tp)[0], ...)
+        )
         return tuple(_check_type(v, elem, f"{key}[{i}]") for i, v in enumerate(value))
     if tp is bool:
         if not isinstance(value, bool):
@@ -217,6 +222,7 @@ def validate(spec: Spec) -> Spec:
     _positive(d.pool_size, "dataset.pool_size")
     _positive(d.val_size, "dataset.val_size", allow_zero=True)
     _positive(d.image_size, "dataset.image_size")
+    _positive(d.test_size, "dataset.test_size")
     for k in ("latent_dim", "width", "num_vae_steps", "batch_size", "disc_hidden", "disc_layers"):
         _positive(getattr(v, k), f"vaal.{k}")
     _positive(v.num_adv_steps, "vaal.num_adv_steps", allow_zero=True)
@@ -224,7 +230,9 @@ def validate(spec: Spec) -> Spec:
     _positive(v.beta, "vaal.beta", allow_zero=True)
     _positive(v.adversary_param, "vaal.adversary_param", allow_zero=True)
     if v.image_size < 8 or v.image_size & (v.image_size - 1):
-        raise SpecError(f"spec key 'vaal.image_size' must be a power of two >= 8, got {v.image_size}")
+        raise SpecError(
+            f"spec key 'vaal.image_size' must be a power of two >= 8, got {v.image_size}"
+        )
     for m in t.lr_milestones:
         if not 0 < m < 1:
             raise SpecError(f"spec key 'task.lr_milestones' holds {m}; each must lie in (0, 1)")
@@ -233,7 +241,9 @@ def validate(spec: Spec) -> Spec:
     if not spec.seeds:
         raise SpecError("spec key 'seeds' must list at least one seed")
     if not spec.experiment or "/" in spec.experiment:
-        raise SpecError(f"spec key 'experiment' must be a non-empty name without '/', got {spec.experiment!r}")
+        raise SpecError(
+            f"spec key 'experiment' must be a non-empty name without '/', got {spec.experiment!r}"
+        )
     if d.pool_size is not None:
         final = a.initial + a.budget * (a.cycles - 1)
         if a.initial > d.pool_size:

@@ -41,7 +41,9 @@ class QueryContext:
         key = ("probs", idx.tobytes())
         if key not in self._cache:
             x = self.batches.data.train_x[torch.as_tensor(idx)]
-            logits = predict_logits(self.task_model, self.batches, x, self.spec.task.eval_batch_size, self.spec.runtime)
+            logits = predict_logits(
+                self.task_model, self.batches, x, self.spec.task.eval_batch_size, self.spec.runtime
+            )
             self._cache[key] = logits.softmax(1)
         return self._cache[key]
 

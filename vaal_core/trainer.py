@@ -25,7 +25,9 @@ class Batches:
     device: torch.device
     channels_last: bool = False
 
-    def inputs(self, x_uint8: torch.Tensor, augment: bool = False, generator: torch.Generator | None = None):
+    def inputs(
+        self, x_uint8: torch.Tensor, augment: bool = False, generator: torch.Generator | None = None
+    ):
         x = x_uint8.to(self.device, non_blocking=True)
         if augment:
             x = random_crop_flip(x, generator)
@@ -35,7 +37,9 @@ class Batches:
         return x
 
     def train_batch(self, idx: torch.Tensor, augment: bool, generator: torch.Generator | None):
-        return self.inputs(self.data.train_x[idx], augment, generator), self.data.train_y[idx].to(self.device)
+        return self.inputs(self.data.train_x[idx], augment, generator), self.data.train_y[idx].to(
+            self.device
+        )
 
 
 def _iterations(n: int, batch: int) -> int:
@@ -60,7 +64,9 @@ def train_task_model(
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     if task.optimizer == "sgd":
-        opt = torch.optim.SGD(params, lr=task.lr, momentum=task.momentum, weight_decay=task.weight_decay)
+        opt = torch.optim.SGD(
+            params, lr=task.lr, momentum=task.momentum, weight_decay=task.weight_decay
+        )
     else:
         opt = torch.optim.Adam(params, lr=task.lr, weight_decay=task.weight_decay)
     per_epoch = _iterations(len(labeled), task.batch_size)
@@ -78,10 +84,14 @@ def train_task_model(
         for start in range(0, len(order), task.batch_size):
             if step == total:
                 break
-            x, y = batches.train_batch(order[start : start + task.batch_size], task.augment, generator)
+            x, y = batches.train_batch(
+                order[start : start + task.batch_size], task.augment, generator
+            )
             step += 1
             bar.update()
-            if len(y) < 2 and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+            if len(y) < 2 and any(
+                isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()
+            ):
                 continue  # a batch of one breaks BatchNorm's training statistics
             with autocast(device, runtime.precision):
                 loss = F.cross_entropy(model(x), y)
@@ -91,7 +101,9 @@ def train_task_model(
             scaler.update()
             sched.step()
         if val is not None and len(val):
-            acc = evaluate(model, batches, batches.data.train_x[val], batches.data.train_y[val], task, runtime)
+            acc = evaluate(
+                model, batches, batches.data.train_x[val], batches.data.train_y[val], task, runtime
+            )
             if best_acc is None or acc > best_acc:
                 best_acc, best_state = acc, copy.deepcopy(model.state_dict())
     bar.close()
@@ -101,7 +113,9 @@ def train_task_model(
 
 
 @torch.inference_mode()
-def predict_logits(model: nn.Module, batches: Batches, x_uint8: torch.Tensor, batch_size: int, runtime: RuntimeSpec):
+def predict_logits(
+    model: nn.Module, batches: Batches, x_uint8: torch.Tensor, batch_size: int, runtime: RuntimeSpec
+):
     """Logits in eval mode (BN running stats, no dropout), no augmentation."""
     was_training = model.training
     model.eval()
@@ -113,6 +127,13 @@ def predict_logits(model: nn.Module, batches: Batches, x_uint8: torch.Tensor, ba
     return torch.cat(out) if out else torch.empty(0)
 
 
-def evaluate(model: nn.Module, batches: Batches, x: torch.Tensor, y: torch.Tensor, task: TaskSpec, runtime: RuntimeSpec) -> float:
+def evaluate(
+    model: nn.Module,
+    batches: Batches,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    task: TaskSpec,
+    runtime: RuntimeSpec,
+) -> float:
     logits = predict_logits(model, batches, x, task.eval_batch_size, runtime)
     return (logits.argmax(1).cpu() == y.cpu()).float().mean().item()

@@ -35,12 +35,18 @@ def _stage_channels(image_size: int, width: int) -> list[int]:
 
 
 class VAE(nn.Module):
-    def __init__(self, in_channels: int, latent_dim: int = 32, image_size: int = 32, width: int = 128):
+    def __init__(
+        self, in_channels: int, latent_dim: int = 32, image_size: int = 32, width: int = 128
+    ):
         super().__init__()
         chans = _stage_channels(image_size, width)
         layers, c_in = [], in_channels
         for c in chans:
-            layers += [nn.Conv2d(c_in, c, 4, 2, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
+            layers += [
+                nn.Conv2d(c_in, c, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(c),
+                nn.ReLU(inplace=True),
+            ]
             c_in = c
         self.encoder = nn.Sequential(*layers, nn.Flatten())
         self.fc_mu = nn.Linear(chans[-1] * 4, latent_dim)
@@ -50,7 +56,11 @@ class VAE(nn.Module):
         self.fc_dec = nn.Linear(latent_dim, chans[-1] * 16)
         dec, c_in = [], chans[-1]
         for c in reversed(chans[:-1]):
-            dec += [nn.ConvTranspose2d(c_in, c, 4, 2, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
+            dec += [
+                nn.ConvTranspose2d(c_in, c, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(c),
+                nn.ReLU(inplace=True),
+            ]
             c_in = c
         self.decoder = nn.Sequential(*dec, nn.ConvTranspose2d(c_in, in_channels, 1))
         for m in self.modules():
@@ -99,7 +109,9 @@ def vae_loss(x, recon, mu, logvar, beta: float, kl_reduction: str) -> torch.Tens
 
 
 def _bce_to(logits: torch.Tensor, target: float) -> torch.Tensor:
-    return F.binary_cross_entropy_with_logits(logits.float(), torch.full_like(logits.float(), target))
+    return F.binary_cross_entropy_with_logits(
+        logits.float(), torch.full_like(logits.float(), target)
+    )
 
 
 LABELED, UNLABELED = 1.0, 0.0  # discriminator targets
@@ -183,7 +195,9 @@ class VAALModels:
         self.opt_disc.load_state_dict(state["opt_disc"])
 
 
-def _endless_batches(idx: np.ndarray, batch: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
+def _endless_batches(
+    idx: np.ndarray, batch: int, generator: torch.Generator
+) -> Iterator[torch.Tensor]:
     """Reshuffled every pass, like a DataLoader with shuffle=True read forever."""
     t = torch.as_tensor(idx, dtype=torch.long)
     while True:
@@ -198,13 +212,19 @@ class VAALStrategy(Strategy):
         super().__init__(spec)
         self.models: VAALModels | None = None
         self._carried: dict[str, Any] | None = None
-        self.last_scores: torch.Tensor | None = None  # P(labeled) of the unlabeled pool, for inspection
+        self.last_scores: torch.Tensor | None = (
+            None  # P(labeled) of the unlabeled pool, for inspection
+        )
 
     def _images(self, ctx: QueryContext, idx: torch.Tensor, augment: bool) -> torch.Tensor:
-        x = ctx.batches.inputs(ctx.batches.data.train_x[idx], augment=augment, generator=ctx.generator)
+        x = ctx.batches.inputs(
+            ctx.batches.data.train_x[idx], augment=augment, generator=ctx.generator
+        )
         size = self.spec.vaal.image_size
         if x.shape[-1] != size:
-            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+            x = F.interpolate(
+                x, size=(size, size), mode="bilinear", align_corners=False, antialias=True
+            )
         if self.spec.runtime.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return x
@@ -235,11 +255,18 @@ class VAALStrategy(Strategy):
                 if step < cfg.num_adv_steps - 1:
                     x_l, x_u = draw()
             if cfg.num_adv_steps:
-                bar.set_postfix(vae=f"{vae_loss_value:.3f}", disc=f"{disc_loss_value:.3f}", refresh=False)
+                bar.set_postfix(
+                    vae=f"{vae_loss_value:.3f}", disc=f"{disc_loss_value:.3f}", refresh=False
+                )
 
-    def score_pool(self, ctx: QueryContext, idx: np.ndarray, batch_size: int = 1024) -> torch.Tensor:
+    def score_pool(
+        self, ctx: QueryContext, idx: np.ndarray, batch_size: int = 1024
+    ) -> torch.Tensor:
         t = torch.as_tensor(idx, dtype=torch.long)
-        chunks = (self._images(ctx, t[s : s + batch_size], augment=False) for s in range(0, len(t), batch_size))
+        chunks = (
+            self._images(ctx, t[s : s + batch_size], augment=False)
+            for s in range(0, len(t), batch_size)
+        )
         return self.models.score(chunks)
 
     def select(self, ctx: QueryContext, budget: int) -> np.ndarray:

@@ -1,0 +1,261 @@
+"""analysis on hand-written run logs: loading, statistics checked by hand/scipy, figures, report."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest_analysis import record, write_demo, write_run
+from matplotlib.figure import Figure
+from scipy import stats
+
+import analysis
+from analysis.__main__ import main as cli
+from analysis.runs import COLUMNS
+
+
+# --- loading ---------------------------------------------------------------------------------
+def test_load_runs_is_tidy(tmp_path):
+    write_demo(tmp_path)
+    df = analysis.load_runs(tmp_path)
+    assert set(COLUMNS) <= set(df.columns)
+    assert len(df) == 2 * 3 * 3
+    assert df["complete"].all() and (df["expected_cycles"] == 3).all()
+    run = df[(df["strategy"] == "vaal") & (df["seed"] == 1)]
+    assert run["cycle"].tolist() == [0, 1, 2]
+    assert run["fraction"].tolist() == pytest.approx([0.1, 0.2, 0.3])
+    assert run["run_dir"].iloc[0] == str(tmp_path / "demo_mnist" / "vaal" / "seed-1")
+
+
+def test_truncated_last_line_dropped_flagged_and_warned(tmp_path):
+    write_run(tmp_path, "e", "random", 0, [0.5, 0.6], cycles=3, tail='{"cycle": 2, "val')
+    with pytest.warns(UserWarning, match=r"cycles\.jsonl:3: last line is cut off"):
+        df = analysis.load_runs(tmp_path)
+    assert len(df) == 2 and not df["complete"].any()
+
+
+def test_last_line_without_newline_but_whole_is_kept(tmp_path):
+    last = json.dumps(record("e", "random", 0, 1, 0.6, cycles=2))
+    write_run(tmp_path, "e", "random", 0, [0.5], cycles=2, tail=last)
+    df = analysis.load_runs(tmp_path)
+    assert len(df) == 2 and df["complete"].all()
+
+
+def test_partial_run_kept_without_warning(tmp_path):
+    write_run(tmp_path, "e", "random", 0, [0.5, 0.6], cycles=4)
+    df = analysis.load_runs(tmp_path)
+    assert len(df) == 2 and not df["complete"].any()
+    assert (df["expected_cycles"] == 4).all()
+
+
+def test_corrupt_middle_line_names_file_and_line(tmp_path):
+    run = write_run(tmp_path, "e", "random", 0, [0.5, 0.6, 0.7])
+    lines = (run / "cycles.jsonl").read_text().splitlines(keepends=True)
+    lines[1] = '{"cycle": 1, garbage\n'
+    (run / "cycles.jsonl").write_text("".join(lines))
+    with pytest.raises(analysis.RunLogError, match=rf"{run / 'cycles.jsonl'}:2: corrupt record"):
+        analysis.load_runs(tmp_path)
+
+
+def test_mixed_spec_hashes_name_both_runs(tmp_path):
+    a = write_run(tmp_path, "e", "random", 0, [0.5], spec_hash="aaaaaaaaaaaa")
+    b = write_run(tmp_path, "e", "vaal", 0, [0.5], spec_hash="bbbbbbbbbbbb")
+    with pytest.raises(analysis.RunLogError, match="mixes specs") as err:
+        analysis.load_runs(tmp_path)
+    assert str(a) in str(err.value) and str(b) in str(err.value)
+
+
+def test_same_seed_twice_is_an_error(tmp_path):
+    write_run(tmp_path / "x", "e", "random", 0, [0.5])
+    write_run(tmp_path / "y", "e", "random", 0, [0.5])
+    with pytest.raises(analysis.RunLogError, match="seed 0"):
+        analysis.load_runs(tmp_path)
+
+
+def test_empty_root_says_how_to_make_runs(tmp_path):
+    for root in (tmp_path, tmp_path / "missing"):
+        with pytest.raises(analysis.RunLogError, match="make demo"):
+            analysis.load_runs(root)
+    empty = analysis.load_runs(tmp_path, allow_empty=True)
+    assert empty.empty and set(COLUMNS) <= set(empty.columns)
+
+
+# --- statistics --------------------------------------------------------------------------------
+def test_summarize_matches_scipy(tmp_path):
+    values = {0: [0.50, 0.61], 1: [0.52, 0.66], 2: [0.55, 0.62]}
+    for seed, v in values.items():
+        write_run(tmp_path, "e", "random", seed, v)
+    write_run(tmp_path, "e", "vaal", 0, [0.5, 0.7])
+    s = analysis.summarize(analysis.load_runs(tmp_path)).set_index(["strategy", "n_labeled"])
+    x = np.array([v[1] for v in values.values()])
+    row = s.loc[("random", 200)]
+    lo, hi = stats.t.interval(0.95, df=len(x) - 1, loc=x.mean(), scale=stats.sem(x))
+    assert row["mean"] == pytest.approx(x.mean())
+    assert row["std"] == pytest.approx(x.std(ddof=1))
+    assert row["ci95"] == pytest.approx((hi - lo) / 2)
+    assert row["n_seeds"] == 3 and row["fraction"] == pytest.approx(0.2)
+    single = s.loc[("vaal", 200)]
+    assert single["n_seeds"] == 1 and math.isnan(single["std"]) and math.isnan(single["ci95"])
+
+
+def test_aubc_of_known_curves(tmp_path):
+    write_run(
+        tmp_path, "e", "random", 0, [0.1, 0.2, 0.3]
+    )  # value = fraction: mean over [.1,.3] = .2
+    write_run(tmp_path, "e", "random", 1, [0.0, 1.0, 0.0])  # a tent: area .1 over span .2
+    write_run(tmp_path, "e", "vaal", 0, [0.4, 0.4], cycles=3)  # partial: excluded from the summary
+    df = analysis.load_runs(tmp_path)
+    per_run = analysis.aubc(df).set_index(["strategy", "seed"])["aubc"]
+    assert per_run[("random", 0)] == pytest.approx(0.2)
+    assert per_run[("random", 1)] == pytest.approx(0.5)
+    summary = analysis.aubc_summary(df).set_index("strategy")
+    assert list(summary.index) == ["random"]
+    assert summary.loc["random", "mean"] == pytest.approx(0.35)
+    assert summary.loc["random", "std"] == pytest.approx(np.std([0.2, 0.5], ddof=1))
+
+
+def test_holm_against_hand_computation():
+    # sorted: .005*4=.02, .01*3=.03, .03*2=.06, .04*1=.04 -> running max .02 .03 .06 .06
+    assert analysis.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    out = analysis.holm([0.02, np.nan, 0.04])  # NaN is not part of the family: m = 2
+    assert out[[0, 2]] == pytest.approx([0.04, 0.04]) and np.isnan(out[1])
+    assert analysis.holm([0.5, 0.6]) == pytest.approx([1.0, 1.0])
+    assert np.isnan(analysis.holm([np.nan])).all()
+
+
+def _four_seed_runs(tmp_path):
+    rng = np.random.default_rng(0)
+    base = {k: rng.normal([0.6, 0.7, 0.8], 0.01) for k in range(4)}
+    vaal = {k: base[k] + [0.0, 0.03, 0.01] + rng.normal(0, 0.01, 3) for k in range(4)}
+    vaal = {k: np.r_[base[k][0], v[1:]] for k, v in vaal.items()}  # same start: no test at cycle 0
+    for k in range(4):
+        write_run(tmp_path, "e", "random", k, base[k].tolist())
+        write_run(tmp_path, "e", "vaal", k, vaal[k].tolist())
+    return np.array(list(base.values())), np.array(list(vaal.values()))
+
+
+def test_compare_matches_scipy_and_holm(tmp_path):
+    base, vaal = _four_seed_runs(tmp_path)
+    cmp = analysis.compare(analysis.load_runs(tmp_path)).set_index("n_labeled")
+    assert list(cmp.index) == [100, 200, 300] and (cmp["n_pairs"] == 4).all()
+    assert np.isnan(cmp.loc[100, "p_ttest"]) and np.isnan(cmp.loc[100, "p_holm"])
+    p = []
+    for col, n in ((1, 200), (2, 300)):
+        d = vaal[:, col] - base[:, col]
+        t = stats.ttest_rel(vaal[:, col], base[:, col])
+        assert cmp.loc[n, "p_ttest"] == pytest.approx(t.pvalue)
+        assert cmp.loc[n, "p_wilcoxon"] == pytest.approx(stats.wilcoxon(d).pvalue)
+        assert cmp.loc[n, "mean_diff"] == pytest.approx(d.mean())
+        assert cmp.loc[n, "cohen_d"] == pytest.approx(d.mean() / d.std(ddof=1))
+        p.append(t.pvalue)
+    lo, hi = sorted(p)
+    expect = {min(p): 2 * lo, max(p): max(2 * lo, hi)}
+    assert cmp.loc[[200, 300], "p_holm"].tolist() == pytest.approx([min(1, expect[x]) for x in p])
+
+
+def test_single_seed_gives_na_and_says_so(tmp_path):
+    write_run(tmp_path, "e", "random", 0, [0.5, 0.6])
+    write_run(tmp_path, "e", "vaal", 0, [0.5, 0.7])
+    df = analysis.load_runs(tmp_path)
+    assert analysis.compare(df)["p_ttest"].isna().all()
+    (verdict,) = analysis.verdicts(df)["verdict"]
+    assert "too few paired seeds (n=1)" in verdict
+
+
+def test_verdict_counts_wins_and_aubc(tmp_path):
+    write_demo(tmp_path)
+    v = analysis.verdicts(analysis.load_runs(tmp_path)).iloc[0]
+    # AUBC gap per seed 0.0325 - 0.75 j with j = 0, .002, .004: mean 3.1 points
+    assert v["verdict"].startswith("vaal beats random at 2/2 budgets (Holm p<0.05), AUBC +3.1 pts")
+    assert v["aubc_diff"] == pytest.approx(3.1)
+
+
+def test_win_tie_loss_constructed(tmp_path):
+    rng = np.random.default_rng(1)
+    for k in range(5):
+        base = rng.normal([0.6, 0.7, 0.8], 0.01)
+        write_run(tmp_path, "e", "random", k, base.tolist())
+        write_run(tmp_path, "e", "coreset", k, base.tolist())  # identical: a tie everywhere
+        write_run(tmp_path, "e", "vaal", k, (base + 0.05 + rng.normal(0, 0.005, 3)).tolist())
+    wtl = analysis.win_tie_loss(analysis.load_runs(tmp_path))
+    assert wtl.loc["vaal", "random"] == 3 and wtl.loc["vaal", "coreset"] == 3
+    assert wtl.loc["random", "vaal"] == 0 and wtl.loc["coreset", "vaal"] == 0
+    assert wtl.loc["random", "coreset"] == 0 and wtl.loc["coreset", "random"] == 0
+
+
+# --- reference data ------------------------------------------------------------------------------
+def test_reference_shipped_with_provenance():
+    ref = analysis.load_reference()
+    assert {"dataset", "method", "labeled_percent", "metric", "mean", "std"} <= set(ref.columns)
+    assert ref["source"].notna().all() and ref["verification_status"].notna().all()
+    imagenet = analysis.load_reference("imagenet")
+    vaal30 = imagenet[(imagenet["method"] == "VAAL") & (imagenet["labeled_percent"] == 30)]
+    assert vaal30["mean"].tolist() == [53.307]
+    assert imagenet["verification_status"].str.startswith("exact").all()
+    assert len(analysis.load_reference("caltech-256")) == 0
+    raw = analysis.load_reference_raw()
+    assert len(raw) == 59 and raw["source"].notna().all()
+
+
+# --- figures and report ----------------------------------------------------------------------------
+def _assert_written(stem):
+    for ext in (".png", ".pdf"):
+        path = stem.parent / f"{stem.name}{ext}"
+        assert path.stat().st_size > 0, path
+
+
+def test_every_figure_function_writes_png_and_pdf(tmp_path):
+    write_demo(tmp_path / "res")
+    write_run(tmp_path / "res", "imagenet", "vaal", 0, [0.40, 0.45], dataset="imagenet")
+    write_run(tmp_path / "res", "imagenet", "full", 0, [0.7], dataset="imagenet", pool=100)
+    for k in range(2):
+        kw = dict(protocol="noisy_oracle", spec_hash="111111111111")
+        write_run(tmp_path / "res", "noisy", "random", k, [0.5, 0.6 + k / 100], **kw)
+        write_run(tmp_path / "res", "noisy", "vaal", k, [0.5, 0.65 + k / 100], **kw)
+    df = analysis.load_runs(tmp_path / "res")
+    figs = {
+        "curves": analysis.plot_curves(df, analysis.load_reference(), out=tmp_path / "c.png"),
+        "time": analysis.plot_sampling_time(df, out=tmp_path / "time"),
+        "ablation": analysis.plot_ablation(df, out=tmp_path / "ablation"),
+        "paper": analysis.paper_figure(df, ["ImageNet", "BDD100K"], out=tmp_path / "paper"),
+    }
+    for name, fig in figs.items():
+        assert isinstance(fig, Figure), name
+    for stem in ("c", "time", "ablation", "paper"):
+        _assert_written(tmp_path / stem)
+    assert analysis.paper_figure(df, ["BDD100K"], root="R") is None  # nothing at all to draw
+
+
+def test_report_writes_tables_and_figures(tmp_path, capsys):
+    write_demo(tmp_path / "res")
+    md = analysis.report(tmp_path / "res", out_dir=tmp_path / "figs")
+    assert md in capsys.readouterr().out
+    assert "| 200 | 20.0 | 83.80 ± 0.20 | 80.20 ± 0.20 |" in md
+    assert "vaal beats random at 2/2 budgets" in md
+    for stem in ("demo_mnist", "demo_mnist_sampling_time"):
+        _assert_written(tmp_path / "figs" / stem)
+
+
+def test_report_single_strategy_single_seed(tmp_path):
+    write_run(tmp_path / "res", "demo_mnist", "random", 0, [0.5, 0.6], cycles=3)
+    md = analysis.report(tmp_path / "res", out_dir=tmp_path / "figs", verbose=False)
+    assert "50.00 ± n/a (n=1)" in md and "nothing to compare" in md
+    assert "partial run" in md
+    _assert_written(tmp_path / "figs" / "demo_mnist")
+
+
+def test_cli(tmp_path, capsys):
+    write_demo(tmp_path / "res")
+    assert cli(["report", str(tmp_path / "res"), "--out", str(tmp_path / "f")]) == 0
+    out = capsys.readouterr().out
+    assert "## demo_mnist" in out and str(tmp_path / "f" / "demo_mnist.png") in out
+    assert cli(["report", str(tmp_path / "nothing")]) == 2
+    assert "error: no runs found" in capsys.readouterr().err
+
+
+def test_markdown_table():
+    md = analysis.markdown_table(pd.DataFrame({"a": [1], "b": ["x"]}))
+    assert md.splitlines() == ["| a | b |", "|---|---|", "| 1 | x |"]

@@ -1,0 +1,149 @@
+"""The active-learning loop on the real MNIST: records, determinism, resume, refusal to mix specs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.helpers import TINY_OVERRIDES, tiny_spec
+from vaal_core.loop import ActiveLoop, RunDirConflict
+from vaal_core.runlog import read_records
+
+REPO = Path(__file__).resolve().parent.parent
+VOLATILE = {"run_id", "train_s", "query_s", "peak_mem_mb", "git_rev"}
+
+
+def _stable(records):
+    return [{k: v for k, v in r.items() if k not in VOLATILE} for r in records]
+
+
+def _run(spec, strategy, seed, out, mnist):
+    return ActiveLoop(spec, strategy, seed, out, progress=False, data=mnist).run()
+
+
+def test_two_cycle_run_writes_complete_records(tmp_path, mnist):
+    spec = tiny_spec(active={"cycles": 2})
+    records = _run(spec, "random", 0, tmp_path, mnist)
+    run_dir = tmp_path / "tiny" / "random" / "seed-0"
+    assert [r["cycle"] for r in records] == [0, 1]
+    assert [r["n_labeled"] for r in records] == [40, 80]
+    assert records[0]["fraction"] == pytest.approx(40 / 600)
+    assert records[0]["selected_sha1"] and records[1]["selected_sha1"] is None
+    assert 0.1 < records[1]["value"] <= 1.0  # trained above chance on real digits
+    on_disk = read_records(run_dir / "cycles.jsonl")
+    assert on_disk == json.loads(json.dumps(records))
+    env = json.loads((run_dir / "env.json").read_text())
+    assert env["torch"] and env["pool_size"] == 600 and env["val_size"] == 0
+    pool0, pool1 = np.load(run_dir / "pool-0.npy"), np.load(run_dir / "pool-1.npy")
+    assert set(pool0) < set(pool1) and len(pool1) == 80
+
+
+def test_initial_set_is_shared_across_strategies(tmp_path, mnist):
+    spec = tiny_spec(active={"cycles": 1})
+    a = _run(spec, "random", 3, tmp_path, mnist)
+    b = _run(spec, "vaal", 3, tmp_path, mnist)
+    assert a[0]["labeled_sha1"] == b[0]["labeled_sha1"]
+    assert a[0]["value"] == b[0]["value"]  # same set, same seed: the same first model
+    c = _run(spec, "random", 4, tmp_path, mnist)
+    assert c[0]["labeled_sha1"] != a[0]["labeled_sha1"]
+
+
+@pytest.mark.parametrize("strategy", ["random", "vaal"])
+def test_same_seed_same_selection(tmp_path, mnist, strategy):
+    spec = tiny_spec()
+    a = _run(spec, strategy, 0, tmp_path / "a", mnist)
+    b = _run(spec, strategy, 0, tmp_path / "b", mnist)
+    assert _stable(a) == _stable(b)
+    c = _run(spec, strategy, 1, tmp_path / "c", mnist)
+    assert [r["selected_sha1"] for r in c] != [r["selected_sha1"] for r in a]
+
+
+def test_validation_split_is_disjoint_and_recorded(tmp_path, mnist):
+    spec = tiny_spec(dataset={"val_size": 100}, active={"cycles": 2})
+    _run(spec, "random", 0, tmp_path, mnist)
+    run_dir = tmp_path / "tiny" / "random" / "seed-0"
+    assert json.loads((run_dir / "env.json").read_text())["val_size"] == 100
+
+
+def test_a_run_dir_of_another_spec_is_refused(tmp_path, mnist):
+    _run(tiny_spec(active={"cycles": 1}), "random", 0, tmp_path, mnist)
+    before = (tmp_path / "tiny" / "random" / "seed-0" / "cycles.jsonl").read_bytes()
+    with pytest.raises(RunDirConflict, match="another spec"):
+        _run(tiny_spec(active={"cycles": 1}, task={"lr": 0.2}), "random", 0, tmp_path, mnist)
+    assert (tmp_path / "tiny" / "random" / "seed-0" / "cycles.jsonl").read_bytes() == before
+
+
+def test_completed_run_is_not_repeated(tmp_path, mnist):
+    first = _run(tiny_spec(active={"cycles": 2}), "random", 0, tmp_path, mnist)
+    log = tmp_path / "tiny" / "random" / "seed-0" / "cycles.jsonl"
+    before = log.read_bytes()
+    again = _run(tiny_spec(active={"cycles": 2}), "random", 0, tmp_path, mnist)
+    assert again == json.loads(json.dumps(first)) and log.read_bytes() == before
+
+
+def test_truncated_last_line_is_repaired_on_resume(tmp_path, mnist):
+    spec = tiny_spec()
+    full = _run(spec, "random", 0, tmp_path / "full", mnist)
+    part = tmp_path / "part"
+    _run(tiny_spec(active={"cycles": 3}), "random", 0, part, mnist)
+    log = part / "tiny" / "random" / "seed-0" / "cycles.jsonl"
+    lines = log.read_bytes().splitlines(keepends=True)
+    log.write_bytes(b"".join(lines[:1]) + lines[1][:25])  # a write cut off mid-line
+    resumed = _run(spec, "random", 0, part, mnist)
+    assert _stable(resumed) == _stable(full)
+    assert log.read_bytes().count(b"\n") == 3
+
+
+def _cli_run(out: Path, strategy: str, extra=()):
+    args = [sys.executable, "-m", "vaal_core", "run", "experiments/mnist.yaml", "--strategy", strategy,
+            "--seed", "0", "--out", str(out), "--no-progress"]  # fmt: skip
+    for o in [*TINY_OVERRIDES, *extra]:
+        args += ["--set", o]
+    return args
+
+
+@pytest.mark.parametrize("strategy", ["random", "vaal"])
+def test_sigkill_and_resume_equals_uninterrupted(tmp_path, strategy):
+    """Kill a real subprocess at several moments (between and inside cycles), resume, compare."""
+    extra = ["active.cycles=4"]
+    ref = subprocess.run(
+        _cli_run(tmp_path / "ref", strategy, extra), cwd=REPO, capture_output=True, text=True
+    )
+    assert ref.returncode == 0, ref.stderr
+    ref_dir = tmp_path / "ref" / "tiny" / strategy / "seed-0"
+
+    out = tmp_path / "killed"
+    run_dir = out / "tiny" / strategy / "seed-0"
+    log = run_dir / "cycles.jsonl"
+    left_after_kill = []
+    for target_lines in (1, 2, 3):  # kill once each cycle is under way
+        proc = subprocess.Popen(_cli_run(out, strategy, extra), cwd=REPO, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None:
+            if log.exists() and log.read_bytes().count(b"\n") >= target_lines:
+                time.sleep(0.3)  # into the next cycle's training or query
+                break
+            time.sleep(0.05)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        left_after_kill.append(log.read_bytes().count(b"\n") if log.exists() else 0)
+    assert left_after_kill[0] < 4, "the first kill came too late to interrupt the run"
+    done = subprocess.run(_cli_run(out, strategy, extra), cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+    assert _stable(read_records(log)) == _stable(read_records(ref_dir / "cycles.jsonl"))
+    for c in range(4):
+        assert np.array_equal(
+            np.load(run_dir / f"pool-{c}.npy"), np.load(ref_dir / f"pool-{c}.npy")
+        )
+    assert not list(run_dir.glob("*.tmp")) and not list(run_dir.glob(".*.tmp"))
