@@ -51,7 +51,7 @@ figures: $(STAMP)
 		--output-dir $(FIGURES) --output plots.executed.ipynb
 
 bench: $(STAMP)
-	$(PY) benchmarks/bench_vaal.py
+	$(PY) benchmarks/bench_vaal.py --channels-last
 
 clean-venv:
 	rm -rf $(VENV)

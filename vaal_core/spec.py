@@ -88,6 +88,9 @@ class RuntimeSpec:
     precision: str = "fp32"  # fp32 | bf16 | fp16 (fp16 only on CUDA)
     channels_last: bool = False
     compile: bool = False
+    fused_optimizer: bool = (
+        True  # one fused kernel per optimiser step (same maths as the per-tensor loop)
+    )
     num_threads: int | None = None
 
 

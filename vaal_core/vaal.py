@@ -126,8 +126,9 @@ class VAALModels:
         self.disc = Discriminator(cfg.latent_dim, cfg.disc_hidden, cfg.disc_layers).to(device)
         if runtime.channels_last:
             self.vae = self.vae.to(memory_format=torch.channels_last)
-        self.opt_vae = torch.optim.Adam(self.vae.parameters(), lr=cfg.lr_vae)
-        self.opt_disc = torch.optim.Adam(self.disc.parameters(), lr=cfg.lr_disc)
+        fused = {"fused": True} if runtime.fused_optimizer else {}
+        self.opt_vae = torch.optim.Adam(self.vae.parameters(), lr=cfg.lr_vae, **fused)
+        self.opt_disc = torch.optim.Adam(self.disc.parameters(), lr=cfg.lr_disc, **fused)
         self.scaler = grad_scaler(device, runtime.precision)
         self._vae_fwd, self._encode = self.vae, self.vae.encode
         if runtime.compile:
