@@ -17,10 +17,10 @@ def test_fp16_is_refused_on_cpu_with_advice():
     check_precision("bf16", torch.device("cpu"))
 
 
-@pytest.mark.skipif(
-    torch.cuda.is_available(), reason="checks the message shown when CUDA is absent"
-)
-def test_cuda_requested_without_gpu_is_a_clear_error(tmp_path):
+def test_cuda_request_resolves_or_explains(tmp_path):
+    if torch.cuda.is_available():  # on a GPU machine the request simply resolves
+        assert resolve_device("cuda").type == "cuda"
+        return
     with pytest.raises(RuntimeError, match="no CUDA device is visible"):
         resolve_device("cuda")
     with pytest.raises(RuntimeError, match="no CUDA device"):
