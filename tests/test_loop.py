@@ -110,10 +110,21 @@ def _cli_run(out: Path, strategy: str, extra=()):
     return args
 
 
-@pytest.mark.parametrize("strategy", ["random", "vaal"])
-def test_sigkill_and_resume_equals_uninterrupted(tmp_path, strategy):
-    """Kill a real subprocess at several moments (between and inside cycles), resume, compare."""
-    extra = ["active.cycles=4"]
+WARM = ["protocol.reset_task_each_cycle=false", "vaal.reset_each_cycle=false"]
+
+
+@pytest.mark.parametrize(
+    "strategy, warm",
+    [("random", []), ("vaal", []), ("vaal", WARM)],
+    ids=["random", "vaal", "vaal-warm"],
+)
+def test_sigkill_and_resume_equals_uninterrupted(tmp_path, strategy, warm):
+    """Kill a real subprocess at several moments (between and inside cycles), resume, compare.
+
+    The warm-started case carries the task model and VAAL's networks across cycles through
+    state-<c>.pt, so resuming must restore them exactly.
+    """
+    extra = ["active.cycles=4", *warm]
     ref = subprocess.run(
         _cli_run(tmp_path / "ref", strategy, extra), cwd=REPO, capture_output=True, text=True
     )

@@ -8,6 +8,7 @@ to the next cycle) is written atomically before that line.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from pathlib import Path
@@ -26,7 +27,7 @@ from .runlog import (
     CycleRecord,
     append_line,
     atomic_save_npy,
-    atomic_write_bytes,
+    atomic_torch_save,
     atomic_write_text,
     environment_record,
     git_revision,
@@ -133,8 +134,6 @@ class ActiveLoop:
                              data.num_classes, data.mean, data.std)  # fmt: skip
         env_path = self.run_dir / "env.json"
         if not env_path.exists():
-            import json
-
             env = environment_record(str(self.device)) | {
                 "val_size": int(len(val)), "pool_size": int(len(candidates)), "test_size": int(len(data.test_y))
             }  # fmt: skip
@@ -246,11 +245,7 @@ class ActiveLoop:
         if (s := strategy.state_dict()) is not None:
             carry["strategy"] = s
         if carry:
-            import io
-
-            buf = io.BytesIO()
-            torch.save(carry, buf)
-            atomic_write_bytes(self._carry_path(cycle), buf.getvalue())
+            atomic_torch_save(self._carry_path(cycle), carry)
 
     def _load_carry(self, cycle: int, strategy) -> dict | None:
         path = self._carry_path(cycle)

@@ -7,6 +7,7 @@ A crash or kill loses at most the cycle in progress: every file is replaced atom
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
 import platform
@@ -66,12 +67,21 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
 
 
-def atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    import io
-
+def _atomic_save(path: Path, save: Any, obj: Any) -> None:
+    """Serialise `obj` with `save(obj, file)` in memory, then replace `path` atomically."""
     buf = io.BytesIO()
-    np.save(buf, array)
+    save(buf, obj) if save is np.save else save(obj, buf)
     atomic_write_bytes(path, buf.getvalue())
+
+
+def atomic_save_npy(path: Path, array: np.ndarray) -> None:
+    _atomic_save(path, np.save, array)
+
+
+def atomic_torch_save(path: Path, obj: Any) -> None:
+    import torch
+
+    _atomic_save(path, torch.save, obj)
 
 
 def append_line(path: Path, line: str) -> None:
