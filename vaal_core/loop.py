@@ -172,10 +172,10 @@ class ActiveLoop:
                 val=val,
                 progress=self.progress,
             )
-            value = evaluate(model, batches, data.test_x, data.test_y, spec.task, spec.runtime)
+            value = evaluate(model, batches, spec.task, spec.runtime)
             train_s = time.perf_counter() - t0
 
-            selected, query_s = None, 0.0
+            selected, query_s, query_stats = None, 0.0, {}
             if cycle < a.cycles - 1:
                 t1 = time.perf_counter()
                 gen = seed_everything(self.seed, cycle, _QUERY)
@@ -188,6 +188,7 @@ class ActiveLoop:
                     strategy.select(ctx, min(a.budget, len(pool.unlabeled))), dtype=np.int64
                 )
                 query_s = time.perf_counter() - t1
+                query_stats = ctx.stats
                 pool.label(selected)  # raises on duplicates or already-labeled indices
                 atomic_save_npy(self.run_dir / f"pool-{cycle + 1}.npy", pool.labeled)
                 self._save_carry(cycle, model, strategy)
@@ -200,7 +201,7 @@ class ActiveLoop:
                 peak_mem_mb=round(peak_memory_mb(self.device), 1), labeled_sha1=indices_sha1(labeled_now),
                 n_selected=0 if selected is None else len(selected),
                 selected_sha1=None if selected is None else indices_sha1(selected),
-                precision=spec.runtime.precision, device=str(self.device),
+                precision=spec.runtime.precision, device=str(self.device), query_stats=query_stats,
             )  # fmt: skip
             append_line(self.run_dir / "cycles.jsonl", rec.to_json())
             self._drop_carry(cycle - 1)

@@ -44,6 +44,8 @@ class CycleRecord:
     selected_sha1: str | None  # indices queried at the end of this cycle (None on the last)
     precision: str
     device: str
+    # what the strategy reported about its query (extra training seconds, diagnostics, ...)
+    query_stats: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)

@@ -30,6 +30,9 @@ class QueryContext:
     generator: torch.Generator
     cycle: int
     progress: bool = True
+    # what the strategy wants in the cycle record (extra training seconds, diagnostics, ...);
+    # JSON-serialisable values only. The loop writes it as the record's `query_stats`.
+    stats: dict[str, Any] = field(default_factory=dict)
     _cache: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -40,9 +43,12 @@ class QueryContext:
         """Softmax of the task model on images `idx` (eval mode, no augmentation), cached per cycle."""
         key = ("probs", idx.tobytes())
         if key not in self._cache:
-            x = self.batches.data.train_x[torch.as_tensor(idx)]
             logits = predict_logits(
-                self.task_model, self.batches, x, self.spec.task.eval_batch_size, self.spec.runtime
+                self.task_model,
+                self.batches,
+                idx,
+                self.spec.task.eval_batch_size,
+                self.spec.runtime,
             )
             self._cache[key] = logits.softmax(1)
         return self._cache[key]

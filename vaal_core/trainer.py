@@ -36,10 +36,40 @@ class Batches:
             x = x.contiguous(memory_format=torch.channels_last)
         return x
 
+    # The interface strategies and the trainer read images through: indices into a split, never
+    # the storage behind them (in-memory tensors today, a disk cache for large datasets).
+    @property
+    def channels(self) -> int:
+        return self.data.channels
+
+    @property
+    def num_classes(self) -> int:
+        return self.data.num_classes
+
+    def split_size(self, split: str = "train") -> int:
+        return len(self._y(split))
+
+    def _x(self, split: str) -> torch.Tensor:
+        return self.data.train_x if split == "train" else self.data.test_x
+
+    def _y(self, split: str) -> torch.Tensor:
+        return self.data.train_y if split == "train" else self.data.test_y
+
+    def images(
+        self,
+        idx,
+        split: str = "train",
+        augment: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Normalised float images `idx` of `split` on the compute device."""
+        return self.inputs(self._x(split)[torch.as_tensor(idx)], augment, generator)
+
+    def labels(self, idx, split: str = "train") -> torch.Tensor:
+        return self._y(split)[torch.as_tensor(idx)].to(self.device)
+
     def train_batch(self, idx: torch.Tensor, augment: bool, generator: torch.Generator | None):
-        return self.inputs(self.data.train_x[idx], augment, generator), self.data.train_y[idx].to(
-            self.device
-        )
+        return self.images(idx, "train", augment, generator), self.labels(idx)
 
 
 def _iterations(n: int, batch: int) -> int:
@@ -101,9 +131,7 @@ def train_task_model(
             scaler.update()
             sched.step()
         if val is not None and len(val):
-            acc = evaluate(
-                model, batches, batches.data.train_x[val], batches.data.train_y[val], task, runtime
-            )
+            acc = evaluate(model, batches, task, runtime, idx=val, split="train")
             if best_acc is None or acc > best_acc:
                 best_acc, best_state = acc, copy.deepcopy(model.state_dict())
     bar.close()
@@ -114,15 +142,22 @@ def train_task_model(
 
 @torch.inference_mode()
 def predict_logits(
-    model: nn.Module, batches: Batches, x_uint8: torch.Tensor, batch_size: int, runtime: RuntimeSpec
-):
-    """Logits in eval mode (BN running stats, no dropout), no augmentation."""
+    model: nn.Module,
+    batches: Batches,
+    idx: np.ndarray,
+    batch_size: int,
+    runtime: RuntimeSpec,
+    split: str = "train",
+) -> torch.Tensor:
+    """Logits of images `idx` of `split` in eval mode (BN running stats, no dropout), no augmentation."""
     was_training = model.training
     model.eval()
+    idx_t = torch.as_tensor(idx, dtype=torch.long)
     out = []
-    for start in range(0, len(x_uint8), batch_size):
+    for start in range(0, len(idx_t), batch_size):
         with autocast(batches.device, runtime.precision):
-            out.append(model(batches.inputs(x_uint8[start : start + batch_size])).float())
+            x = batches.images(idx_t[start : start + batch_size], split)
+            out.append(model(x).float())
     model.train(was_training)
     return torch.cat(out) if out else torch.empty(0)
 
@@ -130,10 +165,13 @@ def predict_logits(
 def evaluate(
     model: nn.Module,
     batches: Batches,
-    x: torch.Tensor,
-    y: torch.Tensor,
     task: TaskSpec,
     runtime: RuntimeSpec,
+    idx: np.ndarray | None = None,
+    split: str = "test",
 ) -> float:
-    logits = predict_logits(model, batches, x, task.eval_batch_size, runtime)
-    return (logits.argmax(1).cpu() == y.cpu()).float().mean().item()
+    """Accuracy on images `idx` of `split` (all of the split when idx is None)."""
+    if idx is None:
+        idx = np.arange(batches.split_size(split))
+    logits = predict_logits(model, batches, idx, task.eval_batch_size, runtime, split)
+    return (logits.argmax(1).cpu() == batches.labels(idx, split).cpu()).float().mean().item()

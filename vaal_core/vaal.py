@@ -218,9 +218,7 @@ class VAALStrategy(Strategy):
         )
 
     def _images(self, ctx: QueryContext, idx: torch.Tensor, augment: bool) -> torch.Tensor:
-        x = ctx.batches.inputs(
-            ctx.batches.data.train_x[idx], augment=augment, generator=ctx.generator
-        )
+        x = ctx.batches.images(idx, augment=augment, generator=ctx.generator)
         size = self.spec.vaal.image_size
         if x.shape[-1] != size:
             x = F.interpolate(
@@ -233,7 +231,7 @@ class VAALStrategy(Strategy):
     def train(self, ctx: QueryContext) -> None:
         cfg = self.spec.vaal
         if self.models is None or cfg.reset_each_cycle:
-            self.models = VAALModels(ctx.batches.data.channels, cfg, self.spec.runtime, ctx.device)
+            self.models = VAALModels(ctx.batches.channels, cfg, self.spec.runtime, ctx.device)
             if self._carried is not None and not cfg.reset_each_cycle:
                 self.models.load_state_dict(self._carried)
         augment = self.spec.task.augment
