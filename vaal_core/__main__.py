@@ -7,9 +7,9 @@ import sys
 import time
 from pathlib import Path
 
-from .data import DatasetError
-from .loop import ActiveLoop, RunDirConflict, preflight
-from .spec import SpecError, load_spec
+from .errors import ExpectedError
+from .loop import ActiveLoop, preflight
+from .spec import load_spec
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,6 +24,8 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a spec value, e.g. --set task.epochs=2 (repeatable)")  # fmt: skip
     common.add_argument("--no-progress", action="store_true", help="no progress bars")
+    common.add_argument("--wait", action="store_true",
+                        help="if another process holds a run directory, wait for it instead of failing")  # fmt: skip
 
     run = sub.add_parser(
         "run", parents=[common], help="one (strategy, seed) run; resumes if interrupted"
@@ -58,17 +60,20 @@ def main(argv: list[str] | None = None) -> int:
             preflight(spec, strategy)
         t0 = time.perf_counter()
         for strategy, seed in jobs:
-            ActiveLoop(
-                spec, strategy, seed, args.out, args.data_root, progress=not args.no_progress
-            ).run()
+            ActiveLoop(spec, strategy, seed, args.out, args.data_root,
+                       progress=not args.no_progress, wait=args.wait).run()  # fmt: skip
         if args.command == "demo":
             from analysis import report
 
             print(f"\n{len(jobs)} runs finished in {time.perf_counter() - t0:.0f}s\n")
             report(Path(args.out), Path(args.figures))
-    except (SpecError, DatasetError, RunDirConflict, ValueError) as e:
+    except ExpectedError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; the same command resumes after the last finished cycle",
+              file=sys.stderr)  # fmt: skip
+        return 130
     return 0
 
 

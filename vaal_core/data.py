@@ -18,9 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-
-class DatasetError(RuntimeError):
-    """A dataset that cannot be found or read; the message says where and how to get it."""
+from .errors import DatasetError  # noqa: F401  (re-exported)
 
 
 @dataclass

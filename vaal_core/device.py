@@ -8,12 +8,14 @@ import random
 import numpy as np
 import torch
 
+from .errors import DeviceError
+
 
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(
+        raise DeviceError(
             "spec asks for runtime.device=cuda but no CUDA device is visible; use auto or cpu"
         )
     return torch.device(name)
@@ -21,7 +23,7 @@ def resolve_device(name: str) -> torch.device:
 
 def check_precision(precision: str, device: torch.device) -> None:
     if precision == "fp16" and device.type != "cuda":
-        raise RuntimeError("runtime.precision=fp16 needs CUDA; on CPU use bf16 or fp32")
+        raise DeviceError("runtime.precision=fp16 needs CUDA; on CPU use bf16 or fp32")
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:

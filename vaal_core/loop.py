@@ -1,14 +1,12 @@
-"""The active-learning loop: train, evaluate, record, query, label; resumable after any kill.
+"""The active-learning loop: train, evaluate, query, commit; resumable after any kill.
 
 Every cycle draws its randomness from (seed, cycle, purpose) alone, so a resumed run repeats
-exactly what an uninterrupted one would have done. The commit point of a cycle is the append of
-its line to cycles.jsonl; everything it needs afterwards (the next labeled set, any state carried
-to the next cycle) is written atomically before that line.
+exactly what an uninterrupted one would have done. What is written, in which order, and how it is
+read back belongs to `RunDir`; this module only decides what a cycle computes.
 """
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from pathlib import Path
@@ -16,33 +14,22 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from tqdm.auto import tqdm
 
 from .data import ImageData, check_dataset_name, load_dataset
 from .device import check_precision, peak_memory_mb, resolve_device, seed_everything
+from .errors import DatasetError, RunDirConflict  # noqa: F401  (RunDirConflict re-exported)
+from .failpoints import configure_from_env, failpoint
 from .models import TASK_MODELS, build_task_model
 from .pool import Pool, indices_sha1, initial_labeled, split_indices, test_subset
-from .runlog import (
-    CycleRecord,
-    append_line,
-    atomic_save_npy,
-    atomic_torch_save,
-    atomic_write_text,
-    environment_record,
-    git_revision,
-    read_records,
-)
+from .rundir import RunDir
+from .runlog import CycleRecord, environment_record, git_revision
 from .spec import Spec, SpecError, check_pool_fits
-from .strategies import QueryContext, check_strategy_name, make_strategy
+from .strategies import QueryContext, Strategy, check_strategy_name, make_strategy
 from .trainer import Batches, evaluate, train_task_model
 
 # purposes of the per-cycle random streams
 _INIT, _TRAIN, _QUERY = 0, 1, 2
-
-
-class RunDirConflict(RuntimeError):
-    """The run directory belongs to a run with another spec; it is never overwritten."""
 
 
 def run_dir_for(out: Path, spec: Spec, strategy: str, seed: int) -> Path:
@@ -69,129 +56,77 @@ class ActiveLoop:
         data_root: str | Path | None = None,
         progress: bool = True,
         data: ImageData | None = None,
+        wait: bool = False,
     ):
+        configure_from_env()
         preflight(spec, strategy)
         self.spec, self.strategy_name, self.seed = spec, strategy, seed
-        self.run_dir = run_dir_for(Path(out), spec, strategy, seed)
-        self.data_root, self.progress, self._data = data_root, progress, data
+        self.run_dir = RunDir(run_dir_for(Path(out), spec, strategy, seed))
+        self.data_root, self.progress, self._data, self.wait = data_root, progress, data, wait
         self.device = resolve_device(spec.runtime.device)
         check_precision(spec.runtime.precision, self.device)
 
-    # ------------------------------------------------------------------ run directory
-    def _claim_run_dir(self) -> list[dict[str, Any]]:
-        """Create the run dir, or check an existing one holds this very spec; return its records."""
-        spec_path = self.run_dir / "spec.yaml"
-        if spec_path.exists():
-            existing = yaml.safe_load(spec_path.read_text())
-            theirs = existing.get("spec_hash")
-            if theirs != self.spec.hash():
-                raise RunDirConflict(
-                    f"{self.run_dir} holds a run of another spec (hash {theirs}, this one {self.spec.hash()}); "
-                    f"choose another --out, or delete that directory to start over"
-                )
-            return read_records(self.run_dir / "cycles.jsonl", repair=True)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        body = {
-            "spec_hash": self.spec.hash(),
-            "strategy": self.strategy_name,
-            "seed": self.seed,
-            **self.spec.to_dict(),
-        }
-        atomic_write_text(spec_path, yaml.safe_dump(body, sort_keys=False))
-        return []
-
-    def _check_records(self, records: list[dict[str, Any]]) -> None:
-        for i, r in enumerate(records):
-            if r["cycle"] != i or r["seed"] != self.seed or r["strategy"] != self.strategy_name:
-                raise RuntimeError(
-                    f"{self.run_dir / 'cycles.jsonl'} line {i + 1} is out of sequence "
-                    f"(cycle {r['cycle']}, expected {i}); the run directory was edited by hand"
-                )
-
-    # ------------------------------------------------------------------ main
     def run(self) -> list[dict[str, Any]]:
+        """Run (or resume, or extend) this run to `active.cycles`; returns all its records."""
+        with self.run_dir.locked(self.wait):
+            return self._run()
+
+    def _run(self) -> list[dict[str, Any]]:
         spec, a = self.spec, self.spec.active
-        records = self._claim_run_dir()
-        self._check_records(records)
+        records = self.run_dir.claim(spec, self.strategy_name, self.seed)
         if len(records) >= a.cycles:
-            tqdm.write(f"{self.run_dir}: complete ({len(records)} cycles), nothing to do")
+            tqdm.write(f"{self.run_dir.path}: complete ({len(records)} cycles), nothing to do")
             return records
+        strategy = make_strategy(self.strategy_name, spec)
+        start, carry = len(records), None
+        self.run_dir.check_no_lost_records(start)
+        self.run_dir.drop_stale_states(start)
+        if start:  # read back and check everything the resume needs, before any compute
+            labeled = self.run_dir.resume_pool(records)
+            if self._carries_state(strategy):
+                carry = self.run_dir.load_state(start - 1)
 
         if spec.runtime.num_threads:
             torch.set_num_threads(spec.runtime.num_threads)
-        data = self._data or load_dataset(
-            spec.dataset.name, self.data_root, spec.dataset.image_size
+        data, candidates, val = self._data_and_splits()
+        self.run_dir.ensure_env(
+            environment_record(str(self.device))
+            | {"val_size": len(val), "pool_size": len(candidates), "test_size": len(data.test_y)},
+            start,
         )
-        candidates, val = split_indices(
-            spec.dataset.name, len(data.train_y), spec.dataset.pool_size, spec.dataset.pool_seed,
-            spec.dataset.val_size, self.seed,
-        )  # fmt: skip
-        check_pool_fits(spec, len(candidates))
-        test_idx = test_subset(spec.dataset.name, len(data.test_y), spec.dataset.test_size)
-        if test_idx is not None:
-            t = torch.as_tensor(test_idx)
-            data = ImageData(data.name, data.train_x, data.train_y, data.test_x[t], data.test_y[t],
-                             data.num_classes, data.mean, data.std)  # fmt: skip
-        env_path = self.run_dir / "env.json"
-        if not env_path.exists():
-            env = environment_record(str(self.device)) | {
-                "val_size": int(len(val)), "pool_size": int(len(candidates)), "test_size": int(len(data.test_y))
-            }  # fmt: skip
-            atomic_write_text(env_path, json.dumps(env, indent=2, sort_keys=True))
-
-        start = len(records)
-        if start == 0:
-            labeled = initial_labeled(spec.dataset.name, candidates, a.initial, self.seed)
-            atomic_save_npy(self.run_dir / "pool-0.npy", labeled)
-        pool = Pool(candidates, np.load(self.run_dir / f"pool-{start}.npy"))
-        strategy = make_strategy(self.strategy_name, spec)
+        if not start:
+            labeled = self.run_dir.initial_pool(
+                initial_labeled(spec.dataset.name, candidates, a.initial, self.seed)
+            )
+        pool = Pool(candidates, labeled)
         model_state = None
-        if start > 0:
-            model_state = self._load_carry(start - 1, strategy)
+        if carry is not None:
+            if "strategy" in carry:
+                strategy.load_state_dict(carry["strategy"])
+            model_state = carry.get("task_model")
 
-        data = self._to_device(data)
-        batches = Batches(data, self.device, spec.runtime.channels_last)
-        run_id = uuid.uuid4().hex[:12] if start == 0 else records[0]["run_id"]
+        batches = Batches(self._to_device(data), self.device, spec.runtime.channels_last)
+        run_id = records[0]["run_id"] if records else uuid.uuid4().hex[:12]
         git_rev = git_revision()
-        cycles = tqdm(range(start, a.cycles), desc=f"{self.strategy_name} seed {self.seed}", initial=start,
-                      total=a.cycles, disable=not self.progress)  # fmt: skip
-        for cycle in cycles:
+        bar = tqdm(range(start, a.cycles), desc=f"{self.strategy_name} seed {self.seed}",
+                   initial=start, total=a.cycles, disable=not self.progress)  # fmt: skip
+        for cycle in bar:
             if self.device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(self.device)
             labeled_now = pool.labeled
             t0 = time.perf_counter()
-            model = self._task_model(cycle, data, model_state)
-            gen = seed_everything(self.seed, cycle, _TRAIN)
-            model, val_acc = train_task_model(
-                model,
-                batches,
-                labeled_now,
-                spec.task,
-                spec.runtime,
-                gen,
-                val=val,
-                progress=self.progress,
-            )
+            model, val_acc = self._train(cycle, batches, labeled_now, val, model_state)
             value = evaluate(model, batches, spec.task, spec.runtime)
             train_s = time.perf_counter() - t0
+            failpoint("after_train", cycle)
 
-            selected, query_s, query_stats = None, 0.0, {}
+            selected, query_s, stats = None, 0.0, {}
             if cycle < a.cycles - 1:
                 t1 = time.perf_counter()
-                gen = seed_everything(self.seed, cycle, _QUERY)
-                ctx = QueryContext(
-                    spec=spec, pool=pool, task_model=model, batches=batches,
-                    rng=np.random.default_rng([self.seed, cycle, _QUERY]), generator=gen, cycle=cycle,
-                    progress=self.progress,
-                )  # fmt: skip
-                selected = np.asarray(
-                    strategy.select(ctx, min(a.budget, len(pool.unlabeled))), dtype=np.int64
-                )
+                selected, stats = self._query(cycle, strategy, pool, model, batches)
                 query_s = time.perf_counter() - t1
-                query_stats = ctx.stats
-                pool.label(selected)  # raises on duplicates or already-labeled indices
-                atomic_save_npy(self.run_dir / f"pool-{cycle + 1}.npy", pool.labeled)
-                self._save_carry(cycle, model, strategy)
+                failpoint("after_query", cycle)
+                pool.label(selected)  # raises on duplicate or already-labeled indices
 
             rec = CycleRecord(
                 run_id=run_id, experiment=spec.experiment, dataset=spec.dataset.name, strategy=self.strategy_name,
@@ -201,10 +136,13 @@ class ActiveLoop:
                 peak_mem_mb=round(peak_memory_mb(self.device), 1), labeled_sha1=indices_sha1(labeled_now),
                 n_selected=0 if selected is None else len(selected),
                 selected_sha1=None if selected is None else indices_sha1(selected),
-                precision=spec.runtime.precision, device=str(self.device), query_stats=query_stats,
+                precision=spec.runtime.precision, device=str(self.device), query_stats=stats,
             )  # fmt: skip
-            append_line(self.run_dir / "cycles.jsonl", rec.to_json())
-            self._drop_carry(cycle - 1)
+            self.run_dir.commit(
+                rec.__dict__,
+                next_labeled=None if selected is None else pool.labeled,
+                carry=None if selected is None else self._carry(model, strategy),
+            )
             records.append(rec.__dict__)
             val_note = f" val={val_acc:.4f}" if val_acc is not None else ""
             tqdm.write(
@@ -216,7 +154,53 @@ class ActiveLoop:
                 model_state = model.state_dict()
         return records
 
-    # ------------------------------------------------------------------ helpers
+    # ------------------------------------------------------------------ one cycle
+    def _train(self, cycle: int, batches: Batches, labeled: np.ndarray, val: np.ndarray, state):
+        seed_everything(self.seed, cycle, _INIT)
+        model = build_task_model(self.spec.task.model, batches.channels, batches.num_classes)
+        if state is not None and not self.spec.protocol.reset_task_each_cycle:
+            model.load_state_dict(state)
+        model = model.to(self.device)
+        if self.spec.runtime.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        gen = seed_everything(self.seed, cycle, _TRAIN)
+        return train_task_model(model, batches, labeled, self.spec.task, self.spec.runtime, gen,
+                                val=val, progress=self.progress)  # fmt: skip
+
+    def _query(self, cycle: int, strategy: Strategy, pool: Pool, model, batches: Batches):
+        gen = seed_everything(self.seed, cycle, _QUERY)
+        ctx = QueryContext(
+            spec=self.spec, pool=pool, task_model=model, batches=batches,
+            rng=np.random.default_rng([self.seed, cycle, _QUERY]), generator=gen, cycle=cycle,
+            progress=self.progress,
+        )  # fmt: skip
+        budget = min(self.spec.active.budget, len(pool.unlabeled))
+        return np.asarray(strategy.select(ctx, budget), dtype=np.int64), ctx.stats
+
+    # ------------------------------------------------------------------ data
+    def _data_and_splits(self) -> tuple[ImageData, np.ndarray, np.ndarray]:
+        spec = self.spec
+        try:
+            data = self._data or load_dataset(
+                spec.dataset.name, self.data_root, spec.dataset.image_size
+            )
+        except OSError as e:  # an unreadable or uncreatable data root
+            raise DatasetError(
+                f"cannot read dataset '{spec.dataset.name}' under {e.filename or self.data_root} "
+                f"({e.strerror or e}); point DATA_ROOT or --data-root at a readable, writable directory"
+            ) from e
+        candidates, val = split_indices(
+            spec.dataset.name, len(data.train_y), spec.dataset.pool_size, spec.dataset.pool_seed,
+            spec.dataset.val_size, self.seed,
+        )  # fmt: skip
+        check_pool_fits(spec, len(candidates))
+        test_idx = test_subset(spec.dataset.name, len(data.test_y), spec.dataset.test_size)
+        if test_idx is not None:
+            t = torch.as_tensor(test_idx)
+            data = ImageData(data.name, data.train_x, data.train_y, data.test_x[t], data.test_y[t],
+                             data.num_classes, data.mean, data.std)  # fmt: skip
+        return data, candidates, val
+
     def _to_device(self, data: ImageData) -> ImageData:
         if self.device.type == "cpu":
             return data
@@ -225,38 +209,15 @@ class ActiveLoop:
             data.test_y.to(self.device), data.num_classes, data.mean, data.std,
         )  # fmt: skip
 
-    def _task_model(self, cycle: int, data: ImageData, state: dict | None) -> torch.nn.Module:
-        seed_everything(self.seed, cycle, _INIT)
-        model = build_task_model(self.spec.task.model, data.channels, data.num_classes)
-        if state is not None and not self.spec.protocol.reset_task_each_cycle:
-            model.load_state_dict(state)
-        model = model.to(self.device)
-        if self.spec.runtime.channels_last:
-            model = model.to(memory_format=torch.channels_last)
-        return model
+    # ------------------------------------------------------------------ carried state
+    def _carries_state(self, strategy: Strategy) -> bool:
+        return not self.spec.protocol.reset_task_each_cycle or strategy.carries_state
 
-    def _carry_path(self, cycle: int) -> Path:
-        return self.run_dir / f"state-{cycle}.pt"
-
-    def _save_carry(self, cycle: int, model: torch.nn.Module, strategy) -> None:
-        """State that the next cycle needs (warm-started model, stateful strategy), if any."""
+    def _carry(self, model: torch.nn.Module, strategy: Strategy) -> dict[str, Any] | None:
+        """What the next cycle needs from this one (warm-started model, stateful strategy)."""
         carry = {}
         if not self.spec.protocol.reset_task_each_cycle:
             carry["task_model"] = model.state_dict()
-        if (s := strategy.state_dict()) is not None:
+        if strategy.carries_state and (s := strategy.state_dict()) is not None:
             carry["strategy"] = s
-        if carry:
-            atomic_torch_save(self._carry_path(cycle), carry)
-
-    def _load_carry(self, cycle: int, strategy) -> dict | None:
-        path = self._carry_path(cycle)
-        if not path.exists():
-            return None
-        carry = torch.load(path, map_location="cpu", weights_only=False)
-        if "strategy" in carry:
-            strategy.load_state_dict(carry["strategy"])
-        return carry.get("task_model")
-
-    def _drop_carry(self, cycle: int) -> None:
-        if cycle >= 0:
-            self._carry_path(cycle).unlink(missing_ok=True)
+        return carry or None

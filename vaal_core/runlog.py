@@ -55,6 +55,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide results from a lab's shared group
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -86,11 +87,11 @@ def atomic_torch_save(path: Path, obj: Any) -> None:
     _atomic_save(path, torch.save, obj)
 
 
-def append_line(path: Path, line: str) -> None:
-    """Append one whole line with a single write and fsync it."""
+def append_line(path: Path, line: str, newline: bool = True) -> None:
+    """Append one whole line with a single write and fsync it (`newline=False`: a cut-off write)."""
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(fd, (line.rstrip("\n") + "\n").encode())
+        os.write(fd, (line.rstrip("\n") + ("\n" if newline else "")).encode())
         os.fsync(fd)
     finally:
         os.close(fd)

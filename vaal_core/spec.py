@@ -18,9 +18,7 @@ from typing import Any
 
 import yaml
 
-
-class SpecError(ValueError):
-    """A spec that cannot run; the message names the key and what to do."""
+from .errors import SpecError  # noqa: F401  (re-exported: callers import it from here)
 
 
 @dataclass(frozen=True)
@@ -113,10 +111,15 @@ class Spec:
         return yaml.safe_dump(self.to_dict(), sort_keys=True)
 
     def hash(self) -> str:
-        """Hash of what determines results (not the default strategy/seed lists)."""
+        """Hash of what determines each cycle's results.
+
+        Not the default strategy/seed lists, and not `active.cycles`: the number of cycles decides
+        how far a run goes, never what any of its cycles computes, so extending a run keeps it.
+        """
         d = self.to_dict()
         d.pop("strategies")
         d.pop("seeds")
+        d["active"].pop("cycles")
         return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
 

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from .pool import Pool
-from .spec import Spec
+from .spec import Spec, SpecError
 from .trainer import Batches, predict_logits
 
 
@@ -65,6 +65,11 @@ class Strategy:
     def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
         raise NotImplementedError
 
+    @property
+    def carries_state(self) -> bool:
+        """Whether `state_dict` must survive to the next cycle (and so through a resume)."""
+        return False
+
     def state_dict(self) -> dict[str, Any] | None:
         """State that must survive to the next cycle (None: the strategy is stateless)."""
         return None
@@ -100,7 +105,7 @@ def _import_plugins() -> None:
 def check_strategy_name(name: str) -> None:
     _import_plugins()
     if name not in STRATEGIES:
-        raise ValueError(f"unknown strategy '{name}'; valid names: {', '.join(sorted(STRATEGIES))}")
+        raise SpecError(f"unknown strategy '{name}'; valid names: {', '.join(sorted(STRATEGIES))}")
 
 
 def make_strategy(name: str, spec: Spec) -> Strategy:

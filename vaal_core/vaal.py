@@ -24,6 +24,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .device import autocast, grad_scaler
+from .failpoints import failpoint
 from .spec import RuntimeSpec, Spec, VAALSpec
 from .strategies import QueryContext, Strategy, register_strategy
 
@@ -243,7 +244,7 @@ class VAALStrategy(Strategy):
 
         iterations = max(1, math.ceil(cfg.epochs * len(ctx.pool) / cfg.batch_size))
         bar = tqdm(range(iterations), desc="vaal", leave=False, disable=not ctx.progress)
-        for _ in bar:
+        for it in bar:
             x_l, x_u = draw()
             for step in range(cfg.num_vae_steps):
                 vae_loss_value = self.models.vae_step(x_l, x_u)
@@ -253,6 +254,8 @@ class VAALStrategy(Strategy):
                 disc_loss_value = self.models.disc_step(x_l, x_u)
                 if step < cfg.num_adv_steps - 1:
                     x_l, x_u = draw()
+            if it == 0:
+                failpoint("strategy_training", ctx.cycle)
             if cfg.num_adv_steps:
                 bar.set_postfix(
                     vae=f"{vae_loss_value:.3f}", disc=f"{disc_loss_value:.3f}", refresh=False
@@ -275,6 +278,10 @@ class VAALStrategy(Strategy):
         # least likely to be labeled first; stable sort keeps ties deterministic
         order = np.argsort(self.last_scores.numpy(), kind="stable")
         return np.sort(unlabeled[order[:budget]])
+
+    @property
+    def carries_state(self) -> bool:
+        return not self.spec.vaal.reset_each_cycle
 
     def state_dict(self) -> dict[str, Any] | None:
         if self.spec.vaal.reset_each_cycle or self.models is None:
