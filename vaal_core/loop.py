@@ -21,7 +21,7 @@ from .device import check_precision, peak_memory_mb, resolve_device, seed_everyt
 from .errors import DatasetError, RunDirConflict  # noqa: F401  (RunDirConflict re-exported)
 from .failpoints import configure_from_env, failpoint
 from .models import TASK_MODELS, build_task_model
-from .pool import Pool, indices_sha1, initial_labeled, split_indices, test_subset
+from .pool import Pool, indices_sha1, initial_labeled, noisy_labels, split_indices, test_subset
 from .rundir import RunDir
 from .runlog import CycleRecord, environment_record, git_revision
 from .spec import Spec, SpecError, check_pool_fits
@@ -94,10 +94,12 @@ class ActiveLoop:
             | {"val_size": len(val), "pool_size": len(candidates), "test_size": len(data.test_y)},
             start,
         )
+        true_labels = data.train_y.cpu().numpy()
         if not start:
             labeled = self.run_dir.initial_pool(
-                initial_labeled(spec.dataset.name, candidates, a.initial, self.seed)
-            )
+                initial_labeled(spec.dataset.name, candidates, a.initial, self.seed,
+                                self._initial_allowed(true_labels[candidates], data.num_classes))
+            )  # fmt: skip
         pool = Pool(candidates, labeled)
         model_state = None
         if carry is not None:
@@ -106,6 +108,14 @@ class ActiveLoop:
             model_state = carry.get("task_model")
 
         batches = Batches(self._to_device(data), self.device, spec.runtime.channels_last)
+        noisy = spec.protocol.label_noise > 0
+        if noisy:  # the oracle's labels: replay the noise of every cycle already committed
+            batches.train_labels = batches.data.train_y.clone()
+            prev = np.empty(0, np.int64)
+            for c in range(start):
+                now = self.run_dir.load_pool(c)
+                self._label_with_noise(batches, c, np.setdiff1d(now, prev), true_labels)
+                prev = now
         run_id = records[0]["run_id"] if records else uuid.uuid4().hex[:12]
         git_rev = git_revision()
         bar = tqdm(range(start, a.cycles), desc=f"{self.strategy_name} seed {self.seed}",
@@ -114,6 +124,12 @@ class ActiveLoop:
             if self.device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(self.device)
             labeled_now = pool.labeled
+            flipped = None
+            if noisy:
+                flipped = self._label_with_noise(
+                    batches, cycle, np.setdiff1d(labeled_now, prev), true_labels
+                )
+                prev = labeled_now
             t0 = time.perf_counter()
             model, val_acc = self._train(cycle, batches, labeled_now, val, model_state)
             value = evaluate(model, batches, spec.task, spec.runtime)
@@ -137,6 +153,9 @@ class ActiveLoop:
                 n_selected=0 if selected is None else len(selected),
                 selected_sha1=None if selected is None else indices_sha1(selected),
                 precision=spec.runtime.precision, device=str(self.device), query_stats=stats,
+                selected_classes=None if selected is None else np.bincount(
+                    true_labels[selected], minlength=data.num_classes).tolist(),
+                label_noise_flipped=flipped,
             )  # fmt: skip
             self.run_dir.commit(
                 rec.__dict__,
@@ -176,6 +195,35 @@ class ActiveLoop:
         )  # fmt: skip
         budget = min(self.spec.active.budget, len(pool.unlabeled))
         return np.asarray(strategy.select(ctx, budget), dtype=np.int64), ctx.stats
+
+    # ------------------------------------------------------------------ ablations
+    def _initial_allowed(self, candidate_labels: np.ndarray, num_classes: int) -> np.ndarray | None:
+        """Biased initial pool: a mask of the candidates whose class may start the run."""
+        classes = self.spec.protocol.initial_classes
+        if not classes:
+            return None
+        if max(classes) >= num_classes:
+            raise SpecError(
+                f"spec key 'protocol.initial_classes' holds class {max(classes)}, but dataset "
+                f"'{self.spec.dataset.name}' has classes 0..{num_classes - 1}"
+            )
+        allowed = np.isin(candidate_labels, classes)
+        if allowed.sum() < self.spec.active.initial:
+            raise SpecError(
+                f"spec key 'protocol.initial_classes' leaves {int(allowed.sum())} candidates, fewer "
+                f"than active.initial ({self.spec.active.initial}); add classes or lower it"
+            )
+        return allowed
+
+    def _label_with_noise(self, batches: Batches, cycle: int, new: np.ndarray, true_labels):
+        """Noisy oracle: give some of this cycle's newly labeled images a wrong label."""
+        flipped, wrong = noisy_labels(self.spec.dataset.name, self.seed, cycle, new, true_labels,
+                                      self.spec.protocol.label_noise, batches.num_classes)  # fmt: skip
+        if len(flipped):
+            batches.train_labels[torch.as_tensor(flipped)] = torch.as_tensor(wrong).to(
+                batches.train_labels.device
+            )
+        return flipped.tolist()
 
     # ------------------------------------------------------------------ data
     def _data_and_splits(self) -> tuple[ImageData, np.ndarray, np.ndarray]:

@@ -89,13 +89,51 @@ def split_indices(
     return np.sort(perm[val_size:]), val
 
 
-def initial_labeled(dataset: str, candidates: np.ndarray, n_initial: int, seed: int) -> np.ndarray:
-    """The initial labeled set: a function of (dataset, seed) only, shared by every strategy."""
+def initial_labeled(
+    dataset: str,
+    candidates: np.ndarray,
+    n_initial: int,
+    seed: int,
+    allowed: np.ndarray | None = None,
+) -> np.ndarray:
+    """The initial labeled set: a function of (dataset, seed) only, shared by every strategy.
+
+    `allowed` (a mask over `candidates`) restricts the draw, for the biased-initial-pool ablation.
+    """
+    if allowed is not None:
+        candidates = candidates[allowed]
     if n_initial > len(candidates):
         raise ValueError(f"initial set of {n_initial} is larger than the pool of {len(candidates)}")
     return np.sort(
         _stream("initial", dataset, seed).choice(candidates, size=n_initial, replace=False)
     )
+
+
+def noisy_labels(
+    dataset: str,
+    seed: int,
+    cycle: int,
+    new_idx: np.ndarray,
+    train_labels: np.ndarray,
+    fraction: float,
+    num_classes: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A noisy oracle: (flipped indices, their wrong labels) among the images new in `cycle`.
+
+    `train_labels` are the true labels of the whole training set.
+    round(fraction * n) of the n new images (sorted by index) get a label drawn uniformly from
+    the other num_classes - 1 classes, never the true one. The draws depend on (dataset, seed,
+    cycle) and n alone, so every strategy of a seed meets the same noise process.
+    """
+    new_idx = np.sort(np.asarray(new_idx, dtype=np.int64))
+    k = int(round(fraction * len(new_idx)))
+    if k == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    rng = _stream("noise", dataset, seed, cycle)
+    pos = np.sort(rng.choice(len(new_idx), size=k, replace=False))
+    shift = rng.integers(1, num_classes, size=k)  # 1..C-1: never back to the true class
+    flipped = new_idx[pos]
+    return flipped, (np.asarray(train_labels)[flipped] + shift) % num_classes
 
 
 def indices_sha1(idx: np.ndarray) -> str:

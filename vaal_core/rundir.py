@@ -211,7 +211,7 @@ class RunDir:
         failpoint("after_env", 0)
 
     # ------------------------------------------------------------------ read back
-    def _load_pool(self, cycle: int) -> np.ndarray:
+    def load_pool(self, cycle: int) -> np.ndarray:
         path = self.pool_path(cycle)
         if not path.exists():
             raise RunDirError(
@@ -235,7 +235,7 @@ class RunDir:
         """pool-0.npy: written on the first start, and on a restart checked against `labeled`."""
         path = self.pool_path(0)
         if path.exists():
-            if indices_sha1(self._load_pool(0)) != indices_sha1(labeled):
+            if indices_sha1(self.load_pool(0)) != indices_sha1(labeled):
                 raise RunDirError(
                     f"{path} holds another initial set than this spec and seed draw; "
                     f"restore it or {_START_OVER}"
@@ -248,12 +248,12 @@ class RunDir:
         """The labeled set after the last committed cycle, checked against the records' hashes."""
         n = len(records)
         for c in range(n):
-            if indices_sha1(self._load_pool(c)) != records[c]["labeled_sha1"]:
+            if indices_sha1(self.load_pool(c)) != records[c]["labeled_sha1"]:
                 raise RunDirError(
                     f"{self.pool_path(c)} does not match the record of cycle {c} in "
                     f"{self.log_path.name} (labeled_sha1); restore it or {_START_OVER}"
                 )
-        prev, now = self._load_pool(n - 1), self._load_pool(n)
+        prev, now = self.load_pool(n - 1), self.load_pool(n)
         added = np.setdiff1d(now, prev)
         if not np.isin(prev, now).all() or indices_sha1(added) != records[-1]["selected_sha1"]:
             raise RunDirError(

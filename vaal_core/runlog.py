@@ -46,6 +46,10 @@ class CycleRecord:
     device: str
     # what the strategy reported about its query (extra training seconds, diagnostics, ...)
     query_stats: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # true-class histogram of the selected images (None on the last cycle): shows sampling bias
+    selected_classes: list[int] | None = None
+    # noisy-oracle ablation: images new in this cycle whose label the oracle got wrong
+    label_noise_flipped: list[int] | None = None
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)

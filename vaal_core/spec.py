@@ -78,6 +78,10 @@ class VAALSpec:
 class ProtocolSpec:
     name: str = "standard"
     reset_task_each_cycle: bool = True  # re-initialise the task model every cycle
+    # noisy-oracle ablation: this fraction of every newly labeled set gets a wrong label
+    label_noise: float = 0.0
+    # biased-initial-pool ablation: the initial set is drawn only from these class ids
+    initial_classes: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -239,6 +243,13 @@ def validate(spec: Spec) -> Spec:
         raise SpecError(
             f"spec key 'vaal.image_size' must be a power of two >= 8, got {v.image_size}"
         )
+    if not 0 <= spec.protocol.label_noise < 1:
+        raise SpecError(
+            f"spec key 'protocol.label_noise' must lie in [0, 1), got {spec.protocol.label_noise}"
+        )
+    for c in spec.protocol.initial_classes:
+        if c < 0:
+            raise SpecError(f"spec key 'protocol.initial_classes' holds {c}; class ids are >= 0")
     for m in t.lr_milestones:
         if not 0 < m < 1:
             raise SpecError(f"spec key 'task.lr_milestones' holds {m}; each must lie in (0, 1)")

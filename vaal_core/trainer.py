@@ -24,6 +24,8 @@ class Batches:
     data: ImageData
     device: torch.device
     channels_last: bool = False
+    # the labels the oracle gave (differ from the truth under the noisy-oracle ablation)
+    train_labels: torch.Tensor | None = None
 
     def inputs(
         self, x_uint8: torch.Tensor, augment: bool = False, generator: torch.Generator | None = None
@@ -53,7 +55,9 @@ class Batches:
         return self.data.train_x if split == "train" else self.data.test_x
 
     def _y(self, split: str) -> torch.Tensor:
-        return self.data.train_y if split == "train" else self.data.test_y
+        if split == "train":
+            return self.data.train_y if self.train_labels is None else self.train_labels
+        return self.data.test_y
 
     def images(
         self,
