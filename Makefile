@@ -10,7 +10,7 @@ STRATEGIES ?=
 SEEDS ?=
 export DATA_ROOT
 
-.PHONY: demo test lint format figures bench clean-venv venv
+.PHONY: demo test lint format figures bench clean-venv venv ablations
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,15 @@ reproduce-%: $(STAMP)
 	$$(ls experiments/*.yaml | xargs -n1 basename | sed 's/\.yaml$$//' | tr '\n' ' ')" >&2; exit 2; }
 	$(PY) -m vaal_core demo experiments/$*.yaml --out $(RESULTS) --figures $(FIGURES) \
 		$(if $(STRATEGIES),--strategies $(STRATEGIES)) $(if $(SEEDS),--seeds $(SEEDS))
+
+# `make ablation-<name>` runs experiments/ablations/<name>.yaml; `make ablations` all MNIST ones.
+ablation-%: $(STAMP)
+	@test -f experiments/ablations/$*.yaml || { echo "no spec experiments/ablations/$*.yaml; available: \
+	$$(ls experiments/ablations/*.yaml | xargs -n1 basename | sed 's/\.yaml$$//' | tr '\n' ' ')" >&2; exit 2; }
+	$(PY) -m vaal_core demo experiments/ablations/$*.yaml --out $(RESULTS) --figures $(FIGURES) \
+		$(if $(STRATEGIES),--strategies $(STRATEGIES)) $(if $(SEEDS),--seeds $(SEEDS))
+
+ablations: $(patsubst experiments/ablations/%.yaml,ablation-%,$(wildcard experiments/ablations/mnist_*.yaml))
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -92,3 +92,34 @@ def test_missing_spec_file_says_where_specs_are(tmp_path):
         "run", "experiments/nope.yaml", "--strategy", "random", "--seed", "0", tmp_path=tmp_path
     )
     assert r.returncode == 2 and "does not exist" in r.stderr and "experiments/" in r.stderr
+
+
+def test_every_shipped_spec_validates():
+    from vaal_core.loop import preflight
+
+    root = Path(__file__).resolve().parent.parent / "experiments"
+    specs = sorted(root.rglob("*.yaml"))
+    assert len(specs) >= 10
+    for path in specs:
+        spec = load_spec(path)
+        for strategy in spec.strategies:
+            preflight(spec, strategy)
+
+
+def test_base_is_merged_underneath_and_loops_are_refused(tmp_path):
+    (tmp_path / "parent.yaml").write_text(
+        "experiment: parent\nactive: {initial: 10, budget: 10, cycles: 3}\ntask: {lr: 0.5}\n"
+    )
+    (tmp_path / "child.yaml").write_text(
+        "base: parent.yaml\nexperiment: child\nactive: {budget: 5}\n"
+    )
+    spec = load_spec(tmp_path / "child.yaml")
+    assert spec.experiment == "child" and spec.task.lr == 0.5
+    assert (spec.active.initial, spec.active.budget, spec.active.cycles) == (10, 5, 3)
+    (tmp_path / "a.yaml").write_text("base: b.yaml\nexperiment: a\n")
+    (tmp_path / "b.yaml").write_text("base: a.yaml\nexperiment: b\n")
+    with pytest.raises(SpecError, match="'base' chain loops back"):
+        load_spec(tmp_path / "a.yaml")
+    (tmp_path / "c.yaml").write_text("base: missing.yaml\nexperiment: c\n")
+    with pytest.raises(SpecError, match="missing.yaml does not exist"):
+        load_spec(tmp_path / "c.yaml")

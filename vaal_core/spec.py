@@ -69,6 +69,9 @@ class VAALSpec:
     epochs: float = 1.0  # iterations = epochs * pool size / batch_size
     image_size: int = 32  # VAE input size, independent of the task model's
     kl_reduction: str = "sum"  # "sum" over batch and latent, as in the original code; or "mean"
+    # "adversarial": the paper's min-max game; "fixed_vae" (ablation): train the VAE alone, then
+    # the discriminator on its frozen encoder
+    game: str = "adversarial"
     disc_hidden: int = 512
     disc_layers: int = 2  # hidden layers of the discriminator MLP
     reset_each_cycle: bool = True
@@ -138,6 +141,7 @@ def _plain(obj: Any) -> Any:
 _VALID = {
     "task.optimizer": {"sgd", "adam"},
     "vaal.kl_reduction": {"sum", "mean"},
+    "vaal.game": {"adversarial", "fixed_vae"},
     "runtime.device": {"auto", "cpu", "cuda"},
     "runtime.precision": {"fp32", "bf16", "fp16"},
 }
@@ -281,16 +285,41 @@ def spec_from_dict(data: dict[str, Any]) -> Spec:
 
 def load_spec(path: str | Path, overrides: list[str] | None = None) -> Spec:
     """Load a YAML spec; `overrides` are 'section.key=value' strings parsed as YAML scalars."""
-    path = Path(path)
+    data = _read_yaml(Path(path), seen=())
+    for item in overrides or []:
+        apply_override(data, item)
+    return spec_from_dict(data)
+
+
+def _read_yaml(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+    """A spec file as a dict; `base: other.yaml` (relative to this file) is merged underneath.
+
+    Ablation specs name their parent experiment this way and state only what they change.
+    """
     if not path.is_file():
         raise SpecError(f"spec file {path} does not exist; the shipped specs are in experiments/")
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e:
         raise SpecError(f"spec file {path} is not valid YAML: {e}") from e
-    for item in overrides or []:
-        apply_override(data, item)
-    return spec_from_dict(data)
+    if not isinstance(data, dict):
+        raise SpecError(
+            f"spec file {path} must hold a mapping of sections, got {type(data).__name__}"
+        )
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    base_path = (path.parent / str(base)).resolve()
+    if base_path in seen:
+        raise SpecError(f"spec file {path}: 'base' chain loops back to {base_path}")
+    return _merge(_read_yaml(base_path, (*seen, path.resolve())), data)
+
+
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in top.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
 
 
 def apply_override(data: dict[str, Any], item: str) -> None:
