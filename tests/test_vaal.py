@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from tests.helpers import tiny_spec
@@ -53,8 +54,9 @@ def test_selection_picks_lowest_probability_of_labeled(mnist):
     scores = torch.tensor(
         [0.99 if i in confident else 0.01 + 0.49 * (i % 7) / 7 for i in ctx.pool.unlabeled]
     )
-    strategy.train = lambda ctx: None  # only the ranking is under test here
+    strategy.train = lambda ctx, *sets: None  # only the ranking is under test here
     strategy.score_pool = lambda ctx, idx: scores
+    strategy._diagnostics = lambda *args: {}
     picked = strategy.select(ctx, 100)
     assert len(picked) == 100 and not set(picked) & confident
     lowest = ctx.pool.unlabeled[np.argsort(scores.numpy(), kind="stable")[:100]]
@@ -137,14 +139,15 @@ def test_vae_never_sees_labels(mnist):
     assert np.array_equal(picks[0], picks[1])
 
 
-def test_selection_is_dominated_by_the_unrepresented_distribution(mnist):
+@pytest.mark.parametrize("game", ["adversarial", "fixed_vae"])
+def test_selection_is_dominated_by_the_unrepresented_distribution(mnist, game):
     """Labeled: plain digits. Unlabeled: plain and inverted digits. VAAL must query the inverted ones.
 
     Uses kl_reduction=mean: with the original's summed KL (4096x the weight of the mean-reduced
     MSE at batch 128, latent 32) the posterior collapses within this short training, and the
     eval-mode scores of the unseen distribution are then arbitrary (measured: 0% inverted picked).
     """
-    spec = tiny_spec(vaal={"epochs": 10.0, "width": 8, "kl_reduction": "mean"})
+    spec = tiny_spec(vaal={"epochs": 10.0, "width": 8, "kl_reduction": "mean", "game": game})
     x = mnist.train_x[:800].clone()
     x[400:] = 255 - x[400:]  # the second half is a visibly different distribution
     data = ImageData(
@@ -159,11 +162,19 @@ def test_selection_is_dominated_by_the_unrepresented_distribution(mnist):
     )
     labeled = np.arange(0, 200)  # plain only
     ctx = _ctx(spec, data, labeled=labeled, candidates=np.arange(800))
-    picked = make_strategy("vaal", spec).select(ctx, 100)
+    strategy = make_strategy("vaal", spec)
+    picked = strategy.select(ctx, 100)
     inverted = (picked >= 400).mean()
     assert inverted >= 0.9, (
         f"only {inverted:.0%} of the selection is from the unrepresented distribution"
     )
+    assert strategy.models.cfg.adversary_param == (1.0 if game == "adversarial" else 0.0)
+    # the diagnostics see it too: held-out plain digits score above held-out mixed ones
+    st = ctx.stats
+    assert st["n_heldout_labeled"] == 20 and st["n_heldout_unlabeled"] == 60
+    assert st["disc_auc"] > 0.5 + st["disc_auc_band"]
+    assert st["p_labeled_selected"] < st["p_labeled_unlabeled"] < st["p_labeled_labeled"]
+    assert 0 < st["active_units"] <= st["latent_dim"] and st["vae_recon"] > 0
 
 
 def test_vae_loss_decreases_on_real_digits(mnist):

@@ -72,6 +72,9 @@ class VAALSpec:
     # "adversarial": the paper's min-max game; "fixed_vae" (ablation): train the VAE alone, then
     # the discriminator on its frozen encoder
     game: str = "adversarial"
+    # diagnostics: up to this many labeled and unlabeled images (at most 10% of each) are kept out
+    # of VAAL's training, to measure how well the discriminator tells them apart (0: in-sample)
+    diag_holdout: int = 256
     disc_hidden: int = 512
     disc_layers: int = 2  # hidden layers of the discriminator MLP
     reset_each_cycle: bool = True
@@ -240,6 +243,7 @@ def validate(spec: Spec) -> Spec:
     for k in ("latent_dim", "width", "num_vae_steps", "batch_size", "disc_hidden", "disc_layers"):
         _positive(getattr(v, k), f"vaal.{k}")
     _positive(v.num_adv_steps, "vaal.num_adv_steps", allow_zero=True)
+    _positive(v.diag_holdout, "vaal.diag_holdout", allow_zero=True)
     _positive(v.epochs, "vaal.epochs")
     _positive(v.beta, "vaal.beta", allow_zero=True)
     _positive(v.adversary_param, "vaal.adversary_param", allow_zero=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .device import autocast, grad_scaler
+from .diagnostics import accuracy_at_half, active_units, auc_chance_band, roc_auc
 from .failpoints import failpoint
 from .spec import RuntimeSpec, Spec, VAALSpec
 from .strategies import QueryContext, Strategy, register_strategy
@@ -214,9 +216,8 @@ class VAALStrategy(Strategy):
         super().__init__(spec)
         self.models: VAALModels | None = None
         self._carried: dict[str, Any] | None = None
-        self.last_scores: torch.Tensor | None = (
-            None  # P(labeled) of the unlabeled pool, for inspection
-        )
+        self.last_scores: torch.Tensor | None = None  # P(labeled) of the unlabeled pool
+        self.last_disc_loss: float | None = None
 
     def _images(self, ctx: QueryContext, idx: torch.Tensor, augment: bool) -> torch.Tensor:
         x = ctx.batches.images(idx, augment=augment, generator=ctx.generator)
@@ -229,37 +230,49 @@ class VAALStrategy(Strategy):
             x = x.contiguous(memory_format=torch.channels_last)
         return x
 
-    def train(self, ctx: QueryContext) -> None:
+    def train(self, ctx: QueryContext, labeled=None, unlabeled=None) -> None:
+        """Play the game on `labeled`/`unlabeled` (default: the whole pool).
+
+        `vaal.game: fixed_vae` (ablation) replaces the min-max game by two phases: the VAE alone
+        (no adversarial term), then the discriminator on the frozen VAE, each `iterations` long.
+        """
         cfg = self.spec.vaal
+        labeled = ctx.pool.labeled if labeled is None else labeled
+        unlabeled = ctx.pool.unlabeled if unlabeled is None else unlabeled
         if self.models is None or cfg.reset_each_cycle:
-            self.models = VAALModels(ctx.batches.channels, cfg, self.spec.runtime, ctx.device)
+            game_cfg = cfg if cfg.game == "adversarial" else replace(cfg, adversary_param=0.0)
+            self.models = VAALModels(ctx.batches.channels, game_cfg, self.spec.runtime, ctx.device)
             if self._carried is not None and not cfg.reset_each_cycle:
                 self.models.load_state_dict(self._carried)
         augment = self.spec.task.augment
-        lab = _endless_batches(ctx.pool.labeled, cfg.batch_size, ctx.generator)
-        unl = _endless_batches(ctx.pool.unlabeled, cfg.batch_size, ctx.generator)
+        lab = _endless_batches(labeled, cfg.batch_size, ctx.generator)
+        unl = _endless_batches(unlabeled, cfg.batch_size, ctx.generator)
 
         def draw():
             return self._images(ctx, next(lab), augment), self._images(ctx, next(unl), augment)
 
         iterations = max(1, math.ceil(cfg.epochs * len(ctx.pool) / cfg.batch_size))
-        bar = tqdm(range(iterations), desc="vaal", leave=False, disable=not ctx.progress)
-        for it in bar:
-            x_l, x_u = draw()
-            for step in range(cfg.num_vae_steps):
-                vae_loss_value = self.models.vae_step(x_l, x_u)
-                if step < cfg.num_vae_steps - 1:
-                    x_l, x_u = draw()
-            for step in range(cfg.num_adv_steps):
-                disc_loss_value = self.models.disc_step(x_l, x_u)
-                if step < cfg.num_adv_steps - 1:
-                    x_l, x_u = draw()
-            if it == 0:
-                failpoint("strategy_training", ctx.cycle)
-            if cfg.num_adv_steps:
-                bar.set_postfix(
-                    vae=f"{vae_loss_value:.3f}", disc=f"{disc_loss_value:.3f}", refresh=False
-                )
+        phases = [(True, True)] if cfg.game == "adversarial" else [(True, False), (False, True)]
+        disc_loss_value = None
+        for vae_on, disc_on in phases:
+            bar = tqdm(range(iterations), desc="vaal", leave=False, disable=not ctx.progress)
+            for it in bar:
+                x_l, x_u = draw()
+                for step in range(cfg.num_vae_steps if vae_on else 0):
+                    vae_loss_value = self.models.vae_step(x_l, x_u)
+                    if step < cfg.num_vae_steps - 1:
+                        x_l, x_u = draw()
+                for step in range(cfg.num_adv_steps if disc_on else 0):
+                    disc_loss_value = self.models.disc_step(x_l, x_u)
+                    if step < cfg.num_adv_steps - 1:
+                        x_l, x_u = draw()
+                if it == 0:
+                    failpoint("strategy_training", ctx.cycle)
+                if cfg.num_adv_steps and vae_on and disc_on:
+                    bar.set_postfix(
+                        vae=f"{vae_loss_value:.3f}", disc=f"{disc_loss_value:.3f}", refresh=False
+                    )
+        self.last_disc_loss = disc_loss_value
 
     def score_pool(
         self, ctx: QueryContext, idx: np.ndarray, batch_size: int = 1024
@@ -272,12 +285,73 @@ class VAALStrategy(Strategy):
         return self.models.score(chunks)
 
     def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
-        self.train(ctx)
+        held_l, held_u = self._holdout(ctx)
+        self.train(
+            ctx, np.setdiff1d(ctx.pool.labeled, held_l), np.setdiff1d(ctx.pool.unlabeled, held_u)
+        )
         unlabeled = ctx.pool.unlabeled
         self.last_scores = self.score_pool(ctx, unlabeled)
         # least likely to be labeled first; stable sort keeps ties deterministic
         order = np.argsort(self.last_scores.numpy(), kind="stable")
-        return np.sort(unlabeled[order[:budget]])
+        picked = order[:budget]
+        ctx.stats.update(self._diagnostics(ctx, held_l, held_u, self.last_scores, picked))
+        return np.sort(unlabeled[picked])
+
+    # ------------------------------------------------------------------ diagnostics
+    def _holdout(self, ctx: QueryContext) -> tuple[np.ndarray, np.ndarray]:
+        """Labeled and unlabeled images kept out of training (drawn from ctx.rng: seed, cycle)."""
+        n = self.spec.vaal.diag_holdout
+
+        def sample(idx: np.ndarray) -> np.ndarray:
+            k = min(n, len(idx) // 10)
+            return np.sort(ctx.rng.choice(idx, size=k, replace=False)) if k else idx[:0]
+
+        return sample(ctx.pool.labeled), sample(ctx.pool.unlabeled)
+
+    @torch.inference_mode()
+    def _vae_numbers(self, ctx: QueryContext, idx: np.ndarray) -> dict[str, float]:
+        """Reconstruction MSE, KL per image and active units of the VAE in eval mode on `idx`."""
+        if len(idx) == 0:
+            return {}
+        vae = self.models.vae.eval()
+        x = self._images(ctx, torch.as_tensor(idx, dtype=torch.long), augment=False)
+        mus, sq, kl = [], 0.0, 0.0
+        for s in range(0, len(x), 512):
+            xb = x[s : s + 512]
+            recon, _, mu, logvar = vae(xb)
+            mus.append(mu.float())
+            sq += F.mse_loss(recon.float(), xb.float(), reduction="sum").item()
+            kl += (
+                (-0.5 * (1 + logvar.float() - mu.float() ** 2 - logvar.float().exp())).sum().item()
+            )
+        return {
+            "vae_recon": round(sq / x.numel(), 6),
+            "vae_kl": round(kl / len(x), 6),
+            "active_units": active_units(torch.cat(mus)),
+            "latent_dim": self.spec.vaal.latent_dim,
+        }
+
+    def _diagnostics(self, ctx, held_l, held_u, scores_u: torch.Tensor, picked) -> dict[str, Any]:
+        """What the game produced: how well the discriminator separates the sets, the VAE's state."""
+        s_u = scores_u.numpy()
+        s_l = self.score_pool(ctx, ctx.pool.labeled).numpy()
+        in_l, in_u = np.isin(ctx.pool.labeled, held_l), np.isin(ctx.pool.unlabeled, held_u)
+        out: dict[str, Any] = {
+            "p_labeled_labeled": round(float(s_l.mean()), 6) if len(s_l) else None,
+            "p_labeled_unlabeled": round(float(s_u.mean()), 6) if len(s_u) else None,
+            "p_labeled_selected": round(float(s_u[picked].mean()), 6) if len(picked) else None,
+            "disc_auc_train": round(roc_auc(s_l[~in_l], s_u[~in_u]), 6),
+            "disc_loss": None if self.last_disc_loss is None else round(self.last_disc_loss, 6),
+            "n_heldout_labeled": int(in_l.sum()),
+            "n_heldout_unlabeled": int(in_u.sum()),
+        }
+        if in_l.any() and in_u.any():
+            out |= {
+                "disc_auc": round(roc_auc(s_l[in_l], s_u[in_u]), 6),
+                "disc_auc_band": round(auc_chance_band(int(in_l.sum()), int(in_u.sum())), 6),
+                "disc_acc": round(accuracy_at_half(s_l[in_l], s_u[in_u]), 6),
+            }
+        return out | self._vae_numbers(ctx, np.concatenate([held_l, held_u]))
 
     @property
     def carries_state(self) -> bool:
