@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Stop what slurm/ci/up.sh started, newest first, each by its pid file; packages stay installed.
+# Safe to run when nothing is up.
+set -uo pipefail
+
+stop() { # stop NAME PIDFILE: SIGTERM, then wait up to 30 s, then SIGKILL
+	local name=$1 pidfile=$2 pid
+	[ -s "$pidfile" ] || return 0
+	pid=$(cat "$pidfile")
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "[slurm-ci] stopping $name (pid $pid)"
+		kill -TERM "$pid" 2>/dev/null
+		for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+		kill -0 "$pid" 2>/dev/null && { echo "[slurm-ci] $name ignored SIGTERM; killing"; kill -KILL "$pid"; }
+	fi
+	rm -f "$pidfile"
+}
+
+stop slurmd /run/slurmd.pid
+stop slurmctld /run/slurmctld.pid
+stop slurmdbd /run/slurmdbd.pid
+stop mariadbd /run/mysqld/mysqld.pid
+stop munged /run/munge/munged.pid
+exit 0
