@@ -108,9 +108,7 @@ def plan(spec: Spec, strategies: list[str], seeds: list[int], out: Path) -> tupl
 
 def submit(executor_name: str, opts: ClusterOptions, tasks: list[RunTask], out: Path, spec: Spec):
     """Submit every task (one array on SLURM); record the jobs; return them in task order."""
-    folder = (
-        sweep_dir(out, spec.experiment) / "logs" / ("%A_%a" if executor_name == "slurm" else "%j")
-    )
+    folder = sweep_dir(out, spec.experiment) / "logs" / "%j"
     executor = make_executor(executor_name, folder, opts)
     if executor_name == "slurm":
         with executor.batch():

@@ -106,7 +106,23 @@ SQL
 # ---------------------------------------------------------------- configuration
 CPUS=$(nproc)
 MEM_MB=$(awk '/MemTotal/ {print int($2 / 1024 * 0.8)}' /proc/meminfo)
-cat >/etc/slurm/slurmdbd.conf <<CONF
+# write_conf FILE MODE: stdin to FILE when it differs; exit status 0 when it changed
+write_conf() {
+	local new
+	new=$(cat)
+	[ -f "$1" ] && [ "$(cat "$1")" = "$new" ] && return 1
+	printf '%s\n' "$new" >"$1"
+	chmod "$2" "$1"
+	return 0
+}
+# stop_daemon PIDFILE: a running daemon whose configuration changed is restarted below
+stop_daemon() {
+	running x "$1" || return 0
+	kill -TERM "$(cat "$1")"
+	for _ in $(seq 60); do running x "$1" || break; sleep 0.5; done
+	rm -f "$1"
+}
+write_conf /etc/slurm/slurmdbd.conf 600 <<CONF && stop_daemon /run/slurmdbd.pid
 # written by slurm/ci/up.sh
 AuthType=auth/munge
 DbdHost=localhost
@@ -120,15 +136,16 @@ StorageLoc=slurm_acct_db
 StorageUser=slurm
 StoragePass=$DBPASS
 CONF
-chmod 600 /etc/slurm/slurmdbd.conf
 
-cat >/etc/slurm/slurm.conf <<CONF
+write_conf /etc/slurm/slurm.conf 644 <<CONF && { stop_daemon /run/slurmd.pid; stop_daemon /run/slurmctld.pid; }
 # written by slurm/ci/up.sh: one node, this machine, for the test suite
 ClusterName=$CLUSTER
 SlurmctldHost=$NODE(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
+# a requeued job may start again 10 s after its requeue (the default, 120 s, slows the tests)
+AuthInfo=cred_expire=10
 CryptoType=crypto/munge
 MpiDefault=none
 ProctrackType=proctrack/linuxproc
@@ -155,7 +172,6 @@ AccountingStorageHost=localhost
 NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$MEM_MB State=UNKNOWN
 PartitionName=$PARTITION Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
 CONF
-chmod 644 /etc/slurm/slurm.conf
 
 # ---------------------------------------------------------------- slurm daemons
 if ! running slurmdbd /run/slurmdbd.pid; then
