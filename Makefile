@@ -10,7 +10,7 @@ STRATEGIES ?=
 SEEDS ?=
 export DATA_ROOT
 
-.PHONY: demo test lint format figures bench clean-venv venv
+.PHONY: demo test lint format figures bench clean-venv venv sweep sweep-status
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,17 @@ reproduce-%: $(STAMP)
 	$$(ls experiments/*.yaml | xargs -n1 basename | sed 's/\.yaml$$//' | tr '\n' ' ')" >&2; exit 2; }
 	$(PY) -m vaal_core demo experiments/$*.yaml --out $(RESULTS) --figures $(FIGURES) \
 		$(if $(STRATEGIES),--strategies $(STRATEGIES)) $(if $(SEEDS),--seeds $(SEEDS))
+
+# `make sweep EXP=cifar10` fans every strategy x seed of experiments/<EXP>.yaml out as one SLURM
+# job array (local processes where there is no sbatch). Optional: STRATEGIES=vaal,random
+# SEED_LIST=0-4 PROFILE=<slurm/profiles name> EXECUTOR=slurm|local|debug SWEEP_ARGS='--set k=v ...'
+SWEEP = $(PY) -m slurm.sweep experiments/$(EXP).yaml --out $(RESULTS) \
+	$(if $(STRATEGIES),--strategies $(STRATEGIES)) $(if $(SEED_LIST),--seeds $(SEED_LIST)) \
+	$(if $(PROFILE),--profile $(PROFILE)) $(if $(EXECUTOR),--executor $(EXECUTOR)) $(SWEEP_ARGS)
+sweep sweep-status: $(STAMP)
+	@test -n "$(EXP)" -a -f "experiments/$(EXP).yaml" || { echo "usage: make $@ EXP=<name>; available: \
+	$$(ls experiments/*.yaml | xargs -n1 basename | sed 's/\.yaml$$//' | tr '\n' ' ')" >&2; exit 2; }
+	$(SWEEP) $(if $(filter sweep-status,$@),--status)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
