@@ -51,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mem-gb", type=float)
     p.add_argument("--timeout-min", type=int)
     p.add_argument("--array-parallelism", type=int)
+    p.add_argument("--tasks-per-node", type=int,
+                   help="processes per run, one per GPU (DDP; gloo on CPU)")  # fmt: skip
     p.add_argument("--wait", action="store_true",
                    help="slurm: block until every task ended, then print the status (local/debug always wait)")  # fmt: skip
     p.add_argument("--wait-timeout-s", type=float, default=7 * 24 * 3600.0)
@@ -64,6 +66,7 @@ def _options(args: argparse.Namespace) -> ClusterOptions:
         partition=args.partition, account=args.account, qos=args.qos,
         gpus_per_task=args.gpus_per_task, cpus_per_task=args.cpus_per_task, mem_gb=args.mem_gb,
         timeout_min=args.timeout_min, array_parallelism=args.array_parallelism,
+        tasks_per_node=args.tasks_per_node,
     )  # fmt: skip
 
 

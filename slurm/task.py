@@ -29,6 +29,14 @@ except ImportError:  # pragma: no cover - until the lock lands
 __all__ = ["RunLocked", "RunTask"]
 
 
+def _job_environment() -> submitit.JobEnvironment | None:
+    """The submitit job this process runs in, if any (tests call tasks directly)."""
+    try:
+        return submitit.JobEnvironment()
+    except RuntimeError:
+        return None
+
+
 @dataclass
 class RunTask(submitit.helpers.Checkpointable):
     """`ActiveLoop(spec, strategy, seed, out).run()` as a callable submitit can requeue."""
@@ -47,8 +55,19 @@ class RunTask(submitit.helpers.Checkpointable):
         kwargs: dict[str, Any] = {"progress": False}
         if "wait" in inspect.signature(ActiveLoop).parameters:
             kwargs["wait"] = True  # a requeued attempt waits for a lingering predecessor
-        loop = ActiveLoop(self.spec, self.strategy, self.seed, self.out, self.data_root, **kwargs)
-        records = loop.run()
+        env = _job_environment()
+        if env is not None and env.num_tasks > 1:  # tasks_per_node > 1: DDP across the tasks
+            from .ddp import DistEnv, run_distributed
+
+            records = run_distributed(self.spec, self.strategy, self.seed, self.out,
+                                      self.data_root, DistEnv.from_submitit(), **kwargs)  # fmt: skip
+            if records is None:  # ranks > 0 only trained; rank 0 reports the run
+                return {"run_dir": str(self.run_dir), "rank": env.global_rank}
+        else:
+            loop = ActiveLoop(
+                self.spec, self.strategy, self.seed, self.out, self.data_root, **kwargs
+            )
+            records = loop.run()
         return {
             "run_dir": str(self.run_dir),
             "cycles": len(records),

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from submitit.core.utils import pickle_load
 
 from slurm.manifest import JobEntry, read_manifest, record_jobs
 from slurm.options import OptionsError, load_profile, parse_seeds
@@ -230,11 +231,13 @@ def test_scancel_mid_run_then_resubmit_resumes(cluster, tmp_path, mnist, capsys)
     (job,) = _submit(out, LONG, "--strategies", "random", "--seeds", "0")
     records = out / "tiny" / "random" / "seed-0" / "cycles.jsonl"
     _wait_for_lines(records, 1)
-    subprocess.run(["scancel", "--signal=KILL", job], check=False)  # at once, not after KillWait
+    # SIGKILL to the task's step stops it at once (a plain scancel lets it run on for KillWait,
+    # as submitit ignores SIGTERM); then cancel the job itself
+    raw = subprocess.run(["squeue", "-h", "-j", job, "-o", "%A"], capture_output=True, text=True)
+    subprocess.run(["scancel", "--signal=KILL", f"{raw.stdout.strip() or job}.0"], check=False)
     subprocess.run(["scancel", job], check=False)
     wait_for_jobs([job], timeout_s=120)
     stopped_at = len(_records(out, "random", 0))
-    print(f"cancelled after {stopped_at}/4 cycles")
     capsys.readouterr()
     sweep(_args(out, LONG, "--strategies", "random", "--seeds", "0", "--status"))
     state = capsys.readouterr().out.splitlines()[1]
@@ -242,6 +245,7 @@ def test_scancel_mid_run_then_resubmit_resumes(cluster, tmp_path, mnist, capsys)
     (job2,) = _submit(out, LONG, "--strategies", "random", "--seeds", "0", "--wait")
     assert job2 != job or stopped_at == 4
     assert _stable(_records(out, "random", 0)) == _reference(tmp_path, mnist, LONG, "random", 0)
+    print(f"scancel landed after {stopped_at}/4 cycles")
 
 
 @pytest.mark.slurm
@@ -257,3 +261,27 @@ def test_requeue_resumes_from_the_run_directory(cluster, tmp_path, mnist):
     records = _records(out, "random", 1)
     assert len({r["run_id"] for r in records}) == 1  # one run, resumed, not restarted
     assert _stable(records) == _reference(tmp_path, mnist, LONG, "random", 1)
+
+
+def test_two_process_ddp_run_on_cpu(tmp_path, mnist):
+    """tasks_per_node=2 on the local executor: gloo DDP across two processes; rank 0 alone writes
+    the usual records, trained to well above chance on real digits."""
+    extra = ["active.cycles=2", "task.iterations=30", "runtime.num_threads=1"]
+    out = tmp_path / "out"
+    args = _args(out, extra, "--strategies", "random", "--seeds", "0", "--executor", "local")
+    assert sweep([*args, "--profile", "laptop", "--tasks-per-node", "2"]) == 0
+    records = _records(out, "random", 0)
+    single = ActiveLoop(
+        load_spec(SPEC, _overrides(extra)), "random", 0, tmp_path / "single", progress=False,
+        data=mnist,
+    ).run()  # fmt: skip
+    assert [sorted(r) for r in records] == [sorted(r) for r in single]  # the same record format
+    assert [r["cycle"] for r in records] == [0, 1]
+    assert records[0]["labeled_sha1"] == single[0]["labeled_sha1"]  # same initial pool
+    assert records[-1]["value"] > 0.5, records[-1]["value"]  # chance is 0.1
+    entry = read_manifest(out.resolve(), "tiny")["random/seed-0"]
+    rank1 = pickle_load(Path(entry.folder) / f"{entry.job_id}_1_result.pkl")
+    assert rank1 == (
+        "success",
+        {"run_dir": str(out.resolve() / "tiny/random/seed-0"), "rank": 1},
+    )

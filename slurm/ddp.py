@@ -1,0 +1,186 @@
+"""Several processes of one node train the task model together (DistributedDataParallel).
+
+One process per GPU (`tasks_per_node` = GPUs; on CPU, gloo with any number of processes); rank
+and world size come from `submitit.JobEnvironment`. Rank 0 runs the ordinary `ActiveLoop` and is
+the only one that evaluates, selects and writes the run directory; the other ranks only train:
+before each training, rank 0 broadcasts what the step needs (labeled indices, validation indices,
+the sampling generator's state), DDP copies rank 0's freshly initialised weights at wrap time, and
+every rank draws the same batch order and trains on its slice of each batch. Gradients are
+averaged across ranks, so one optimiser step sees the whole batch (Li et al., "PyTorch
+Distributed: Experiences on Accelerating Data Parallel Training", VLDB 2020).
+
+The loop has no seam for the trainer yet, so rank 0 swaps `vaal_core.loop.train_task_model` for
+the distributed one inside its own process for the duration of the run (see `_loop_trainer`).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import submitit
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+import vaal_core.loop as loop_module
+from vaal_core.data import load_dataset
+from vaal_core.device import resolve_device
+from vaal_core.models import build_task_model
+from vaal_core.spec import RuntimeSpec, Spec, TaskSpec
+from vaal_core.trainer import Batches, train_task_model
+
+_TRAIN, _STOP = "train", "stop"
+
+
+@dataclass(frozen=True)
+class DistEnv:
+    rank: int
+    world_size: int
+    local_rank: int
+    master_addr: str
+    master_port: int
+
+    @classmethod
+    def from_submitit(cls) -> DistEnv:
+        env = submitit.JobEnvironment()
+        # single node: loopback, so gloo needs no resolvable host name
+        addr = env.hostnames[0] if env.num_nodes > 1 else "127.0.0.1"
+        port = int(os.environ.get("MASTER_PORT") or random.Random(env.job_id).randint(20000, 60000))
+        return cls(env.global_rank, env.num_tasks, env.local_rank, addr, port)
+
+
+def _backend(device: torch.device) -> str:
+    return "nccl" if device.type == "cuda" else "gloo"
+
+
+@contextmanager
+def process_group(env: DistEnv, device: torch.device) -> Iterator[None]:
+    os.environ.update(MASTER_ADDR=env.master_addr, MASTER_PORT=str(env.master_port))
+    if env.master_addr == "127.0.0.1":
+        os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
+    dist.init_process_group(_backend(device), rank=env.rank, world_size=env.world_size)
+    try:
+        yield
+    finally:
+        dist.destroy_process_group()
+
+
+class _Shard(nn.Module):
+    """Feeds DDP this rank's slice of each batch; the full batch is drawn identically everywhere."""
+
+    def __init__(self, ddp: DistributedDataParallel, rank: int, world: int):
+        super().__init__()
+        self.ddp, self.rank, self.world = ddp, rank, world
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:  # validation passes: the whole batch, no collective
+            return self.ddp.module(x)
+        return self.ddp(x[self.rank :: self.world])
+
+
+def distributed_train(
+    model: nn.Module,
+    batches: Batches,
+    labeled: np.ndarray,
+    task: TaskSpec,
+    runtime: RuntimeSpec,
+    generator: torch.Generator,
+    val: np.ndarray | None = None,
+    progress: bool = True,
+) -> tuple[nn.Module, float | None]:
+    """`train_task_model` across the process group; every rank calls it with the same arguments.
+
+    The model trained is a copy wrapped in DDP; its weights are loaded back into `model`, which
+    DDP never touched (no gradient hooks left behind for the strategies' own backward passes).
+    """
+    rank, world = dist.get_rank(), dist.get_world_size()
+    device = batches.device
+    replica = copy.deepcopy(model)
+    ddp = DistributedDataParallel(
+        replica, device_ids=[device.index] if device.type == "cuda" else None
+    )
+    shard = _Shard(ddp, rank, world)
+
+    # the trainer computes the loss on the model's output against the whole batch's labels:
+    # give it this rank's labels through a thin view of `batches`
+    class _ShardBatches:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(batches, name)
+
+        def train_batch(self, idx, augment, gen):
+            x, y = batches.train_batch(idx, augment, gen)
+            return x, y[rank::world]
+
+    _, best = train_task_model(
+        shard, _ShardBatches(), labeled, task, runtime, generator, val=val, progress=progress
+    )
+    model.load_state_dict(replica.state_dict())
+    return model, best
+
+
+def _broadcast(obj: Any) -> Any:
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+@contextmanager
+def _loop_trainer() -> Iterator[None]:
+    """Rank 0: the loop's trainer announces each training to the followers, then joins it."""
+
+    def announce_and_train(
+        model, batches, labeled, task, runtime, generator, val=None, progress=True
+    ):
+        _broadcast((_TRAIN, np.asarray(labeled), None if val is None else np.asarray(val),
+                    generator.get_state()))  # fmt: skip
+        return distributed_train(model, batches, labeled, task, runtime, generator, val, progress)
+
+    original = loop_module.train_task_model
+    loop_module.train_task_model = announce_and_train
+    try:
+        yield
+    finally:
+        loop_module.train_task_model = original
+        _broadcast((_STOP, None, None, None))
+
+
+def _follow(spec: Spec, data_root: str | None, device: torch.device) -> None:
+    """Ranks > 0: train whenever rank 0 says so, until it says stop."""
+    if spec.runtime.num_threads:
+        torch.set_num_threads(spec.runtime.num_threads)
+    data = load_dataset(spec.dataset.name, data_root, spec.dataset.image_size)
+    batches = Batches(data, device, spec.runtime.channels_last)
+    while True:
+        what, labeled, val, gen_state = _broadcast(None)
+        if what == _STOP:
+            return
+        gen = torch.Generator()
+        gen.set_state(gen_state)
+        model = build_task_model(spec.task.model, data.channels, data.num_classes).to(device)
+        distributed_train(model, batches, labeled, spec.task, spec.runtime, gen, val, False)
+
+
+def run_distributed(
+    spec: Spec, strategy: str, seed: int, out: str | Path, data_root: str | None,
+    env: DistEnv, **loop_kwargs: Any,
+) -> list[dict[str, Any]] | None:  # fmt: skip
+    """One run across `env.world_size` processes; rank 0 returns the records, the others None."""
+    device = resolve_device(spec.runtime.device)
+    if device.type == "cuda":  # one GPU per process, whether SLURM binds one or shows them all
+        device = torch.device("cuda", env.local_rank % torch.cuda.device_count())
+        torch.cuda.set_device(device)
+    with process_group(env, device):
+        if env.rank != 0:
+            _follow(spec, data_root, device)
+            return None
+        with _loop_trainer():
+            return loop_module.ActiveLoop(spec, strategy, seed, out, data_root, **loop_kwargs).run()
