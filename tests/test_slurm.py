@@ -10,8 +10,11 @@ state is identical, never that the interruption landed mid-run (that depends on 
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -42,9 +45,17 @@ def _overrides(extra):
     return [*TINY_OVERRIDES, *extra]
 
 
-def _args(out, extra, *more):
+def _args(out, extra, *more, data_root=DATA_ROOT):
     sets = [a for o in _overrides(extra) for a in ("--set", o)]
-    return [str(SPEC), "--out", str(out), "--data-root", str(DATA_ROOT.resolve()), *sets, *more]
+    return [
+        str(SPEC),
+        "--out",
+        str(out),
+        "--data-root",
+        str(Path(data_root).resolve()),
+        *sets,
+        *more,
+    ]
 
 
 def _stable(records):
@@ -168,9 +179,10 @@ def cluster():
         pytest.skip(f"no SLURM reachable ({why}); start a one-node cluster with slurm/ci/up.sh")
 
 
-def _submit(out, extra, *more) -> list[str]:
+def _submit(out, extra, *more, data_root=DATA_ROOT) -> list[str]:
     """Submit a sweep to SLURM; the job ids of its tasks."""
-    assert sweep(_args(out, extra, "--executor", "slurm", "--profile", "ci", *more)) == 0
+    args = _args(out, extra, "--executor", "slurm", "--profile", "ci", *more, data_root=data_root)
+    assert sweep(args) == 0
     return [e.job_id for e in read_manifest(Path(out).resolve(), "tiny").values()]
 
 
@@ -186,7 +198,7 @@ def _sacct_states(job_id: str) -> list[str]:
         ["sacct", "-n", "-X", "-P", "--duplicates", "-j", job_id, "-o", "State"],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
-    return [s.split()[0] for s in out.split()]
+    return [s.split()[0] for s in out.splitlines() if s.strip()]
 
 
 @pytest.fixture(scope="module")
@@ -285,3 +297,69 @@ def test_two_process_ddp_run_on_cpu(tmp_path, mnist):
         "success",
         {"run_dir": str(out.resolve() / "tiny/random/seed-0"), "rank": 1},
     )
+
+
+def _raw_id(job: str) -> str:
+    """SLURM's own job id of an array task (`12_3` -> `15`), for step-level signals."""
+    res = subprocess.run(["squeue", "-h", "-j", job, "-o", "%A"], capture_output=True, text=True)
+    return res.stdout.strip() or job
+
+
+def _feed_fifo(fifo: Path, payload: bytes, stop: threading.Event) -> None:
+    """Serve `payload` to every reader of `fifo` until `stop` is set."""
+    while not stop.is_set():
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as e:  # ENXIO: no reader yet
+            if e.errno != errno.ENXIO:
+                raise
+            time.sleep(0.1)
+            continue
+        os.set_blocking(fd, True)
+        try:
+            os.write(fd, payload)
+        finally:
+            os.close(fd)
+
+
+@pytest.mark.slurm
+def test_preemption_signal_checkpoints_and_requeues(cluster, tmp_path, mnist):
+    """SLURM's USR2 (sent before a time limit, or on pre-emption) makes submitit call the task's
+    checkpoint() and requeue it; the requeued task finishes the run. The task is held at a known
+    point without timing: its data root serves one MNIST file through a FIFO, fed only once the
+    requeue is visible."""
+    extra = ["active.cycles=2", "runtime.num_threads=1"]
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for f in (DATA_ROOT / "MNIST" / "raw").iterdir():
+        (raw / f.name).symlink_to(f.resolve())
+    held = raw / "t10k-labels-idx1-ubyte"
+    payload = held.read_bytes()
+    held.unlink()
+    os.mkfifo(held)
+    out = tmp_path / "out"
+    (job,) = _submit(
+        out, extra, "--strategies", "random", "--seeds", "2", data_root=raw.parent.parent
+    )
+    run_dir = out / "tiny" / "random" / "seed-2"
+    deadline = time.monotonic() + 300
+    while not (run_dir / "spec.yaml").is_file():  # the task runs: its signal handlers are set
+        assert time.monotonic() < deadline, "the task never started"
+        time.sleep(0.1)
+    subprocess.run(["scancel", "--signal=USR2", f"{_raw_id(job)}.0"], check=True)
+    while "REQUEUED" not in _sacct_states(job):  # the task cannot finish before it is fed
+        assert time.monotonic() < deadline, f"no requeue: {_sacct_states(job)}"
+        time.sleep(0.5)
+    stop = threading.Event()
+    feeder = threading.Thread(target=_feed_fifo, args=(held, payload, stop), daemon=True)
+    feeder.start()
+    try:
+        wait_for_jobs([job], timeout_s=300)
+    finally:
+        stop.set()
+        feeder.join(timeout=10)
+    assert _sacct_states(job) == ["REQUEUED", "COMPLETED"]
+    entry = read_manifest(out.resolve(), "tiny")["random/seed-2"]
+    log = Path(entry.stdout).read_text()  # submitit appends: both attempts are in it
+    assert f"checkpoint: {run_dir.resolve()} requeued" in log
+    assert _stable(_records(out, "random", 2)) == _reference(tmp_path, mnist, extra, "random", 2)
