@@ -10,11 +10,10 @@ state is identical, never that the interruption landed mid-run (that depends on 
 
 from __future__ import annotations
 
-import errno
 import json
 import os
+import shutil
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from slurm.options import OptionsError, load_profile, parse_seeds
 from slurm.scheduler import slurm_available, wait_for_jobs
 from slurm.status import collect_status, format_table, last_error_line
 from slurm.sweep import main as sweep
+from slurm.sweep import submit
 from slurm.task import RunTask
 from tests.conftest import DATA_ROOT
 from tests.helpers import TINY_OVERRIDES
@@ -305,61 +305,60 @@ def _raw_id(job: str) -> str:
     return res.stdout.strip() or job
 
 
-def _feed_fifo(fifo: Path, payload: bytes, stop: threading.Event) -> None:
-    """Serve `payload` to every reader of `fifo` until `stop` is set."""
-    while not stop.is_set():
+def _openers(path: Path) -> set[int]:
+    """Pids of the processes (other than this one) that have `path` open."""
+    pids = set()
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
         try:
-            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-        except OSError as e:  # ENXIO: no reader yet
-            if e.errno != errno.ENXIO:
-                raise
-            time.sleep(0.1)
+            if any(os.readlink(fd) == str(path) for fd in fd_dir.iterdir()):
+                pids.add(int(fd_dir.parent.name))
+        except OSError:  # a process that ended meanwhile
             continue
-        os.set_blocking(fd, True)
-        try:
-            os.write(fd, payload)
-        finally:
-            os.close(fd)
+    return pids - {os.getpid()}
 
 
 @pytest.mark.slurm
-def test_preemption_signal_checkpoints_and_requeues(cluster, tmp_path, mnist):
-    """SLURM's USR2 (sent before a time limit, or on pre-emption) makes submitit call the task's
-    checkpoint() and requeue it; the requeued task finishes the run. The task is held at a known
-    point without timing: its data root serves one MNIST file through a FIFO, fed only once the
-    requeue is visible."""
+def test_preemption_signal_checkpoints_requeues_and_resumes(cluster, tmp_path, mnist):
+    """SLURM's USR2 (its warning before a time limit, or on pre-emption) makes submitit call the
+    task's checkpoint() and requeue it; the requeued task resumes after the last recorded cycle.
+
+    Held at a known point without timing: the run directory is that of a run killed after cycle
+    0, except that cycles.jsonl is a FIFO, so the task blocks reading its records until the
+    test, having seen the requeue, writes them.
+    """
     extra = ["active.cycles=2", "runtime.num_threads=1"]
-    raw = tmp_path / "data" / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    for f in (DATA_ROOT / "MNIST" / "raw").iterdir():
-        (raw / f.name).symlink_to(f.resolve())
-    held = raw / "t10k-labels-idx1-ubyte"
-    payload = held.read_bytes()
-    held.unlink()
-    os.mkfifo(held)
-    out = tmp_path / "out"
-    (job,) = _submit(
-        out, extra, "--strategies", "random", "--seeds", "2", data_root=raw.parent.parent
-    )
-    run_dir = out / "tiny" / "random" / "seed-2"
-    deadline = time.monotonic() + 300
-    while not (run_dir / "spec.yaml").is_file():  # the task runs: its signal handlers are set
-        assert time.monotonic() < deadline, "the task never started"
-        time.sleep(0.1)
-    subprocess.run(["scancel", "--signal=USR2", f"{_raw_id(job)}.0"], check=True)
-    while "REQUEUED" not in _sacct_states(job):  # the task cannot finish before it is fed
-        assert time.monotonic() < deadline, f"no requeue: {_sacct_states(job)}"
-        time.sleep(0.5)
-    stop = threading.Event()
-    feeder = threading.Thread(target=_feed_fifo, args=(held, payload, stop), daemon=True)
-    feeder.start()
+    spec = load_spec(SPEC, _overrides(extra))
+    reference = _reference(tmp_path, mnist, extra, "random", 2)
+    ref_dir = tmp_path / "ref" / "tiny" / "random" / "seed-2"
+    run_dir = tmp_path / "out" / "tiny" / "random" / "seed-2"
+    run_dir.mkdir(parents=True)
+    for name in ("spec.yaml", "env.json", "pool-0.npy", "pool-1.npy"):
+        shutil.copy(ref_dir / name, run_dir / name)
+    first = (ref_dir / "cycles.jsonl").read_bytes().splitlines(keepends=True)[0]
+    fifo = run_dir / "cycles.jsonl"
+    os.mkfifo(fifo)
+    hold = os.open(fifo, os.O_RDWR)  # a writer stays: readers block on read, not on open
     try:
-        wait_for_jobs([job], timeout_s=300)
+        task = RunTask(spec, "random", 2, str(tmp_path / "out"), str(DATA_ROOT.resolve()))
+        (job,) = submit("slurm", load_profile("ci"), [task], tmp_path / "out", spec)
+        job_id = str(job.job_id)
+        deadline = time.monotonic() + 300
+        while not _openers(fifo):  # the task is reading its records: signal handlers are set
+            assert time.monotonic() < deadline, "the task never reached its records"
+            time.sleep(0.1)
+        subprocess.run(["scancel", "--signal=USR2", f"{_raw_id(job_id)}.0"], check=True)
+        while "REQUEUED" not in _sacct_states(job_id):  # it cannot finish: it has no records
+            assert time.monotonic() < deadline, f"no requeue: {_sacct_states(job_id)}"
+            time.sleep(0.5)
+        # now the records of cycle 0, for whichever attempt reads them
+        (run_dir / ".cycles.tmp").write_bytes(first)
+        os.replace(run_dir / ".cycles.tmp", fifo)
+        os.write(hold, first)
     finally:
-        stop.set()
-        feeder.join(timeout=10)
-    assert _sacct_states(job) == ["REQUEUED", "COMPLETED"]
-    entry = read_manifest(out.resolve(), "tiny")["random/seed-2"]
-    log = Path(entry.stdout).read_text()  # submitit appends: both attempts are in it
-    assert f"checkpoint: {run_dir.resolve()} requeued" in log
-    assert _stable(_records(out, "random", 2)) == _reference(tmp_path, mnist, extra, "random", 2)
+        os.close(hold)
+    wait_for_jobs([job_id], timeout_s=300)
+    assert _sacct_states(job_id) == ["REQUEUED", "COMPLETED"]
+    log = Path(job.paths.stdout).read_text()  # submitit appends: both attempts are in it
+    assert f"checkpoint: {run_dir} requeued" in log
+    assert "cycle 2/2" in log and "cycle 1/2" not in log  # resumed after cycle 0
+    assert _stable(_records(tmp_path / "out", "random", 2)) == reference
