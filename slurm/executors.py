@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from collections.abc import Callable
@@ -58,7 +57,6 @@ def _local(folder: Path, opts: ClusterOptions) -> submitit.Executor:
         signal_delay_s=opts.signal_delay_s,
         setup=_pythonpath_setup(),
     )
-    os.environ["PYTHONPATH"] = f"{REPO}:{os.environ.get('PYTHONPATH', '')}".rstrip(":")
     return ex
 
 

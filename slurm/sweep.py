@@ -118,6 +118,8 @@ def submit(executor_name: str, opts: ClusterOptions, tasks: list[RunTask], out: 
             jobs = [executor.submit(t) for t in tasks]
     else:
         jobs = [executor.submit(t) for t in tasks]
+    if folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()  # submitit leaves an empty directory named after the pattern itself
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     record_jobs(out, spec.experiment, {
         run_key(t.strategy, t.seed): JobEntry(

@@ -144,8 +144,10 @@ SlurmctldHost=$NODE(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
-# a requeued job may start again 10 s after its requeue (the default, 120 s, slows the tests)
-AuthInfo=cred_expire=10
+# a requeued job may start again soon after its requeue (the default, 120 s, slows the tests),
+# and the scheduler looks at pending jobs every few seconds
+AuthInfo=cred_expire=5
+SchedulerParameters=sched_interval=2,bf_interval=2
 CryptoType=crypto/munge
 MpiDefault=none
 ProctrackType=proctrack/linuxproc
