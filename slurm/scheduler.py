@@ -36,7 +36,10 @@ def slurm_available() -> str | None:
     except (OSError, subprocess.TimeoutExpired) as e:
         return f"scontrol ping failed: {e}"
     if ping.returncode != 0 or "UP" not in ping.stdout:
-        return f"slurmctld does not answer ({(ping.stdout + ping.stderr).strip()})"
+        said = next(
+            (ln.strip() for ln in (ping.stdout + ping.stderr).splitlines() if ln.strip()), ""
+        )
+        return f"slurmctld does not answer: {said}"
     return None
 
 
