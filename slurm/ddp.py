@@ -21,6 +21,7 @@ import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,10 @@ def process_group(env: DistEnv, device: torch.device) -> Iterator[None]:
     os.environ.update(MASTER_ADDR=env.master_addr, MASTER_PORT=str(env.master_port))
     if env.master_addr == "127.0.0.1":
         os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
-    dist.init_process_group(_backend(device), rank=env.rank, world_size=env.world_size)
+    # followers wait in a broadcast while rank 0 evaluates and selects (VAAL trains its own
+    # networks there): the default 30-minute collective timeout is too short for ImageNet
+    dist.init_process_group(_backend(device), rank=env.rank, world_size=env.world_size,
+                            timeout=timedelta(hours=24))  # fmt: skip
     try:
         yield
     finally:

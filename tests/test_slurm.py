@@ -362,3 +362,19 @@ def test_preemption_signal_checkpoints_requeues_and_resumes(cluster, tmp_path, m
     assert f"checkpoint: {run_dir} requeued" in log
     assert "cycle 2/2" in log and "cycle 1/2" not in log  # resumed after cycle 0
     assert _stable(_records(tmp_path / "out", "random", 2)) == reference
+
+
+@pytest.mark.slurm
+def test_two_process_ddp_run_on_slurm(cluster, tmp_path):
+    """The same DDP path as one SLURM task of two processes (srun), ranks from SLURM."""
+    extra = ["active.cycles=2", "task.iterations=30", "runtime.num_threads=1"]
+    out = tmp_path / "out"
+    args = _args(out, extra, "--strategies", "random", "--seeds", "0", "--tasks-per-node", "2")
+    assert sweep([*args, "--executor", "slurm", "--profile", "ci", "--wait"]) == 0
+    records = _records(out, "random", 0)
+    assert [r["cycle"] for r in records] == [0, 1] and records[-1]["value"] > 0.5
+    entry = read_manifest(out.resolve(), "tiny")["random/seed-0"]
+    script = (Path(entry.folder) / f"{entry.job_id.split('_')[0]}_submission.sh").read_text()
+    assert "--ntasks-per-node=2" in script
+    rank1 = pickle_load(Path(entry.folder) / f"{entry.job_id}_1_result.pkl")
+    assert rank1 == ("success", {"run_dir": str(out.resolve() / "tiny/random/seed-0"), "rank": 1})
