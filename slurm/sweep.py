@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 import traceback
 from datetime import datetime, timezone
@@ -178,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
             rows = collect_status(spec, strategies, seeds, out)
             print(format_table(rows))
             return 1 if any(r.state == "failed" for r in rows) else 0
-        print(f"follow with: python -m slurm.sweep {args.spec} ... --status")
+        given = argv if argv is not None else sys.argv[1:]
+        print(f"follow with: python -m slurm.sweep {shlex.join(given)} --status")
         return 0
     except (SpecError, DatasetError, RunDirConflict, OptionsError, SchedulerError, ValueError,
             RuntimeError) as e:  # fmt: skip
