@@ -3,15 +3,21 @@
 # Safe to run when nothing is up.
 set -uo pipefail
 
+# alive NAME PID: PID is a live NAME (a zombie, left by an init that does not reap, is not)
+alive() {
+	kill -0 "$2" 2>/dev/null && [ "$(cat "/proc/$2/comm" 2>/dev/null)" = "$1" ] &&
+		[ "$(awk '{print $3}' "/proc/$2/stat" 2>/dev/null)" != Z ]
+}
+
 stop() { # stop NAME PIDFILE: SIGTERM, then wait up to 30 s, then SIGKILL
 	local name=$1 pidfile=$2 pid
 	[ -s "$pidfile" ] || return 0
 	pid=$(cat "$pidfile")
-	if kill -0 "$pid" 2>/dev/null; then
+	if alive "$name" "$pid"; then
 		echo "[slurm-ci] stopping $name (pid $pid)"
 		kill -TERM "$pid" 2>/dev/null
-		for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-		kill -0 "$pid" 2>/dev/null && { echo "[slurm-ci] $name ignored SIGTERM; killing"; kill -KILL "$pid"; }
+		for _ in $(seq 60); do alive "$name" "$pid" || break; sleep 0.5; done
+		alive "$name" "$pid" && { echo "[slurm-ci] $name ignored SIGTERM; killing"; kill -KILL "$pid"; }
 	fi
 	rm -f "$pidfile"
 }

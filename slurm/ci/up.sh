@@ -26,8 +26,16 @@ die() {
 }
 [ "$(id -u)" = 0 ] || die "run as root (it installs packages and starts daemons)"
 
-# running DAEMON PIDFILE: the pid in PIDFILE is alive
-running() { [ -s "$2" ] && kill -0 "$(cat "$2")" 2>/dev/null; }
+# running NAME PIDFILE: the pid in PIDFILE is alive and is NAME (not a stale file's reused pid;
+# this machine's init may not reap orphans, so a killed daemon can linger as a zombie)
+running() {
+	local pid
+	[ -s "$2" ] || return 1
+	pid=$(cat "$2")
+	# a killed daemon whose parent never reaps it stays a zombie (state Z): not running
+	kill -0 "$pid" 2>/dev/null && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$1" ] &&
+		[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]
+}
 # wait_for SECONDS DESCRIPTION COMMAND...: poll COMMAND every 0.5 s, bounded
 wait_for() {
 	local limit=$1 what=$2
@@ -115,14 +123,14 @@ write_conf() {
 	chmod "$2" "$1"
 	return 0
 }
-# stop_daemon PIDFILE: a running daemon whose configuration changed is restarted below
+# stop_daemon NAME PIDFILE: a running daemon whose configuration changed is restarted below
 stop_daemon() {
-	running x "$1" || return 0
-	kill -TERM "$(cat "$1")"
-	for _ in $(seq 60); do running x "$1" || break; sleep 0.5; done
-	rm -f "$1"
+	running "$1" "$2" || return 0
+	kill -TERM "$(cat "$2")"
+	for _ in $(seq 60); do running "$1" "$2" || break; sleep 0.5; done
+	rm -f "$2"
 }
-write_conf /etc/slurm/slurmdbd.conf 600 <<CONF && stop_daemon /run/slurmdbd.pid
+write_conf /etc/slurm/slurmdbd.conf 600 <<CONF && stop_daemon slurmdbd /run/slurmdbd.pid
 # written by slurm/ci/up.sh
 AuthType=auth/munge
 DbdHost=localhost
@@ -137,7 +145,7 @@ StorageUser=slurm
 StoragePass=$DBPASS
 CONF
 
-write_conf /etc/slurm/slurm.conf 644 <<CONF && { stop_daemon /run/slurmd.pid; stop_daemon /run/slurmctld.pid; }
+write_conf /etc/slurm/slurm.conf 644 <<CONF && { stop_daemon slurmd /run/slurmd.pid; stop_daemon slurmctld /run/slurmctld.pid; }
 # written by slurm/ci/up.sh: one node, this machine, for the test suite
 ClusterName=$CLUSTER
 SlurmctldHost=$NODE(127.0.0.1)
