@@ -5,7 +5,7 @@ and world size come from `submitit.JobEnvironment`. Rank 0 runs the ordinary `Ac
 the only one that evaluates, selects and writes the run directory; the other ranks only train:
 before each training, rank 0 broadcasts what the step needs (labeled indices, validation indices,
 the sampling generator's state), DDP copies rank 0's freshly initialised weights at wrap time, and
-every rank draws the same batch order and trains on its slice of each batch. Gradients are
+every rank draws the same batch order and trains on its equal part of each batch. Gradients are
 averaged across ranks, so one optimiser step sees the whole batch (Li et al., "PyTorch
 Distributed: Experiences on Accelerating Data Parallel Training", VLDB 2020).
 
@@ -79,16 +79,24 @@ def process_group(env: DistEnv, device: torch.device) -> Iterator[None]:
 
 
 class _Shard(nn.Module):
-    """Feeds DDP this rank's slice of each batch; the full batch is drawn identically everywhere."""
+    """DDP in training, the bare module for validation passes (whole batch, no collective)."""
 
-    def __init__(self, ddp: DistributedDataParallel, rank: int, world: int):
+    def __init__(self, ddp: DistributedDataParallel):
         super().__init__()
-        self.ddp, self.rank, self.world = ddp, rank, world
+        self.ddp = ddp
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training:  # validation passes: the whole batch, no collective
-            return self.ddp.module(x)
-        return self.ddp(x[self.rank :: self.world])
+        return self.ddp(x) if self.training else self.ddp.module(x)
+
+
+def shard(n: int, rank: int, world: int) -> slice:
+    """This rank's part of a batch of n: equal parts (so every rank takes the same steps and the
+    averaged gradient weighs each sample alike; the remainder of an uneven batch sits out that
+    step); a batch too small to give every rank two samples
+    is trained whole on every rank (BatchNorm needs two; the average is then the plain gradient).
+    """
+    per = n // world
+    return slice(rank * per, (rank + 1) * per) if per >= 2 else slice(0, n)
 
 
 def distributed_train(
@@ -112,20 +120,19 @@ def distributed_train(
     ddp = DistributedDataParallel(
         replica, device_ids=[device.index] if device.type == "cuda" else None
     )
-    shard = _Shard(ddp, rank, world)
 
-    # the trainer computes the loss on the model's output against the whole batch's labels:
-    # give it this rank's labels through a thin view of `batches`
+    # every rank draws the whole batch (the generator stays in step), then keeps its part
     class _ShardBatches:
         def __getattr__(self, name: str) -> Any:
             return getattr(batches, name)
 
         def train_batch(self, idx, augment, gen):
             x, y = batches.train_batch(idx, augment, gen)
-            return x, y[rank::world]
+            part = shard(len(y), rank, world)
+            return x[part], y[part]
 
     _, best = train_task_model(
-        shard, _ShardBatches(), labeled, task, runtime, generator, val=val, progress=progress
+        _Shard(ddp), _ShardBatches(), labeled, task, runtime, generator, val=val, progress=progress
     )
     model.load_state_dict(replica.state_dict())
     return model, best

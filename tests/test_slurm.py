@@ -378,3 +378,11 @@ def test_two_process_ddp_run_on_slurm(cluster, tmp_path):
     assert "--ntasks-per-node=2" in script
     rank1 = pickle_load(Path(entry.folder) / f"{entry.job_id}_1_result.pkl")
     assert rank1 == ("success", {"run_dir": str(out.resolve() / "tiny/random/seed-0"), "rank": 1})
+
+
+def test_ddp_shards_are_equal_parts():
+    from slurm.ddp import shard
+
+    assert [shard(64, r, 2) for r in (0, 1)] == [slice(0, 32), slice(32, 64)]
+    assert [shard(7, r, 2) for r in (0, 1)] == [slice(0, 3), slice(3, 6)]  # one sample left out
+    assert [shard(3, r, 2) for r in (0, 1)] == [slice(0, 3), slice(0, 3)]  # too small: whole
