@@ -110,6 +110,12 @@ def plan(spec: Spec, strategies: list[str], seeds: list[int], out: Path) -> tupl
     return todo, skipped
 
 
+def _tidy(folder: Path) -> None:
+    """submitit creates an empty directory named after the pattern itself (`logs/%j`)."""
+    if folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+
+
 def submit(executor_name: str, opts: ClusterOptions, tasks: list[RunTask], out: Path, spec: Spec):
     """Submit every task (one array on SLURM); record the jobs; return them in task order."""
     folder = sweep_dir(out, spec.experiment) / "logs" / "%j"
@@ -119,8 +125,7 @@ def submit(executor_name: str, opts: ClusterOptions, tasks: list[RunTask], out: 
             jobs = [executor.submit(t) for t in tasks]
     else:
         jobs = [executor.submit(t) for t in tasks]
-    if folder.is_dir() and not any(folder.iterdir()):
-        folder.rmdir()  # submitit leaves an empty directory named after the pattern itself
+    _tidy(folder)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     record_jobs(out, spec.experiment, {
         run_key(t.strategy, t.seed): JobEntry(
@@ -175,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
                 step = opts.array_parallelism if executor_name == "local" else 1
                 for i in range(0, len(tasks), step):  # at most array_parallelism at once
                     _wait_in_process(submit(executor_name, opts, tasks[i : i + step], out, spec))
+                _tidy(sweep_dir(out, spec.experiment) / "logs" / "%j")
         if executor_name != "slurm" or args.wait or not todo:
             rows = collect_status(spec, strategies, seeds, out)
             print(format_table(rows))
