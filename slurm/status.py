@@ -45,6 +45,8 @@ class RunStatus:
 def cycles_done(run_dir: Path) -> int:
     """Complete records; a cut-off last line (a killed write) does not count."""
     path = run_dir / "cycles.jsonl"
+    if not path.is_file():  # absent (or not a regular file: never block reading it)
+        return 0
     try:
         return len(read_records(path))
     except ValueError:

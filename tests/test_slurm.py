@@ -318,7 +318,7 @@ def _openers(path: Path) -> set[int]:
 
 
 @pytest.mark.slurm
-def test_preemption_signal_checkpoints_requeues_and_resumes(cluster, tmp_path, mnist):
+def test_preemption_signal_checkpoints_requeues_and_resumes(cluster, tmp_path, mnist, capsys):
     """SLURM's USR2 (its warning before a time limit, or on pre-emption) makes submitit call the
     task's checkpoint() and requeue it; the requeued task resumes after the last recorded cycle.
 
@@ -346,6 +346,11 @@ def test_preemption_signal_checkpoints_requeues_and_resumes(cluster, tmp_path, m
         while not _openers(fifo):  # the task is reading its records: signal handlers are set
             assert time.monotonic() < deadline, "the task never reached its records"
             time.sleep(0.1)
+        # re-submitting now leaves the run alone: its job is live
+        capsys.readouterr()
+        args = _args(tmp_path / "out", extra, "--strategies", "random", "--seeds", "2")
+        assert sweep([*args, "--executor", "slurm", "--profile", "ci"]) == 0
+        assert f"skip random/seed-2: already queued as job {job_id}" in capsys.readouterr().out
         subprocess.run(["scancel", "--signal=USR2", f"{_raw_id(job_id)}.0"], check=True)
         while "REQUEUED" not in _sacct_states(job_id):  # it cannot finish: it has no records
             assert time.monotonic() < deadline, f"no requeue: {_sacct_states(job_id)}"
