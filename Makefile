@@ -10,7 +10,7 @@ STRATEGIES ?=
 SEEDS ?=
 export DATA_ROOT
 
-.PHONY: demo test lint format figures bench clean-venv venv ablations
+.PHONY: demo test lint format figures bench clean-venv venv ablations sweep sweep-status
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,17 @@ ablation-%: $(STAMP)
 		$(if $(STRATEGIES),--strategies $(STRATEGIES)) $(if $(SEEDS),--seeds $(SEEDS))
 
 ablations: $(patsubst experiments/ablations/%.yaml,ablation-%,$(wildcard experiments/ablations/mnist_*.yaml))
+
+# `make sweep EXP=cifar10` fans every strategy x seed of experiments/<EXP>.yaml out as one SLURM
+# job array (local processes where there is no sbatch). Optional: STRATEGIES=vaal,random
+# SEED_LIST=0-4 PROFILE=<slurm/profiles name> EXECUTOR=slurm|local|debug SWEEP_ARGS='--set k=v ...'
+SWEEP = $(PY) -m slurm.sweep experiments/$(EXP).yaml --out $(RESULTS) \
+	$(if $(STRATEGIES),--strategies $(STRATEGIES)) $(if $(SEED_LIST),--seeds $(SEED_LIST)) \
+	$(if $(PROFILE),--profile $(PROFILE)) $(if $(EXECUTOR),--executor $(EXECUTOR)) $(SWEEP_ARGS)
+sweep sweep-status: $(STAMP)
+	@test -n "$(EXP)" -a -f "experiments/$(EXP).yaml" || { echo "usage: make $@ EXP=<name>; available: \
+	$$(ls experiments/*.yaml | xargs -n1 basename | sed 's/\.yaml$$//' | tr '\n' ' ')" >&2; exit 2; }
+	$(SWEEP) $(if $(filter sweep-status,$@),--status)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

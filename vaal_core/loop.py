@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,12 +58,19 @@ class ActiveLoop:
         progress: bool = True,
         data: ImageData | None = None,
         wait: bool = False,
+        train_fn: Callable[..., tuple[torch.nn.Module, float | None]] = train_task_model,
+        env_extra: dict[str, Any] | None = None,
     ):
+        """`wait`: wait for another process holding the run directory instead of failing.
+        `train_fn`: the task-model trainer (the cluster launcher passes a distributed one, with
+        `train_task_model`'s signature). `env_extra`: more facts for env.json (e.g. world size).
+        """
         configure_from_env()
         preflight(spec, strategy)
         self.spec, self.strategy_name, self.seed = spec, strategy, seed
         self.run_dir = RunDir(run_dir_for(Path(out), spec, strategy, seed))
         self.data_root, self.progress, self._data, self.wait = data_root, progress, data, wait
+        self.train_fn, self.env_extra = train_fn, env_extra or {}
         self.device = resolve_device(spec.runtime.device)
         check_precision(spec.runtime.precision, self.device)
 
@@ -91,7 +99,8 @@ class ActiveLoop:
         data, candidates, val = self._data_and_splits()
         self.run_dir.ensure_env(
             environment_record(str(self.device))
-            | {"val_size": len(val), "pool_size": len(candidates), "test_size": len(data.test_y)},
+            | {"val_size": len(val), "pool_size": len(candidates), "test_size": len(data.test_y)}
+            | self.env_extra,
             start,
         )
         true_labels = data.train_y.cpu().numpy()
@@ -183,8 +192,8 @@ class ActiveLoop:
         if self.spec.runtime.channels_last:
             model = model.to(memory_format=torch.channels_last)
         gen = seed_everything(self.seed, cycle, _TRAIN)
-        return train_task_model(model, batches, labeled, self.spec.task, self.spec.runtime, gen,
-                                val=val, progress=self.progress)  # fmt: skip
+        return self.train_fn(model, batches, labeled, self.spec.task, self.spec.runtime, gen,
+                             val=val, progress=self.progress)  # fmt: skip
 
     def _query(self, cycle: int, strategy: Strategy, pool: Pool, model, batches: Batches):
         gen = seed_everything(self.seed, cycle, _QUERY)
