@@ -14,10 +14,12 @@ from typing import Any
 
 import yaml
 
+from vaal_core.errors import ExpectedError
+
 PROFILES = Path(__file__).resolve().parent / "profiles"
 
 
-class OptionsError(ValueError):
+class OptionsError(ExpectedError, ValueError):
     """A profile or option that cannot be used; the message names it and the fix."""
 
 

@@ -10,6 +10,8 @@ import subprocess
 import time
 from collections.abc import Iterable
 
+from vaal_core.errors import ExpectedError
+
 # SLURM job state -> the sweep's word for it
 STATE_WORDS = {
     "PENDING": "pending", "CONFIGURING": "pending", "REQUEUED": "pending", "REQUEUE_HOLD": "pending",
@@ -23,7 +25,7 @@ STATE_WORDS = {
 LIVE = {"pending", "running"}
 
 
-class SchedulerError(RuntimeError):
+class SchedulerError(ExpectedError, RuntimeError):
     """SLURM's client commands failed; the message carries their own error."""
 
 

@@ -19,13 +19,13 @@ from pathlib import Path
 import yaml
 from submitit.core.utils import cloudpickle_dump
 
-from vaal_core.data import DatasetError
+from vaal_core.errors import ExpectedError
 from vaal_core.loop import RunDirConflict, preflight, run_dir_for
-from vaal_core.spec import Spec, SpecError, load_spec
+from vaal_core.spec import Spec, load_spec
 
 from .executors import EXECUTORS, default_executor, make_executor
 from .manifest import JobEntry, read_manifest, record_jobs, run_key, sweep_dir
-from .options import ClusterOptions, OptionsError, load_profile, parse_seeds
+from .options import ClusterOptions, load_profile, parse_seeds
 from .scheduler import LIVE, SchedulerError, job_states, wait_for_jobs
 from .status import collect_status, cycles_done, format_table
 from .task import RunTask
@@ -188,8 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         given = argv if argv is not None else sys.argv[1:]
         print(f"follow with: python -m slurm.sweep {shlex.join(given)} --status")
         return 0
-    except (SpecError, DatasetError, RunDirConflict, OptionsError, SchedulerError, ValueError,
-            RuntimeError) as e:  # fmt: skip
+    except ExpectedError as e:  # spec, data, run directory, cluster options, scheduler
         print(f"error: {e}", file=sys.stderr)
         return 2
 
