@@ -1,10 +1,10 @@
 """Core-set selection by k-center greedy (Sener & Savarese, "Active Learning for Convolutional
 Neural Networks: A Core-Set Approach", ICLR 2018) on the task model's penultimate-layer features.
 
-Memory is O(N + budget) beyond the features themselves: the squared distance of every unlabeled
-image to its nearest centre is one vector, initialised block by block against the labeled set
-(blocks of `baselines.chunk_size` rows, so at most chunk x chunk distances exist at once) and
-updated by one matrix-vector product per chosen centre. No N x N matrix is ever formed. Runs in
+Memory is O(N + budget) beyond the features themselves (which are not copied): the squared
+distance of every image to its nearest centre is one vector, initialised block by block against
+the labeled set (blocks of `baselines.chunk_size` rows, so at most chunk x chunk distances exist
+at once) and updated by one matrix-vector product per chosen centre. No N x N matrix is ever formed. Runs in
 torch on the features' device (GPU for ImageNet-sized pools).
 """
 
@@ -16,36 +16,38 @@ import torch
 from vaal_core.strategies import QueryContext, Strategy, register_strategy
 
 
-def min_sq_distances(x: torch.Tensor, centres: torch.Tensor, chunk: int) -> torch.Tensor:
-    """Squared Euclidean distance of each row of `x` to its nearest row of `centres`, blockwise."""
-    out = torch.full((len(x),), float("inf"), dtype=x.dtype, device=x.device)
-    c_norm = (centres * centres).sum(1)
-    for i in range(0, len(x), chunk):
-        xi = x[i : i + chunk]
-        xi_norm = (xi * xi).sum(1, keepdim=True)
-        for j in range(0, len(centres), chunk):
-            d = xi_norm + c_norm[j : j + chunk] - 2.0 * xi @ centres[j : j + chunk].T
-            out[i : i + chunk] = torch.minimum(out[i : i + chunk], d.clamp_min_(0).min(1).values)
+def min_sq_distances(
+    x: torch.Tensor, centre_rows: np.ndarray, chunk: int, out: torch.Tensor
+) -> torch.Tensor:
+    """out[i] = min(out[i], squared distance of x[i] to its nearest x[centre_rows]), blockwise:
+    at most chunk x chunk distances (and one chunk of centres) exist at once."""
+    norms = (x * x).sum(1)
+    for j in range(0, len(centre_rows), chunk):
+        rows = torch.as_tensor(centre_rows[j : j + chunk], device=x.device)
+        c, c_norm = x[rows], norms[rows]
+        for i in range(0, len(x), chunk):
+            d = norms[i : i + chunk, None] + c_norm - 2.0 * x[i : i + chunk] @ c.T
+            block = out[i : i + chunk]
+            torch.minimum(block, d.clamp_min_(0).min(1).values, out=block)
     return out
 
 
 @torch.inference_mode()
 def k_center_greedy(
-    unlabeled: torch.Tensor, labeled: torch.Tensor, budget: int, chunk: int = 4096
+    features: torch.Tensor, labeled: np.ndarray, budget: int, chunk: int = 4096
 ) -> np.ndarray:
-    """Positions (into `unlabeled`) of `budget` greedy k-center picks: each is the point farthest
-    from the labeled set and the picks so far. Ties go to the lowest position."""
-    if len(labeled):
-        min_d = min_sq_distances(unlabeled, labeled, chunk)
-    else:  # no centres yet: the first pick is the lowest position, distances follow from it
-        min_d = torch.full((len(unlabeled),), float("inf"), dtype=unlabeled.dtype)
-        min_d = min_d.to(unlabeled.device)
-    norms = (unlabeled * unlabeled).sum(1)
-    chosen = torch.empty(budget, dtype=torch.long, device=unlabeled.device)
+    """Positions of `budget` greedy k-center picks among the rows of `features` not flagged in the
+    boolean mask `labeled`: each pick is the row farthest from the labeled rows and the picks so
+    far (ties: lowest position). Works in place on `features`, which is never copied."""
+    min_d = torch.full((len(features),), float("inf"), dtype=features.dtype, device=features.device)
+    min_sq_distances(features, np.flatnonzero(labeled), chunk, min_d)
+    min_d[torch.as_tensor(labeled, device=features.device)] = -1.0  # never selectable
+    norms = (features * features).sum(1)
+    chosen = torch.empty(budget, dtype=torch.long, device=features.device)
     for k in range(budget):
         j = int(torch.argmax(min_d))
         chosen[k] = j
-        d = (norms + norms[j] - 2.0 * (unlabeled @ unlabeled[j])).clamp_min_(0)
+        d = (norms + norms[j] - 2.0 * (features @ features[j])).clamp_min_(0)
         torch.minimum(min_d, d, out=min_d)
         min_d[j] = -1.0  # never chosen twice, even among exact duplicates
     return chosen.cpu().numpy()
@@ -61,10 +63,6 @@ class CoreSetStrategy(Strategy):
     def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
         cands = ctx.pool.candidates
         feats = ctx.embeddings(cands)
-        is_lab = np.isin(cands, ctx.pool.labeled)
-        unl_pos = np.flatnonzero(~is_lab)
-        lab = feats[torch.as_tensor(np.flatnonzero(is_lab))]
-        unl = feats[torch.as_tensor(unl_pos)]
         ctx.stats["embedding_dim"] = int(feats.shape[1])
-        picks = k_center_greedy(unl, lab, budget, self.spec.baselines.chunk_size)
-        return cands[unl_pos[picks]]
+        is_lab = np.isin(cands, ctx.pool.labeled)
+        return cands[k_center_greedy(feats, is_lab, budget, self.spec.baselines.chunk_size)]

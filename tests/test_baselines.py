@@ -93,25 +93,25 @@ def test_top_k_breaks_ties_by_seeded_order_not_index():
 
 # ---------------------------------------------------------------- k-center greedy
 def test_k_center_picks_farthest_point_first():
-    labeled = torch.tensor([[0.0, 0.0]])
-    unlabeled = torch.tensor([[1.0, 0.0], [5.0, 0.0], [3.0, 0.0]])
+    feats = torch.tensor([[0.0, 0.0], [1.0, 0.0], [5.0, 0.0], [3.0, 0.0]])
+    labeled = np.array([True, False, False, False])  # the origin
     # 5 is farthest from the origin; then 3 (distance 2 to 5) beats 1 (distance 1 to the origin)
-    assert k_center_greedy(unlabeled, labeled, 2).tolist() == [1, 2]
+    assert k_center_greedy(feats, labeled, 2).tolist() == [2, 3]
 
 
 def test_k_center_matches_brute_force_on_50_points():
     g = torch.Generator().manual_seed(0)
     x = torch.randn(50, 8, generator=g, dtype=torch.float64)
-    lab, unl = x[:5], x[5:]
-    picks = k_center_greedy(unl, lab, 12, chunk=7)  # chunk 7 forces the blockwise path
-    full = torch.cdist(unl, torch.cat([lab, unl]))  # the N x N matrix the real code avoids
-    centres, expected = list(range(5)), []  # columns of `full`: labeled first
+    labeled = np.arange(50) < 5
+    picks = k_center_greedy(x, labeled, 12, chunk=7)  # chunk 7 forces the blockwise path
+    full = torch.cdist(x, x)  # the N x N matrix the real code avoids
+    centres, expected = list(range(5)), []
     for _ in range(12):
         d = full[:, centres].min(1).values
-        d[expected] = -1
+        d[centres] = -1
         j = int(d.argmax())
         expected.append(j)
-        centres.append(5 + j)
+        centres.append(j)
     assert picks.tolist() == expected
 
 
