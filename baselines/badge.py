@@ -27,9 +27,16 @@ def gradient_factors(probs: torch.Tensor) -> torch.Tensor:
     return a
 
 
-def factored_sq_distances(a: torch.Tensor, h: torch.Tensor, j: int) -> torch.Tensor:
-    """||g_i - g_j||^2 for every i, from the factors only."""
-    sq = (a * a).sum(1) * (h * h).sum(1)
+def gradient_sq_norms(a: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """||g_i||^2 = ||a_i||^2 ||h_i||^2."""
+    return (a * a).sum(1) * (h * h).sum(1)
+
+
+def factored_sq_distances(
+    a: torch.Tensor, h: torch.Tensor, j: int, sq: torch.Tensor | None = None
+) -> torch.Tensor:
+    """||g_i - g_j||^2 for every i, from the factors only (`sq`: precomputed squared norms)."""
+    sq = gradient_sq_norms(a, h) if sq is None else sq
     return (sq + sq[j] - 2.0 * (a @ a[j]) * (h @ h[j])).clamp_min_(0)
 
 
@@ -40,10 +47,10 @@ def badge_seeding(
     """k-means++ seeding (Arthur & Vassilvitskii, SODA 2007) on g_i = a_i (x) h_i: the first
     centre is the largest gradient embedding (as in Ash et al.'s code), each next one is drawn
     with probability proportional to its squared distance to the nearest centre."""
-    sq = (a * a).sum(1) * (h * h).sum(1)
+    sq = gradient_sq_norms(a, h)
     first = int(torch.argmax(sq))
     chosen = [first]
-    min_d = factored_sq_distances(a, h, first).double()  # float64 for the cumulative sum
+    min_d = factored_sq_distances(a, h, first, sq).double()  # float64 for the cumulative sum
     min_d[first] = 0.0
     while len(chosen) < budget:
         cum = torch.cumsum(min_d, 0)
@@ -58,7 +65,7 @@ def badge_seeding(
         if min_d[j] <= 0:  # u landed on the float edge of the last bin
             j = int(torch.argmax(min_d))
         chosen.append(j)
-        torch.minimum(min_d, factored_sq_distances(a, h, j).double(), out=min_d)
+        torch.minimum(min_d, factored_sq_distances(a, h, j, sq).double(), out=min_d)
         min_d[j] = 0.0
     return np.asarray(chosen, dtype=np.int64)
 
