@@ -250,6 +250,40 @@ def test_mc_passes_differ_while_eval_is_deterministic_and_bn_stays_frozen(traine
     assert torch.equal(s1.mean, s2.mean) and torch.equal(s1.expected_entropy, s2.expected_entropy)
 
 
+def test_mc_passes_run_the_trunk_once_and_map_rows_back(trained):
+    data, model = trained
+    x = Batches(data, torch.device("cpu")).images(np.arange(8))
+    model.eval()
+    with torch.inference_mode():
+        plain = model(x).softmax(-1)
+    drop = dropout_modules(model)[0]
+    drop.p, p = 0.0, drop.p  # masks become identity: every pass must equal plain evaluation
+    try:
+        passes = mc_passes(model, x, 4, SPEC.runtime)
+    finally:
+        drop.p = p
+    assert passes.shape == (4, 8, 10)
+    assert torch.allclose(passes, plain.expand(4, -1, -1), atol=1e-6)
+
+
+class _ResidualDropout(nn.Module):
+    """Dropout inside a residual branch: repeating its input breaks the skip's shape."""
+
+    def __init__(self):
+        super().__init__()
+        self.flat, self.lin, self.drop = nn.Flatten(), nn.Linear(4, 4), nn.Dropout(0.5)
+
+    def forward(self, x):
+        x = self.flat(x)
+        return x + self.drop(self.lin(x))
+
+
+def test_mc_passes_fall_back_to_full_passes_when_the_head_mixes_shapes():
+    torch.manual_seed(0)
+    passes = mc_passes(_ResidualDropout(), torch.randn(3, 1, 2, 2), 5, SPEC.runtime)
+    assert passes.shape == (5, 3, 4) and not torch.allclose(passes[0], passes[1])
+
+
 def test_mc_methods_refuse_a_model_without_dropout(mnist):
     ctx = _ctx(_slice(mnist), nn.Sequential(nn.Flatten(), nn.Linear(32 * 32, 10)))
     with pytest.raises(RuntimeError, match="no Dropout layer"):

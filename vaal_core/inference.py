@@ -8,6 +8,12 @@ Two passes over a set of training images, both under `inference_mode`, without a
   (BatchNorm keeps its running statistics), as MC dropout requires (Gal & Ghahramani, ICML 2016;
   Gal, Islam & Ghahramani, ICML 2017). It streams the mean prediction and the mean per-pass
   entropy, so memory is O(N x C) whatever T is.
+
+MC passes share the deterministic part of the network: a forward pre-hook repeats the input of
+the first Dropout that fires T times along the batch, so everything before it runs once and every
+copy draws its own masks from there on (the same distribution as T separate passes). This holds
+when the layers after the first Dropout treat samples independently, as classifier heads do in
+eval mode; if a model breaks that (shapes stop matching), we fall back to T full passes.
 """
 
 from __future__ import annotations
@@ -123,12 +129,15 @@ def mc_dropout_summary(
     samples: int,
     seed: int,
 ) -> MCProbabilities:
-    """T stochastic passes over images `idx`, seeded by `seed` alone (the global RNG is restored)."""
+    """T stochastic passes over images `idx`, seeded by `seed` alone (the global RNG is restored).
+
+    Batches hold batch_size / T images, so the layers after the first Dropout see batch_size rows.
+    """
     devices = [batches.device] if batches.device.type == "cuda" else []
     means, exp_h = [], []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
-        for chunk in _chunks(idx, batch_size):
+        for chunk in _chunks(idx, max(1, batch_size // samples)):
             p = mc_passes(model, batches.images(chunk), samples, runtime)
             means.append(p.mean(0))
             exp_h.append(entropy(p).mean(0))
