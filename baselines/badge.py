@@ -21,15 +21,18 @@ _BADGE_PURPOSE = 3
 
 
 def gradient_factors(probs: torch.Tensor) -> torch.Tensor:
-    """a = p - onehot(argmax p): the class factor of the gradient embedding."""
+    """a = p - onehot(argmax p): the class factor of the gradient embedding (one N x C copy)."""
     a = probs.clone()
-    a[torch.arange(len(a), device=a.device), probs.argmax(1)] -= 1.0
+    rows = torch.arange(len(a), device=a.device)
+    a[rows, probs.argmax(1)] -= 1.0
     return a
 
 
 def gradient_sq_norms(a: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-    """||g_i||^2 = ||a_i||^2 ||h_i||^2."""
-    return (a * a).sum(1) * (h * h).sum(1)
+    """||g_i||^2 = ||a_i||^2 ||h_i||^2 (no N x C or N x d temporaries)."""
+    return (
+        torch.linalg.vector_norm(a, dim=1).square_() * torch.linalg.vector_norm(h, dim=1).square_()
+    )
 
 
 def factored_sq_distances(
@@ -37,7 +40,7 @@ def factored_sq_distances(
 ) -> torch.Tensor:
     """||g_i - g_j||^2 for every i, from the factors only (`sq`: precomputed squared norms)."""
     sq = gradient_sq_norms(a, h) if sq is None else sq
-    return (sq + sq[j] - 2.0 * (a @ a[j]) * (h @ h[j])).clamp_min_(0)
+    return (torch.mv(a, a[j]).mul_(torch.mv(h, h[j])).mul_(-2.0).add_(sq).add_(sq[j])).clamp_min_(0)
 
 
 @torch.inference_mode()

@@ -16,19 +16,25 @@ import torch
 from vaal_core.strategies import QueryContext, Strategy, register_strategy
 
 
+def sq_norms(x: torch.Tensor) -> torch.Tensor:
+    """Squared row norms without an N x d temporary."""
+    return torch.linalg.vector_norm(x, dim=1).square_()
+
+
 def min_sq_distances(
-    x: torch.Tensor, centre_rows: np.ndarray, chunk: int, out: torch.Tensor
+    x: torch.Tensor, norms: torch.Tensor, centre_rows: np.ndarray, chunk: int, out: torch.Tensor
 ) -> torch.Tensor:
     """out[i] = min(out[i], squared distance of x[i] to its nearest x[centre_rows]), blockwise:
-    at most chunk x chunk distances (and one chunk of centres) exist at once."""
-    norms = (x * x).sum(1)
+    one chunk x chunk block of distances (and one chunk of centres) exists at a time."""
     for j in range(0, len(centre_rows), chunk):
         rows = torch.as_tensor(centre_rows[j : j + chunk], device=x.device)
         c, c_norm = x[rows], norms[rows]
         for i in range(0, len(x), chunk):
-            d = norms[i : i + chunk, None] + c_norm - 2.0 * x[i : i + chunk] @ c.T
+            # ||x||^2 + ||c||^2 - 2 x.c, built in one buffer
+            d = torch.addmm(c_norm.unsqueeze(0), x[i : i + chunk], c.T, alpha=-2.0)
+            d.add_(norms[i : i + chunk, None]).clamp_min_(0)
             block = out[i : i + chunk]
-            torch.minimum(block, d.clamp_min_(0).min(1).values, out=block)
+            torch.minimum(block, d.amin(1), out=block)
     return out
 
 
@@ -38,16 +44,18 @@ def k_center_greedy(
 ) -> np.ndarray:
     """Positions of `budget` greedy k-center picks among the rows of `features` not flagged in the
     boolean mask `labeled`: each pick is the row farthest from the labeled rows and the picks so
-    far (ties: lowest position). Works in place on `features`, which is never copied."""
+    far (ties: lowest position). `features` is read in place, never copied."""
+    norms = sq_norms(features)
     min_d = torch.full((len(features),), float("inf"), dtype=features.dtype, device=features.device)
-    min_sq_distances(features, np.flatnonzero(labeled), chunk, min_d)
+    min_sq_distances(features, norms, np.flatnonzero(labeled), chunk, min_d)
     min_d[torch.as_tensor(labeled, device=features.device)] = -1.0  # never selectable
-    norms = (features * features).sum(1)
+    d = torch.empty_like(min_d)
     chosen = torch.empty(budget, dtype=torch.long, device=features.device)
     for k in range(budget):
         j = int(torch.argmax(min_d))
         chosen[k] = j
-        d = (norms + norms[j] - 2.0 * (features @ features[j])).clamp_min_(0)
+        torch.mv(features, features[j], out=d)  # x_i . x_j, then ||x_i||^2 + ||x_j||^2 - 2 x_i.x_j
+        d.mul_(-2.0).add_(norms).add_(norms[j]).clamp_min_(0)
         torch.minimum(min_d, d, out=min_d)
         min_d[j] = -1.0  # never chosen twice, even among exact duplicates
     return chosen.cpu().numpy()

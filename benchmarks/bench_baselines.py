@@ -1,6 +1,7 @@
 """Cost of the baseline strategies once the shared features exist, and how it grows with the pool.
 
-Three tables, one run (ratios within a run are comparable; a shared machine adds 10-20% noise):
+Three tables, one run. Wall seconds and process CPU seconds are both given: on a machine shared
+with other jobs the CPU seconds (with --threads 1) are the steadier measure of work done.
 1. Query seconds per strategy on a 50k pool (1k labeled, budget 1k, 512-d features, 10 classes),
    with embeddings, probabilities and MC-dropout summaries given (put in the query context's
    cache; the task model would raise if called). Each strategy runs through `Strategy.query`,
@@ -126,18 +127,19 @@ def query_table(pool: int, budget: int, labeled: int, d: int, classes: int) -> l
         ctx = context(pool, d, classes, labeled, spec)
         provide_all(ctx, d, classes)
         strategy = make_strategy(name, spec)  # imports the plugins (scikit-learn) untimed
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         sel = strategy.query(ctx, budget)
-        rows.append((name, time.perf_counter() - t0, len(sel)))
+        rows.append((name, time.perf_counter() - t0, time.process_time() - c0, len(sel)))
     from baselines.scores import top_k, variation_ratio
 
     g = torch.Generator().manual_seed(3)
     votes = torch.randint(classes, (spec.baselines.ensemble_size, pool - labeled), generator=g)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     top_k(variation_ratio(votes, classes), budget, np.random.default_rng(0))
-    rows.append(("ensemble_varr (given votes)", time.perf_counter() - t0, budget))
-    out = ["| strategy | query s | selected |", "|---|---:|---:|"]
-    out += [f"| {n} | {s:.2f} | {k} |" for n, s, k in rows]
+    rows.append(("ensemble_varr (given votes)", time.perf_counter() - t0,
+                 time.process_time() - c0, budget))  # fmt: skip
+    out = ["| strategy | query wall s | query CPU s | selected |", "|---|---:|---:|---:|"]
+    out += [f"| {n} | {w:.2f} | {c:.2f} | {k} |" for n, w, c, k in rows]
     return out
 
 
@@ -159,10 +161,10 @@ def _coreset_run(
     mask[np.random.default_rng(0).choice(n, labeled, replace=False)] = True
     reset_peak()
     before = rss_mb()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     k_center_greedy(feats, mask, budget, chunk=4096)
-    seconds = time.perf_counter() - t0
-    return seconds, max(0.0, peak_rss_mb() - before), feats.numel() * 4 / MB
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return wall, cpu, max(0.0, peak_rss_mb() - before), feats.numel() * 4 / MB
 
 
 def _badge_run(
@@ -180,11 +182,11 @@ def _badge_run(
     probs.div_(probs.sum(1, keepdim=True))
     reset_peak()
     before = rss_mb()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     badge_seeding(gradient_factors(probs), h, budget, torch.Generator().manual_seed(0))
-    seconds = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     inputs = (h.numel() + probs.numel()) * 4 / MB
-    return seconds, max(0.0, peak_rss_mb() - before), inputs
+    return wall, cpu, max(0.0, peak_rss_mb() - before), inputs
 
 
 def in_fresh_process(fn, *args):
@@ -193,25 +195,26 @@ def in_fresh_process(fn, *args):
 
 
 def coreset_table(sizes: list[int], d: int, labeled: int, budget: int, threads: int) -> list[str]:
-    out = ["| pool N | seconds | s ratio to first | peak growth MB | growth ratio | features MB "
-           "| N x N float32 (not built) |", "|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    out = ["| pool N | wall s | CPU s | CPU s ratio | peak growth MB | growth ratio "
+           "| features MB (given) | N x N float32 (never built) |",
+           "|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     base = None
     for n in sizes:
-        s, grow, feats = in_fresh_process(_coreset_run, n, d, labeled, budget, threads)
-        base = base or (s, max(grow, 1e-9))
+        wall, cpu, grow, feats = in_fresh_process(_coreset_run, n, d, labeled, budget, threads)
+        base = base or (cpu, max(grow, 1e-9))
         nn_gb = n * n * 4 / 2**30
-        out.append(f"| {n:,} | {s:.2f} | {s / base[0]:.2f} | {grow:.1f} | {grow / base[1]:.2f} "
-                   f"| {feats:.0f} | {nn_gb:.1f} GiB |")  # fmt: skip
+        out.append(f"| {n:,} | {wall:.2f} | {cpu:.2f} | {cpu / base[0]:.2f} | {grow:.1f} "
+                   f"| {grow / base[1]:.2f} | {feats:.0f} | {nn_gb:.1f} GiB |")  # fmt: skip
     return out
 
 
 def badge_table(n: int, d: int, classes: int, budget: int, threads: int) -> list[str]:
-    s, grow, inputs = in_fresh_process(_badge_run, n, d, classes, budget, threads)
+    wall, cpu, grow, inputs = in_fresh_process(_badge_run, n, d, classes, budget, threads)
     materialised = n * classes * d * 4 / 2**30
-    return ["| N x C x d | picks | seconds | inputs (h, p) MB | peak growth MB (factored) "
-            "| materialised g (N x Cd float32) |", "|---|---:|---:|---:|---:|---:|",
-            f"| {n:,} x {classes} x {d} | {budget} | {s:.2f} | {inputs:.0f} | {grow:.0f} "
-            f"| {materialised:.1f} GiB |"]  # fmt: skip
+    return ["| N x C x d | picks | wall s | CPU s | inputs (h, p) MB | peak growth MB (factored) "
+            "| materialised g (N x Cd float32) |", "|---|---:|---:|---:|---:|---:|---:|",
+            f"| {n:,} x {classes} x {d} | {budget} | {wall:.2f} | {cpu:.2f} | {inputs:.0f} "
+            f"| {grow:.0f} | {materialised:.1f} GiB |"]  # fmt: skip
 
 
 def main() -> None:

@@ -191,15 +191,22 @@ def test_second_request_hits_the_cache(trained):
     data, model = trained
     ctx = _ctx(data, model)
     idx = ctx.pool.unlabeled
-    emb = ctx.embeddings(idx)
-    assert ctx.forward_passes == 1
-    assert ctx.embeddings(idx) is emb and ctx.forward_passes == 1
-    probs = ctx.probabilities(idx)  # logits came with the embeddings: no further pass
-    assert ctx.forward_passes == 1 and ctx.probabilities(idx) is probs
-    mc = ctx.mc_probabilities(idx, 3)
-    assert ctx.forward_passes == 4 and ctx.mc_probabilities(idx, 3) is mc
-    ctx.probabilities(ctx.pool.labeled)  # another index set is another entry
-    assert ctx.forward_passes == 5
+    calls = []  # every call of the task model, whatever the helper
+    handle = model.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        emb = ctx.embeddings(idx)
+        n_first = len(calls)
+        assert ctx.forward_passes == 1 and n_first > 0
+        assert ctx.embeddings(idx) is emb and len(calls) == n_first
+        probs = ctx.probabilities(idx)  # logits came with the embeddings: no further pass
+        assert ctx.probabilities(idx) is probs and len(calls) == n_first
+        mc = ctx.mc_probabilities(idx, 3)
+        n_mc = len(calls)
+        assert ctx.mc_probabilities(idx, 3) is mc and len(calls) == n_mc > n_first
+        ctx.probabilities(ctx.pool.labeled)  # another index set is another entry
+        assert len(calls) > n_mc and ctx.forward_passes == 5
+    finally:
+        handle.remove()
 
 
 def test_embeddings_are_the_input_of_the_last_linear(trained):
