@@ -265,10 +265,14 @@ def test_mc_passes_run_the_trunk_once_and_map_rows_back(trained):
         plain = model(x).softmax(-1)
     drop = dropout_modules(model)[0]
     drop.p, p = 0.0, drop.p  # masks become identity: every pass must equal plain evaluation
+    trunk_calls = []
+    handle = model[0].register_forward_hook(lambda *_: trunk_calls.append(1))
     try:
         passes = mc_passes(model, x, 4, SPEC.runtime)
     finally:
         drop.p = p
+        handle.remove()
+    assert len(trunk_calls) == 1  # the convolutional trunk ran once for all four passes
     assert passes.shape == (4, 8, 10)
     assert torch.allclose(passes, plain.expand(4, -1, -1), atol=1e-6)
 
@@ -287,8 +291,11 @@ class _ResidualDropout(nn.Module):
 
 def test_mc_passes_fall_back_to_full_passes_when_the_head_mixes_shapes():
     torch.manual_seed(0)
-    passes = mc_passes(_ResidualDropout(), torch.randn(3, 1, 2, 2), 5, SPEC.runtime)
+    model, calls = _ResidualDropout(), []
+    model.lin.register_forward_hook(lambda *_: calls.append(1))
+    passes = mc_passes(model, torch.randn(3, 1, 2, 2), 5, SPEC.runtime)
     assert passes.shape == (5, 3, 4) and not torch.allclose(passes[0], passes[1])
+    assert len(calls) == 1 + 5  # the failed shared pass, then five full passes
 
 
 def test_mc_methods_refuse_a_model_without_dropout(mnist):

@@ -110,12 +110,39 @@ def entropy(p: torch.Tensor) -> torch.Tensor:
     return torch.special.entr(p).sum(-1)
 
 
+@contextlib.contextmanager
+def _repeat_at_first_dropout(model: nn.Module, samples: int) -> Iterator[dict]:
+    """While active, the first Dropout to fire in a forward repeats its input `samples` times."""
+    state = {"fired": False}
+
+    def pre_hook(_module: nn.Module, args: tuple) -> tuple | None:
+        if state["fired"]:
+            return None
+        state["fired"] = True
+        z = args[0]
+        return (z.repeat(samples, *([1] * (z.dim() - 1))), *args[1:])
+
+    handles = [m.register_forward_pre_hook(pre_hook) for m in dropout_modules(model)]
+    try:
+        yield state
+    finally:
+        for h in handles:
+            h.remove()
+
+
 @torch.inference_mode()
 def mc_passes(
     model: nn.Module, x: torch.Tensor, samples: int, runtime: RuntimeSpec
 ) -> torch.Tensor:
     """Softmax of `samples` stochastic passes over one batch: [T, B, C] (global torch RNG)."""
     with mc_dropout_mode(model), autocast(x.device, runtime.precision):
+        try:
+            with _repeat_at_first_dropout(model, samples) as state:
+                out = model(x)
+            if state["fired"] and out.shape[0] == samples * len(x):
+                return out.float().softmax(-1).reshape(samples, len(x), -1)
+        except RuntimeError:
+            pass  # layers after the first Dropout mix the batch: fall back to full passes
         return torch.stack([model(x).float().softmax(-1) for _ in range(samples)])
 
 
@@ -131,13 +158,14 @@ def mc_dropout_summary(
 ) -> MCProbabilities:
     """T stochastic passes over images `idx`, seeded by `seed` alone (the global RNG is restored).
 
-    Batches hold batch_size / T images, so the layers after the first Dropout see batch_size rows.
+    Batches of `batch_size` images keep the trunk efficient; the layers after the first Dropout
+    then see T x batch_size rows (lower task.eval_batch_size if a wide head does not fit).
     """
     devices = [batches.device] if batches.device.type == "cuda" else []
     means, exp_h = [], []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
-        for chunk in _chunks(idx, max(1, batch_size // samples)):
+        for chunk in _chunks(idx, batch_size):
             p = mc_passes(model, batches.images(chunk), samples, runtime)
             means.append(p.mean(0))
             exp_h.append(entropy(p).mean(0))
