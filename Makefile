@@ -73,6 +73,7 @@ figures: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_vaal.py --channels-last
 	$(PY) benchmarks/bench_rundir.py
+	$(PY) benchmarks/bench_baselines.py
 
 clean-venv:
 	rm -rf $(VENV)

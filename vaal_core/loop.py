@@ -26,7 +26,7 @@ from .pool import Pool, indices_sha1, initial_labeled, noisy_labels, split_indic
 from .rundir import RunDir
 from .runlog import CycleRecord, environment_record, git_revision
 from .spec import Spec, SpecError, check_pool_fits
-from .strategies import QueryContext, Strategy, check_strategy_name, make_strategy
+from .strategies import QueryContext, Strategy, check_strategy_supports, make_strategy, task_kind
 from .trainer import Batches, evaluate, train_task_model
 
 # purposes of the per-cycle random streams
@@ -39,7 +39,7 @@ def run_dir_for(out: Path, spec: Spec, strategy: str, seed: int) -> Path:
 
 def preflight(spec: Spec, strategy: str) -> None:
     """Every name in the spec resolves, before data is read or compute is spent."""
-    check_strategy_name(strategy)
+    check_strategy_supports(strategy, task_kind(spec))
     check_dataset_name(spec.dataset.name)
     if spec.task.model not in TASK_MODELS:
         raise SpecError(
@@ -203,7 +203,7 @@ class ActiveLoop:
             progress=self.progress,
         )  # fmt: skip
         budget = min(self.spec.active.budget, len(pool.unlabeled))
-        return np.asarray(strategy.select(ctx, budget), dtype=np.int64), ctx.stats
+        return np.asarray(strategy.query(ctx, budget), dtype=np.int64), ctx.stats
 
     # ------------------------------------------------------------------ ablations
     def _initial_allowed(self, candidate_labels: np.ndarray, num_classes: int) -> np.ndarray | None:

@@ -72,8 +72,18 @@ def vgg16_bn(in_channels: int, num_classes: int) -> nn.Module:
     return _rgb(tv_vgg16_bn(weights=None, num_classes=num_classes), in_channels)
 
 
+# torchvision's ResNet18 has no dropout, so MC-dropout methods (Gal et al., ICML 2017) would have
+# nothing to sample. We place one Dropout right before the final fully connected layer (on the
+# 512-d globally pooled features), the usual choice for ResNets in deep Bayesian active learning.
+# It is part of the model for every strategy, so all strategies train the same network.
+RESNET18_HEAD_DROPOUT = 0.3
+
+
 @register_model("resnet18")
 def resnet18(in_channels: int, num_classes: int) -> nn.Module:
+    """torchvision's ResNet18 with Dropout(RESNET18_HEAD_DROPOUT) before `fc` (see above)."""
     from torchvision.models import resnet18 as tv_resnet18
 
-    return _rgb(tv_resnet18(weights=None, num_classes=num_classes), in_channels)
+    model = tv_resnet18(weights=None, num_classes=num_classes)
+    model.fc = nn.Sequential(nn.Dropout(RESNET18_HEAD_DROPOUT), model.fc)
+    return _rgb(model, in_channels)

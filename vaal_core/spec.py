@@ -81,6 +81,22 @@ class VAALSpec:
 
 
 @dataclass(frozen=True)
+class BaselinesSpec:
+    """Knobs of the baseline strategies (baselines/); each is read only by the strategies named."""
+
+    mc_samples: int = 25  # T stochastic passes of mc_dropout and dbal (Gal et al. 2017)
+    ensemble_size: int = (
+        5  # M independently initialised members of ensemble_varr (Beluch et al. 2018)
+    )
+    chunk_size: int = (
+        4096  # rows per distance block in coreset/badge/typiclust (memory, not results)
+    )
+    typiclust_max_clusters: int = 500  # cap on |labeled| + budget clusters (Hacohen et al. 2022)
+    typiclust_knn: int = 20  # neighbours in the typicality estimate
+    typiclust_min_cluster_size: int = 5  # smaller clusters are used only once the others run dry
+
+
+@dataclass(frozen=True)
 class ProtocolSpec:
     name: str = "standard"
     reset_task_each_cycle: bool = True  # re-initialise the task model every cycle
@@ -109,6 +125,7 @@ class Spec:
     task: TaskSpec = field(default_factory=TaskSpec)
     active: ActiveSpec = field(default_factory=ActiveSpec)
     vaal: VAALSpec = field(default_factory=VAALSpec)
+    baselines: BaselinesSpec = field(default_factory=BaselinesSpec)
     protocol: ProtocolSpec = field(default_factory=ProtocolSpec)
     runtime: RuntimeSpec = field(default_factory=RuntimeSpec)
     strategies: tuple[str, ...] = ("random",)  # what `make demo`/sweeps run by default
@@ -245,6 +262,7 @@ def validate(spec: Spec) -> Spec:
     _positive(v.num_adv_steps, "vaal.num_adv_steps", allow_zero=True)
     _positive(v.diag_holdout, "vaal.diag_holdout", allow_zero=True)
     _positive(v.epochs, "vaal.epochs")
+    _validate_baselines(spec.baselines)
     _positive(v.beta, "vaal.beta", allow_zero=True)
     _positive(v.adversary_param, "vaal.adversary_param", allow_zero=True)
     if v.image_size < 8 or v.image_size & (v.image_size - 1):
@@ -281,6 +299,20 @@ def validate(spec: Spec) -> Spec:
                 f"'dataset.pool_size' ({d.pool_size}); lower the budget or the number of cycles"
             )
     return spec
+
+
+def _validate_baselines(b: BaselinesSpec) -> None:
+    for key, low, why in (
+        ("mc_samples", 2, "BALD and the MC mean need at least two stochastic passes"),
+        ("ensemble_size", 2, "a variation ratio needs at least two members to disagree"),
+        ("chunk_size", 1, "rows per distance block"),
+        ("typiclust_max_clusters", 1, "clusters"),
+        ("typiclust_knn", 1, "neighbours"),
+        ("typiclust_min_cluster_size", 1, "images per cluster"),
+    ):
+        value = getattr(b, key)
+        if value < low:
+            raise SpecError(f"spec key 'baselines.{key}' must be >= {low} ({why}), got {value}")
 
 
 def spec_from_dict(data: dict[str, Any]) -> Spec:

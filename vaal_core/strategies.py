@@ -7,6 +7,7 @@ the command line refer to them as strings; the loop never knows which one it run
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,9 +16,16 @@ import numpy as np
 import torch
 from torch import nn
 
+from .device import peak_memory_mb
+from .inference import MCProbabilities, logits_and_embeddings, mc_dropout_summary
 from .pool import Pool
 from .spec import Spec, SpecError
 from .trainer import Batches, predict_logits
+
+# What a strategy may declare in `Strategy.needs`: the shared per-cycle computations it reads
+# ("probabilities", "embeddings", "mc_samples") or "training" (it trains networks of its own).
+NEEDS = frozenset({"probabilities", "embeddings", "mc_samples", "training"})
+TASK_KINDS = frozenset({"classification", "segmentation"})
 
 
 @dataclass
@@ -33,31 +41,138 @@ class QueryContext:
     # what the strategy wants in the cycle record (extra training seconds, diagnostics, ...);
     # JSON-serialisable values only. The loop writes it as the record's `query_stats`.
     stats: dict[str, Any] = field(default_factory=dict)
-    _cache: dict[str, Any] = field(default_factory=dict)
+    # passes of the task model over an index set so far (each cache miss is one pass)
+    forward_passes: int = 0
+    _cache: dict[tuple, Any] = field(default_factory=dict)
 
     @property
     def device(self) -> torch.device:
         return self.batches.device
 
+    def derived_seed(self, *purpose: int) -> int:
+        """A seed that is a function of this cycle's query stream and `purpose` only.
+
+        It does not consume `generator`, so helpers give the same answer whatever order
+        strategies call them in.
+        """
+        keys = [self.generator.initial_seed(), *purpose]
+        return int(np.random.SeedSequence(keys).generate_state(1)[0])
+
+    @staticmethod
+    def _key(kind: str, idx: np.ndarray, *extra: Any) -> tuple:
+        idx = np.ascontiguousarray(idx, dtype=np.int64)
+        return (kind, len(idx), hashlib.sha1(idx.tobytes()).hexdigest(), *extra)
+
+    def provide(self, kind: str, idx: np.ndarray, value: Any, *extra: Any) -> None:
+        """Put a precomputed result in the cache (benchmarks: features given, compute timed)."""
+        self._cache[self._key(kind, idx, *extra)] = value
+
     def probabilities(self, idx: np.ndarray) -> torch.Tensor:
         """Softmax of the task model on images `idx` (eval mode, no augmentation), cached per cycle."""
-        key = ("probs", idx.tobytes())
+        key = self._key("probs", idx)
         if key not in self._cache:
-            logits = predict_logits(
+            logits = self._cache.get(self._key("logits", idx))
+            if logits is None:
+                logits = predict_logits(
+                    self.task_model,
+                    self.batches,
+                    idx,
+                    self.spec.task.eval_batch_size,
+                    self.spec.runtime,
+                )
+                self.forward_passes += 1
+                self._cache[self._key("logits", idx)] = logits
+            self._cache[key] = logits.softmax(1)
+        return self._cache[key]
+
+    def embeddings(self, idx: np.ndarray) -> torch.Tensor:
+        """Penultimate-layer features [N, d] of images `idx` (the input of the last nn.Linear).
+
+        Computed in the same eval-mode pass as the logits; both are cached, so a later
+        `probabilities(idx)` costs no forward pass.
+        """
+        key = self._key("embeddings", idx)
+        if key not in self._cache:
+            logits, feats = logits_and_embeddings(
                 self.task_model,
                 self.batches,
                 idx,
                 self.spec.task.eval_batch_size,
                 self.spec.runtime,
             )
-            self._cache[key] = logits.softmax(1)
+            self.forward_passes += 1
+            self._cache[key] = feats
+            self._cache.setdefault(self._key("logits", idx), logits)
+        return self._cache[key]
+
+    def mc_probabilities(self, idx: np.ndarray, samples: int | None = None) -> MCProbabilities:
+        """Mean softmax and mean entropy of T MC-dropout passes (T = baselines.mc_samples).
+
+        Eval mode except the Dropout modules; seeded from this cycle's query stream, so the
+        same seed gives the same samples.
+        """
+        samples = samples or self.spec.baselines.mc_samples
+        key = self._key("mc", idx, samples)
+        if key not in self._cache:
+            self._cache[key] = mc_dropout_summary(
+                self.task_model,
+                self.batches,
+                idx,
+                self.spec.task.eval_batch_size,
+                self.spec.runtime,
+                samples,
+                self.derived_seed(_MC_PURPOSE, samples),
+            )
+            self.forward_passes += samples
         return self._cache[key]
 
 
+_MC_PURPOSE = 1
+
+
+def check_budget(budget: int, n_unlabeled: int) -> None:
+    """The one rule for budgets: 0 <= budget <= unlabeled images (the loop clips the last query)."""
+    if budget < 0:
+        raise SpecError(f"query budget must be >= 0, got {budget}")
+    if budget > n_unlabeled:
+        raise SpecError(
+            f"query budget {budget} is larger than the {n_unlabeled} unlabeled images left in the "
+            "pool; lower active.budget or active.cycles"
+        )
+
+
+def check_selection(selected: np.ndarray, pool: Pool, budget: int, strategy: str) -> np.ndarray:
+    """Exactly `budget` distinct unlabeled pool indices, or a RuntimeError naming the fault."""
+    sel = np.asarray(selected)
+    if sel.ndim != 1 or (sel.size and not np.issubdtype(sel.dtype, np.integer)):
+        raise RuntimeError(f"strategy '{strategy}' returned {sel.dtype} {sel.shape}, not 1-d ints")
+    sel = sel.astype(np.int64)
+    if len(sel) != budget:
+        raise RuntimeError(
+            f"strategy '{strategy}' returned {len(sel)} indices for a budget of {budget}"
+        )
+    if len(np.unique(sel)) != len(sel):
+        raise RuntimeError(f"strategy '{strategy}' returned duplicate indices")
+    bad = sel[~np.isin(sel, pool.unlabeled)]
+    if len(bad):
+        where = "labeled" if np.isin(bad, pool.labeled).all() else "labeled or outside the pool"
+        raise RuntimeError(
+            f"strategy '{strategy}' returned indices that are {where}: {bad[:5].tolist()}"
+        )
+    return sel
+
+
 class Strategy:
-    """Base class: subclasses implement `select`; stateful ones also override the state methods."""
+    """Base class: subclasses implement `select`; stateful ones also override the state methods.
+
+    `needs` declares which shared per-cycle computations the strategy reads (see NEEDS);
+    `task_kinds` which tasks it can score. Callers use `query`, which checks the budget before any
+    compute and the selection after it.
+    """
 
     name: str = ""
+    needs: frozenset[str] = frozenset()
+    task_kinds: frozenset[str] = frozenset({"classification"})
 
     def __init__(self, spec: Spec):
         self.spec = spec
@@ -69,6 +184,20 @@ class Strategy:
     def carries_state(self) -> bool:
         """Whether `state_dict` must survive to the next cycle (and so through a resume)."""
         return False
+
+    def query(self, ctx: QueryContext, budget: int) -> np.ndarray:
+        """`select` behind the shared checks; records the query's memory in `ctx.stats`."""
+        check_budget(budget, len(ctx.pool.unlabeled))
+        if budget == 0:
+            return np.empty(0, dtype=np.int64)
+        before = peak_memory_mb(ctx.device)
+        selected = check_selection(self.select(ctx, budget), ctx.pool, budget, self.name)
+        after = peak_memory_mb(ctx.device)
+        ctx.stats["forward_passes"] = ctx.forward_passes
+        ctx.stats["peak_mem_mb"] = round(after, 1)
+        # how far the query raised the process's high-water mark (0: it fit under training's)
+        ctx.stats["peak_mem_growth_mb"] = round(max(0.0, after - before), 1)
+        return np.sort(selected)
 
     def state_dict(self) -> dict[str, Any] | None:
         """State that must survive to the next cycle (None: the strategy is stateless)."""
@@ -83,6 +212,9 @@ STRATEGIES: dict[str, type[Strategy]] = {}
 
 def register_strategy(name: str) -> Callable[[type[Strategy]], type[Strategy]]:
     def deco(cls: type[Strategy]) -> type[Strategy]:
+        unknown = set(cls.needs) - NEEDS or set(cls.task_kinds) - TASK_KINDS
+        if unknown:
+            raise TypeError(f"strategy '{name}' declares unknown capabilities {sorted(unknown)}")
         cls.name = name
         STRATEGIES[name] = cls
         return cls
@@ -108,14 +240,39 @@ def check_strategy_name(name: str) -> None:
         raise SpecError(f"unknown strategy '{name}'; valid names: {', '.join(sorted(STRATEGIES))}")
 
 
-def make_strategy(name: str, spec: Spec) -> Strategy:
+def task_kind(spec: Spec) -> str:
+    """The spec's task kind (classification until segmentation specs exist)."""
+    return getattr(spec.task, "kind", "classification")
+
+
+def check_strategy_supports(name: str, kind: str) -> None:
+    """An unsupported (strategy, task kind) pairing is a spec error, raised before any compute.
+
+    The loop's preflight calls it for every (strategy, spec) it is about to run.
+    """
     check_strategy_name(name)
+    cls = STRATEGIES[name]
+    if kind not in cls.task_kinds:
+        able = sorted(n for n, c in STRATEGIES.items() if kind in c.task_kinds)
+        raise SpecError(
+            f"strategy '{name}' does not support {kind} tasks (it supports "
+            f"{', '.join(sorted(cls.task_kinds))}); strategies for {kind}: {', '.join(able) or 'none'}"
+        )
+
+
+def make_strategy(name: str, spec: Spec) -> Strategy:
+    check_strategy_supports(name, task_kind(spec))
     return STRATEGIES[name](spec)
 
 
 @register_strategy("random")
 class RandomStrategy(Strategy):
-    """Uniform sampling without replacement from the unlabeled pool: the paper's baseline."""
+    """Uniform sampling without replacement from the unlabeled pool: the paper's baseline.
+
+    The one random strategy of the suite (kept here because every experiment needs it).
+    """
+
+    task_kinds = frozenset({"classification", "segmentation"})
 
     def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
         return np.sort(ctx.rng.choice(ctx.pool.unlabeled, size=budget, replace=False))

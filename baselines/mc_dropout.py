@@ -1,0 +1,41 @@
+"""Bayesian uncertainty from MC-dropout samples: max-entropy and BALD (Gal, Islam & Ghahramani,
+"Deep Bayesian Active Learning with Image Data", ICML 2017).
+
+Both read one shared summary of T = `baselines.mc_samples` stochastic passes (eval mode except the
+Dropout layers; `QueryContext.mc_probabilities`), so running both costs one set of passes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vaal_core.strategies import QueryContext, Strategy, register_strategy
+
+from .scores import bald_score, entropy_score, top_k
+
+
+@register_strategy("mc_dropout")
+class MCDropoutStrategy(Strategy):
+    """Max entropy of the mean MC-dropout prediction (Gal, Islam & Ghahramani, ICML 2017)."""
+
+    needs = frozenset({"mc_samples"})
+
+    def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
+        unlabeled = ctx.pool.unlabeled
+        mc = ctx.mc_probabilities(unlabeled)
+        ctx.stats["mc_samples"] = mc.samples
+        return unlabeled[top_k(entropy_score(mc.mean), budget, ctx.rng)]
+
+
+@register_strategy("dbal")
+class DBALStrategy(Strategy):
+    """BALD mutual information between prediction and weights from MC-dropout samples
+    (Houlsby et al., arXiv 2011; Gal, Islam & Ghahramani, ICML 2017)."""
+
+    needs = frozenset({"mc_samples"})
+
+    def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
+        unlabeled = ctx.pool.unlabeled
+        mc = ctx.mc_probabilities(unlabeled)
+        ctx.stats["mc_samples"] = mc.samples
+        return unlabeled[top_k(bald_score(mc.mean, mc.expected_entropy), budget, ctx.rng)]
