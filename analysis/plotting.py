@@ -606,6 +606,17 @@ def sampling_time_figure(
 
 
 # --- VAAL diagnostics and class balance -----------------------------------------------------------
+def _message_figure(title: str, text: str, out: str | Path | None) -> Figure:
+    """A one-panel figure that says why there is nothing to draw (a notebook never crashes)."""
+    fig, (ax,) = _new_figure(1, width=7.0, height=2.0)
+    ax.axis("off")
+    ax.set_title(title)
+    _empty_panel(ax, text)
+    if out is not None:
+        save_figure(fig, out)
+    return fig
+
+
 def _qs(df: pd.DataFrame, key: str) -> pd.Series:
     col = QS_PREFIX + key
     return pd.to_numeric(df[col], errors="coerce") if col in df else pd.Series(np.nan, df.index)
@@ -615,18 +626,20 @@ def plot_vaal_diagnostics(df: pd.DataFrame, out: str | Path | None = None) -> Fi
     """Discriminator ROC-AUC (chance band shaded), active latent units and mean P(labeled) per
     cycle, one line per experiment/protocol, seeds aggregated by the band rule.
 
-    An AUC inside the grey band means the discriminator could not tell labeled from unlabeled
+    An AUC inside the hatched band means the discriminator could not tell labeled from unlabeled
     images (Hanley & McNeil 1982), so VAAL's query was random; few active units (Burda et al.,
-    ICLR 2016) mean a collapsed posterior.
+    ICLR 2016) mean a collapsed posterior. Without diagnostics in the records the figure says so.
     """
     v = df[(df["strategy"] == "vaal")].copy()
     v["auc"], v["auc_band"] = _qs(v, "disc_auc"), _qs(v, "disc_auc_band")
     v["units"], v["latent"] = _qs(v, "active_units"), _qs(v, "latent_dim")
     v = v[v["auc"].notna() | v["units"].notna()]
     if v.empty:
-        raise ValueError(
-            "no VAAL diagnostics (query_stats.disc_auc / active_units) in these records: "
-            "run VAAL with a vaal_core that records them"
+        return _message_figure(
+            "VAAL diagnostics",
+            "no VAAL diagnostics (query_stats.disc_auc / active_units) in these records:\n"
+            "run VAAL with a vaal_core that records them",
+            out,
         )
     probs = ["p_labeled_labeled", "p_labeled_unlabeled", "p_labeled_selected"]
     for p in probs:
@@ -697,12 +710,15 @@ _SPARE_LINES = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"
 def plot_query_classes(df: pd.DataFrame, out: str | Path | None = None) -> Figure:
     """True-class shares of the queried images per cycle (rows) and class (columns), one heatmap
     per experiment and strategy, seeds pooled; the title gives the mean total-variation distance
-    from random's queries at the same cycles (from uniform where random was not run)."""
+    from random's queries at the same cycles (from uniform where random was not run). Without
+    histograms in the records the figure says so."""
     shares = class_shares(df)
     if shares.empty:
-        raise ValueError(
-            "no selected_classes in these records: they need a vaal_core that records the class "
-            "histogram of every query (classification only)"
+        return _message_figure(
+            "Queried classes",
+            "no selected_classes in these records: they need a vaal_core that records\n"
+            "the class histogram of every query (classification only)",
+            out,
         )
     bias = class_bias(shares)
     panels = sorted(

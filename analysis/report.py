@@ -167,19 +167,19 @@ def report(
     out_dir: str | Path = "figures",
     baseline: str = "random",
     verbose: bool = True,
+    figures: bool = True,
 ) -> str:
     """Markdown report of every experiment under `root`; figures go to `out_dir`.
 
-    Writes `<experiment>.png/.pdf` (curves) and `<experiment>_sampling_time.png/.pdf` per
-    experiment, `ablation_<family>` per ablation family run, `sampling_time_table`,
+    Writes `<experiment>.png/.pdf` (curves) per experiment, `ablation_<family>` per ablation
+    family run, `sampling_time` (bars) and `sampling_time_table` (+ caption .txt),
     `vaal_diagnostics` and `query_classes` when the records carry what they need. Warns (one line
     per VAAL cycle) where the discriminator's AUC lies inside its chance band. Prints the markdown
-    if `verbose`.
+    if `verbose`; `figures=False` gives the tables alone.
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         df = load_runs(root)
-    out_dir = Path(out_dir)
     lines = [f"# VAAL reproduction report: {root}", ""]
     if caught:
         lines += ["Log issues:", ""] + [f"- {w.message}" for w in caught] + [""]
@@ -187,21 +187,29 @@ def report(
     if chance:
         lines += ["## VAAL discriminator at chance", ""]
         lines += [f"warning: {w}" for w in chance] + [""]
+    for _, exp in df.groupby("experiment", sort=True):
+        lines += _experiment_section(exp, baseline)
+    if figures:
+        written = _write_figures(df, root, Path(out_dir))
+        lines += ["## Figures written", ""] + [f"- {p}" for p in written]
+    text = "\n".join(lines) + "\n"
+    if verbose:
+        print(text)
+    return text
+
+
+def _write_figures(df: pd.DataFrame, root: str | Path, out_dir: Path) -> list[Path]:
+    """Every figure the records allow; returns the files written."""
     written: list[Path] = []
     for experiment, exp in df.groupby("experiment", sort=True):
-        lines += _experiment_section(exp, baseline)
         ref = load_reference(exp["dataset"].iloc[0])
         fig = plot_curves(exp, reference=ref if len(ref) else None)
         written += save_figure(fig, out_dir / str(experiment))
-        curves = exp[exp["strategy"] != TOPLINE]
-        if len(curves):
-            written += save_figure(
-                plot_sampling_time(curves), out_dir / f"{experiment}_sampling_time"
-            )
     for name in ABLATION_FAMILIES:
         if df["ablation"].map(ABLATION_FAMILIES[name].matches).any():
             written += ablation_figure(df, name, root=root).save(out_dir / f"ablation_{name}")
     if (df["strategy"] != TOPLINE).any():
+        written += save_figure(plot_sampling_time(df), out_dir / "sampling_time")
         written += sampling_time_figure(df, root=root).save(out_dir / "sampling_time_table")
     if QS_PREFIX + "disc_auc" in df or QS_PREFIX + "active_units" in df:
         vaal = df[df["strategy"] == "vaal"]
@@ -209,8 +217,4 @@ def report(
             written += save_figure(plot_vaal_diagnostics(df), out_dir / "vaal_diagnostics")
     if len(class_shares(df)):
         written += save_figure(plot_query_classes(df), out_dir / "query_classes")
-    lines += ["## Figures written", ""] + [f"- {p}" for p in written]
-    text = "\n".join(lines) + "\n"
-    if verbose:
-        print(text)
-    return text
+    return written
