@@ -47,7 +47,11 @@ def class_shares(df: pd.DataFrame) -> pd.DataFrame:
     cols = ["experiment", "strategy", "cycle", "class", "count", "share", "n_seeds"]
     if "selected_classes" not in df:
         return pd.DataFrame(columns=cols)
-    has = df[df["selected_classes"].map(lambda h: isinstance(h, list | tuple) and len(h) > 0)]
+    has = df[
+        df["selected_classes"]
+        .map(lambda h: isinstance(h, list | tuple) and len(h) > 0)
+        .astype(bool)
+    ]
     rows = []
     for (exp, strat, cycle), at in has.groupby(["experiment", "strategy", "cycle"], sort=True):
         width = max(len(h) for h in at["selected_classes"])

@@ -445,7 +445,11 @@ def ablation_figure(
         )
     fam = ABLATION_FAMILIES[family]
     runs = _with_percent(runs[runs["strategy"] != TOPLINE])
-    abl = runs[runs["ablation"].map(fam.matches)] if "ablation" in runs else runs.iloc[:0]
+    abl = (
+        runs[runs["ablation"].map(fam.matches).astype(bool)]
+        if "ablation" in runs
+        else runs.iloc[:0]
+    )
     base = _not_ablation(runs)
     if fam.per_variant:
         panels = [(d, None) for d in sorted(abl["dataset"].unique())]
@@ -491,7 +495,8 @@ def ablation_figure(
     if not panels:
         _empty_panel(axes[0], f"no {fam.title.lower()} runs yet")
         axes[0].set_title(fam.title)
-    datasets = sorted(abl["dataset"].unique()) or ["<dataset>"]
+    # variants to run: on the datasets ablated so far, else on those with main runs
+    datasets = sorted(abl["dataset"].unique()) or sorted(base["dataset"].unique()) or ["<dataset>"]
     for kind in fam.kinds:
         for dataset in datasets:
             got = abl[(abl["ablation"] == kind) & (abl["dataset"] == dataset)]

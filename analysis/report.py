@@ -114,7 +114,10 @@ def _experiment_section(exp: pd.DataFrame, baseline: str) -> list[str]:
     scale = percent_scale(exp["value"])
     unit = "%" if scale == 100 else metric
     protocols = ", ".join(sorted(exp["protocol"].unique()))
-    out = [f"## {name}: {dataset_name(exp['dataset'].iloc[0])}, {metric}, protocol {protocols}", ""]
+    kind = exp["ablation"].iloc[0] if "ablation" in exp else None
+    ablation = f", ablation {kind}" if isinstance(kind, str) else ""
+    head = f"## {name}: {dataset_name(exp['dataset'].iloc[0])}, {metric}, protocol {protocols}"
+    out = [head + ablation, ""]
     runs = exp.drop_duplicates("run_dir")
     counts = []
     for s in _strategies(exp):

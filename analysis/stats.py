@@ -2,6 +2,7 @@
 
 Strategies are compared seed by seed (same seed = same initial labeled set), so every test here is
 paired on seed. With one seed nothing is tested and the outputs say n/a rather than guessing.
+Bands drawn in figures follow `band`: ±1 std below 3 seeds, a 95% t-interval from 3 seeds up.
 """
 
 from __future__ import annotations
@@ -286,7 +287,12 @@ def _wilcoxon_note(n: int, budgets: int, alpha: float) -> str:
 
 
 def verdicts(df: pd.DataFrame, baseline: str = "random", alpha: float = 0.05) -> pd.DataFrame:
-    """One plain-language line per (experiment, strategy) from compare() and the AUBC gap."""
+    """One plain-language line per (experiment, strategy) from compare() and the AUBC gap.
+
+    Each line also says when a test cannot reach `alpha` whatever the data: no test below 2 pairs,
+    and the exact Wilcoxon floor 2/2^n (times m under Holm over m budgets); `wilcoxon_floor` holds
+    2/2^n.
+    """
     cmp = compare(df, baseline=baseline, alpha=alpha)
     rows = []
     for experiment, exp in df.groupby("experiment", sort=True):

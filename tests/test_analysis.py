@@ -354,7 +354,10 @@ def test_ablation_figure_groups_by_experiment_name(tmp_path):
     assert "VAAL, adversary off (adversary_param 0)" in labels
     assert "VAAL (ours) (no ablation)" in labels  # the standard demo_mnist VAAL, dashed
     empty = analysis.ablation_figure(df[df["ablation"].isna()], "budget")
-    assert "ablation_budget_small_<dataset>: not run" in empty.caption
+    assert "ablation_budget_small_mnist: not run" in empty.caption  # suggested for main datasets
+    assert "ablation_budget_small_cifar10: not run" in empty.caption
+    nothing = analysis.ablation_figure(df.iloc[:0], "budget")
+    assert "ablation_budget_small_<dataset>: not run" in nothing.caption
     with pytest.raises(ValueError, match="unknown ablation family"):
         analysis.ablation_figure(df, "dropout")
 
@@ -452,6 +455,8 @@ def test_cli(tmp_path, capsys):
     assert cli(["report", str(tmp_path / "res"), "--out", str(tmp_path / "f")]) == 0
     out = capsys.readouterr().out
     assert "## demo_mnist" in out and str(tmp_path / "f" / "demo_mnist.png") in out
+    assert cli(["report", str(tmp_path / "res"), "--no-figures"]) == 0
+    assert "## demo_mnist" in (out := capsys.readouterr().out) and "Figures written" not in out
     assert cli(["report", str(tmp_path / "nothing")]) == 2
     assert "error: no runs found" in capsys.readouterr().err
 
@@ -459,3 +464,20 @@ def test_cli(tmp_path, capsys):
 def test_markdown_table():
     md = analysis.markdown_table(pd.DataFrame({"a": [1], "b": ["x"]}))
     assert md.splitlines() == ["| a | b |", "|---|---|", "| 1 | x |"]
+
+
+def test_every_figure_says_so_on_an_empty_root(tmp_path):
+    df = analysis.load_runs(tmp_path, allow_empty=True)
+    assert analysis.chance_warnings(df) == [] and analysis.verdicts(df).empty
+    for fig in (
+        analysis.plot_vaal_diagnostics(df),
+        analysis.plot_query_classes(df),
+        analysis.plot_sampling_time(df),
+    ):
+        assert isinstance(fig, Figure)
+    for name in analysis.PAPER_FIGURES:
+        cap = analysis.paper_figure(df, name, root="R")
+        assert all(m.startswith("no runs for ") for m in cap.missing)
+    for name in analysis.ABLATION_FAMILIES:
+        assert "not run" in analysis.ablation_figure(df, name).caption
+    assert "no queries recorded under R" in analysis.sampling_time_figure(df, root="R").caption
