@@ -140,14 +140,15 @@ def ablation_kind(experiment: str, dataset: str | None = None) -> str | None:
 
 
 def _hardware(run_dir: Path, device: object) -> str:
-    """GPU name, else the CPU (with its thread count) from env.json; the record's device otherwise."""
+    """GPU name, else the CPU (`cpu_model` if recorded, else `processor`) with its thread count,
+    from env.json; the record's device otherwise."""
     try:
         env = json.loads((run_dir / "env.json").read_text())
     except (OSError, json.JSONDecodeError):
         return str(device) if device is not None else "unknown"
     if env.get("gpu"):
         return str(env["gpu"])
-    cpu = env.get("processor") or env.get("device") or device or "unknown"
+    cpu = env.get("cpu_model") or env.get("processor") or env.get("device") or device or "unknown"
     threads = env.get("num_threads")
     return f"{cpu} ({threads} threads)" if threads else str(cpu)
 
