@@ -324,6 +324,12 @@ def test_every_figure_function_writes_png_and_pdf(tmp_path):
         _assert_written(tmp_path / stem)
     assert (tmp_path / "paper.txt").read_text().strip() == captioned["paper"].caption
     assert "VAAL (paper)" in _legend_texts(captioned["paper"].figure)  # ImageNet overlay
+    vaal_legend = _legend_texts(figs["vaal"])
+    assert "chance: 0.5 ± 95% band" in vaal_legend
+    assert "band: 95% t-interval over 3 seeds" in vaal_legend  # the demo's 3 VAAL seeds
+    (chance,) = [c for c in figs["vaal"].axes[0].collections if c.get_label().startswith("chance")]
+    ys = chance.get_paths()[0].vertices[:, 1]
+    assert (ys.min(), ys.max()) == pytest.approx((0.45, 0.55))  # 0.5 -+ the recorded band
 
 
 def test_paper_figure_caption_lists_missing_runs(tmp_path):
