@@ -42,6 +42,7 @@ class PaperFigureSpec:
     datasets: tuple[str, ...]
     strategies: tuple[str, ...] = ()
     seeds: int = PAPER_SEEDS
+    metric: str = ""  # the y label of panels that have no runs yet
 
     @classmethod
     def adhoc(cls, datasets: Sequence[str]) -> PaperFigureSpec:
@@ -76,12 +77,14 @@ PAPER_FIGURES: dict[str, PaperFigureSpec] = {
             "Image classification",
             ("CIFAR10", "CIFAR100", "Caltech-256", "ImageNet"),
             _CLASSIFICATION_METHODS,
+            metric="accuracy",
         ),
         PaperFigureSpec(
             "segmentation",
             "Semantic segmentation (mIoU)",
             ("Cityscapes", "BDD100K"),
             _SEGMENTATION_METHODS,
+            metric="miou",
         ),
     )
 }

@@ -321,11 +321,13 @@ def plot_curves(
     reference: pd.DataFrame | None = None,
     out: str | Path | None = None,
     datasets: Sequence[str] | None = None,
+    metric: str = "",
 ) -> Figure:
     """Metric (%) vs labeled data (%) with bands over seeds, one panel per dataset/experiment.
 
     `reference` (from load_reference) is overlaid on the panel of its dataset; `datasets` fixes the
-    panels and their order, and lets a dataset without runs get a panel (saying so).
+    panels and their order, and lets a dataset without runs get a panel (saying so, its y axis
+    named by `metric`).
     """
     df = _with_percent(df)
     top = df[df["strategy"] == TOPLINE]  # a full-data run is drawn on every panel of its dataset
@@ -353,8 +355,8 @@ def plot_curves(
         name = DATASET_NAMES.get(key, runs["dataset"].iloc[0] if len(runs) else key)
         several = sum(k == key for k, _ in panels) > 1
         source = runs if len(runs) else panel_ref
-        metric = str(source["metric"].iloc[0]) if len(source) else ""
-        _label_axes(ax, f"{name} ({experiment})" if several else name, metric, runs, counts)
+        panel_metric = str(source["metric"].iloc[0]) if len(source) else metric
+        _label_axes(ax, f"{name} ({experiment})" if several else name, panel_metric, runs, counts)
     if out is not None:
         save_figure(fig, out)
     return fig
@@ -387,7 +389,7 @@ def paper_figure(
     runs = runs[runs["dataset"].map(dataset_key).isin(wanted)]
     ref = load_reference()
     ref = ref[ref["kind"].isin(_PAPER_KINDS) & ref["mean"].notna()]
-    fig = plot_curves(runs, reference=ref, datasets=list(spec.datasets))
+    fig = plot_curves(runs, reference=ref, datasets=list(spec.datasets), metric=spec.metric)
     missing = missing_runs(runs, spec.datasets, spec.strategies, spec.seeds, root, DATASET_NAMES)
     shown = ref[ref["dataset"].map(dataset_key).isin(wanted)]
     paper = (

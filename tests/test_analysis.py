@@ -339,6 +339,7 @@ def test_paper_figure_caption_lists_missing_runs(tmp_path):
     assert "CIFAR10: coreset, ensemble_varr, mc_dropout, dbal not run" in cap.missing
     assert "CIFAR10: vaal has 2/5 complete seeds" in cap.missing
     assert all(m in cap.caption for m in cap.missing)
+    assert [ax.get_ylabel() for ax in cap.figure.axes[:3]] == ["Accuracy (%)"] * 3  # empty too
     # ablation runs of MNIST never enter the main curves
     demo = analysis.paper_figure(df, ["MNIST"], root="R")
     assert demo.missing == [] and "nothing expected is missing" in demo.caption
