@@ -2,36 +2,63 @@
 over seeds, compare with the paper's numbers and draw the paper's figures.
 
 Entry points: `load_runs`, `summarize`, `aubc`, `compare`, `verdicts`, `win_tie_loss`,
-`load_reference`, the `plot_*` functions, `report`, and `python -m analysis report ROOT`.
+`load_reference`, the `plot_*` and `*_figure` functions, `chance_warnings`, `report`, and
+`python -m analysis report ROOT`.
 """
 
+from .diagnostics import chance_cycles, chance_warnings, class_bias, class_shares
+from .expected import ABLATION_FAMILIES, PAPER_FIGURES
 from .plotting import (
     STRATEGY_COLORS,
     STRATEGY_LABELS,
+    Captioned,
+    ablation_figure,
     paper_figure,
-    plot_ablation,
     plot_curves,
+    plot_query_classes,
     plot_sampling_time,
+    plot_vaal_diagnostics,
+    sampling_time_figure,
     save_figure,
     strategy_color,
     strategy_label,
 )
 from .reference import dataset_key, load_reference, load_reference_raw
 from .report import markdown_table, report
-from .runs import RunLogError, load_runs
+from .runs import RunLogError, ablation_kind, load_runs
 from .stats import (
     aubc,
     aubc_summary,
+    band,
+    band_label,
     compare,
     holm,
     paired_test,
     summarize,
     verdicts,
+    wilcoxon_floor,
     win_tie_loss,
 )
+from .timing import sampling_time_table
 
 __all__ = [
+    "ABLATION_FAMILIES",
+    "Captioned",
+    "PAPER_FIGURES",
     "RunLogError",
+    "ablation_figure",
+    "ablation_kind",
+    "band",
+    "band_label",
+    "chance_cycles",
+    "chance_warnings",
+    "class_bias",
+    "class_shares",
+    "plot_query_classes",
+    "plot_vaal_diagnostics",
+    "sampling_time_figure",
+    "sampling_time_table",
+    "wilcoxon_floor",
     "STRATEGY_COLORS",
     "STRATEGY_LABELS",
     "aubc",
@@ -45,7 +72,6 @@ __all__ = [
     "markdown_table",
     "paired_test",
     "paper_figure",
-    "plot_ablation",
     "plot_curves",
     "plot_sampling_time",
     "report",

@@ -1,4 +1,5 @@
-"""Command line: `python -m analysis report RESULTS_ROOT [--out figures/] [--baseline random]`."""
+"""Command line: `python -m analysis report RESULTS_ROOT [--out figures/] [--baseline random]
+[--no-figures]`."""
 
 from __future__ import annotations
 
@@ -17,9 +18,17 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("root", help="results root written by vaal_core")
     rep.add_argument("--out", default="figures", help="folder for figures (default: figures/)")
     rep.add_argument("--baseline", default="random", help="strategy to test against")
+    rep.add_argument("--no-figures", action="store_true", help="tables, verdicts and warnings only")
     args = parser.parse_args(argv)
     try:
-        print(report(args.root, out_dir=args.out, baseline=args.baseline, verbose=False))
+        text = report(
+            args.root,
+            out_dir=args.out,
+            baseline=args.baseline,
+            verbose=False,
+            figures=not args.no_figures,
+        )
+        print(text)
     except RunLogError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -1,5 +1,9 @@
 """Figures in the paper's style: accuracy vs labeled %, one fixed colour and legend name per method.
 
+Bands follow one rule (`stats.band`): ±1 std over seeds below 3 seeds, a 95% t-interval from 3, and
+every legend says which. The paper's figures come back as `Captioned` (figure + caption listing the
+runs still missing), so a half-finished reproduction is drawn and says what it lacks.
+
 Figures are built on `matplotlib.figure.Figure` with the Agg canvas, never through pyplot, so they
 work headless, leak no global state, and are returned for the caller (or a notebook) to show.
 """
@@ -9,20 +13,33 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from scipy import stats
+from matplotlib.patches import Patch
 
+from .diagnostics import class_bias, class_shares
+from .expected import (
+    ABLATION_FAMILIES,
+    PAPER_FIGURES,
+    PAPER_SEEDS,
+    SAMPLING_TIME_STRATEGIES,
+    PaperFigureSpec,
+    missing_runs,
+    reproduce_command,
+)
 from .reference import REFERENCE_COLUMNS, dataset_key, load_reference
-from .stats import TOPLINE, percent_scale
+from .runs import QS_PREFIX
+from .stats import TOPLINE, band, band_label, percent_scale
+from .timing import sampling_time_table
 
 __all__ = [
+    "Captioned",
     "STRATEGY_LABELS",
     "STRATEGY_COLORS",
     "strategy_label",
@@ -31,8 +48,11 @@ __all__ = [
     "save_figure",
     "plot_curves",
     "plot_sampling_time",
-    "plot_ablation",
     "paper_figure",
+    "ablation_figure",
+    "sampling_time_figure",
+    "plot_vaal_diagnostics",
+    "plot_query_classes",
 ]
 
 STRATEGY_LABELS = {
@@ -104,16 +124,6 @@ def _sort_strategies(names: Iterable[str]) -> list[str]:
     return sorted(set(names), key=_rank)
 
 
-def _t_interval(values: pd.Series) -> tuple[float, float]:
-    """95% t-interval of the mean over seeds (seaborn errorbar callable); a point below 2 seeds."""
-    v = np.asarray(values, dtype=float)
-    m = float(v.mean())
-    if len(v) < 2:
-        return m, m
-    h = float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v)))
-    return m - h, m + h
-
-
 def _new_figure(
     n_panels: int, width: float = 5.0, height: float = 4.0
 ) -> tuple[Figure, list[Axes]]:
@@ -139,6 +149,86 @@ def save_figure(fig: Figure, out: str | Path) -> list[Path]:
     return paths
 
 
+@dataclass
+class Captioned:
+    """A figure and the caption that says what it shows, what its bands are, and what is missing.
+
+    In a notebook it displays as the figure followed by the caption.
+    """
+
+    figure: Figure
+    caption: str
+    missing: list[str] = field(default_factory=list)
+
+    def save(self, out: str | Path) -> list[Path]:
+        """`<out>.png`, `<out>.pdf` and the caption as `<out>.txt`."""
+        paths = save_figure(self.figure, out)
+        text = paths[0].with_suffix(".txt")
+        text.write_text(self.caption + "\n")
+        return paths + [text]
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.figure)
+        print(self.caption)
+
+
+def _caption(title: str, body: Sequence[str], missing: Sequence[str]) -> str:
+    lines = [title + ". " + " ".join(b for b in body if b)]
+    if missing:
+        lines += ["Missing:"] + [f"- {m}" for m in missing]
+    else:
+        lines.append("Missing: nothing expected is missing.")
+    return "\n".join(lines)
+
+
+# --- bands ---------------------------------------------------------------------------------------
+def _points(data: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
+    """Mean and band (stats.band: ±1 std below 3 seeds, 95% t-interval from 3) per x."""
+    rows = []
+    for xv, at in data.groupby(data[x].round(6), sort=True):
+        mean, lo, hi, _ = band(at[y])
+        rows.append(dict(x=xv, mean=mean, lo=lo, hi=hi, n=int(at[y].notna().sum())))
+    return pd.DataFrame(rows, columns=["x", "mean", "lo", "hi", "n"])
+
+
+def _band_line(
+    ax: Axes,
+    data: pd.DataFrame,
+    x: str,
+    y: str,
+    label: str,
+    color: str,
+    linestyle: str = "-",
+    marker: str = "o",
+) -> list[int]:
+    """A mean line over seeds with its band shaded; returns the seed count of every point."""
+    pts = _points(data, x, y)
+    if pts.empty:
+        return []
+    ax.plot(
+        pts["x"], pts["mean"], linestyle=linestyle, marker=marker, ms=4, color=color, label=label
+    )
+    ax.fill_between(pts["x"], pts["lo"], pts["hi"], color=color, alpha=0.15, linewidth=0)
+    return pts["n"].tolist()
+
+
+def _legend(ax: Axes, counts: Sequence[int], **kw) -> None:
+    """Legend whose last entry names what the shaded bands are (and over how many seeds)."""
+    handles, labels = ax.get_legend_handles_labels()
+    if counts:
+        handles.append(Patch(color="grey", alpha=0.3))
+        labels.append(band_label(list(counts)))
+    if handles:
+        ax.legend(handles, labels, fontsize="small", **kw)
+
+
+def _empty_panel(ax: Axes, text: str, y: float = 0.5) -> None:
+    ax.text(0.5, y, text, transform=ax.transAxes, ha="center", va="center", wrap=True)
+
+
+# --- learning curves -----------------------------------------------------------------------------
 def _with_percent(df: pd.DataFrame) -> pd.DataFrame:
     """Add x/y columns in percent and the legend label used by every curve plot."""
     df = df.copy()
@@ -150,31 +240,32 @@ def _with_percent(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _draw_runs(ax: Axes, runs: pd.DataFrame, style: str | None = None) -> None:
-    """Mean curve with a 95% t-band over seeds per strategy, plus the top-line if present."""
+def _draw_runs(
+    ax: Axes, runs: pd.DataFrame, linestyle: str = "-", suffix: str = "", top: bool = True
+) -> list[int]:
+    """Mean curve with its band per strategy, plus the top-line if present; returns seed counts."""
+    counts: list[int] = []
     curves = runs[runs["strategy"] != TOPLINE]
-    if len(curves):
-        order = _sort_strategies(curves["strategy"])
-        sns.lineplot(
-            data=curves,
-            x="labeled (%)",
-            y="value (%)",
-            hue="method",
-            hue_order=[strategy_label(s) for s in order],
-            palette={strategy_label(s): strategy_color(s) for s in order},
-            style=style,
-            errorbar=_t_interval,
-            marker="o",
-            ax=ax,
+    for strategy in _sort_strategies(curves["strategy"]):
+        mine = curves[curves["strategy"] == strategy]
+        counts += _band_line(
+            ax,
+            mine,
+            "labeled (%)",
+            "value (%)",
+            strategy_label(strategy) + suffix,
+            strategy_color(strategy),
+            linestyle,
         )
-    top = runs[runs["strategy"] == TOPLINE]
-    if len(top):
+    full = runs[runs["strategy"] == TOPLINE]
+    if top and len(full):
         ax.axhline(
-            top["value (%)"].mean(),
+            full["value (%)"].mean(),
             color=strategy_color(TOPLINE),
             linestyle="--",
             label=strategy_label(TOPLINE),
         )
+    return counts
 
 
 def _draw_reference(ax: Axes, ref: pd.DataFrame) -> None:
@@ -202,22 +293,27 @@ def _draw_reference(ax: Axes, ref: pd.DataFrame) -> None:
             )
 
 
-def _label_axes(ax: Axes, title: str, metric: str, runs: pd.DataFrame | None = None) -> None:
-    """Titles, labels and legend; the seed count goes in the title since bands depend on it."""
+def _seed_text(runs: pd.DataFrame) -> str:
+    seeds = runs.groupby("strategy")["seed"].nunique()
+    n = str(seeds.iloc[0]) if seeds.nunique() == 1 else f"{seeds.min()}-{seeds.max()}"
+    return f"{n} seed{'s' if n != '1' else ''}"
+
+
+def _label_axes(
+    ax: Axes, title: str, metric: str, runs: pd.DataFrame | None, counts: Sequence[int]
+) -> None:
+    """Titles, labels and legend; the legend names the band and the title the seed count."""
     curves = runs[runs["strategy"] != TOPLINE] if runs is not None else None
     if curves is not None and len(curves):
-        seeds = curves.groupby("strategy")["seed"].nunique()
-        n = str(seeds.iloc[0]) if seeds.nunique() == 1 else f"{seeds.min()}-{seeds.max()}"
-        title += f" ({n} seed{'s' if n != '1' else ''}, 95% CI)"
-        low, high = ax.get_ylim()  # t-bands of few seeds can leave the metric's range
+        title += f" ({_seed_text(curves)})"
+        low, high = ax.get_ylim()  # bands of few seeds can leave the metric's range
         if curves["value (%)"].between(0, 100).all():
             ax.set_ylim(max(low, 0), min(high, 100))
     ax.set_title(title)
     ax.set_xlabel("Labeled data (%)")
     ax.set_ylabel(f"{_METRIC_NAMES.get(metric.lower(), metric)} (%)")
     ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize="small")
+    _legend(ax, counts)
 
 
 def plot_curves(
@@ -225,11 +321,13 @@ def plot_curves(
     reference: pd.DataFrame | None = None,
     out: str | Path | None = None,
     datasets: Sequence[str] | None = None,
+    metric: str = "",
 ) -> Figure:
-    """Metric (%) vs labeled data (%) with 95% bands over seeds, one panel per dataset/experiment.
+    """Metric (%) vs labeled data (%) with bands over seeds, one panel per dataset/experiment.
 
     `reference` (from load_reference) is overlaid on the panel of its dataset; `datasets` fixes the
-    panels and their order, and lets a dataset with reference points but no runs get a panel.
+    panels and their order, and lets a dataset without runs get a panel (saying so, its y axis
+    named by `metric`).
     """
     df = _with_percent(df)
     top = df[df["strategy"] == TOPLINE]  # a full-data run is drawn on every panel of its dataset
@@ -245,103 +343,415 @@ def plot_curves(
     for key in keys:
         exps = sorted(df.loc[df["dataset"].map(dataset_key) == key, "experiment"].unique())
         panels += [(key, e) for e in exps] or [(key, None)]
-    fig, axes = _new_figure(len(panels))
-    for ax, (key, experiment) in zip(axes, panels, strict=True):
+    fig, axes = _new_figure(max(1, len(panels)))
+    for ax, (key, experiment) in zip(axes, panels, strict=False):
         runs = df[df["experiment"] == experiment]
-        _draw_runs(ax, pd.concat([runs, top[top["dataset"].map(dataset_key) == key]]))
+        counts = _draw_runs(ax, pd.concat([runs, top[top["dataset"].map(dataset_key) == key]]))
         panel_ref = ref[ref_keys == key]
         _draw_reference(ax, panel_ref)
+        if runs.empty:
+            paper = " (paper's points only)" if len(panel_ref) else ""
+            _empty_panel(ax, f"no runs yet{paper}\n`make reproduce-{key}`", 0.9 if paper else 0.5)
         name = DATASET_NAMES.get(key, runs["dataset"].iloc[0] if len(runs) else key)
         several = sum(k == key for k, _ in panels) > 1
         source = runs if len(runs) else panel_ref
-        metric = str(source["metric"].iloc[0]) if len(source) else ""
-        _label_axes(ax, f"{name} ({experiment})" if several else name, metric, runs)
+        panel_metric = str(source["metric"].iloc[0]) if len(source) else metric
+        _label_axes(ax, f"{name} ({experiment})" if several else name, panel_metric, runs, counts)
     if out is not None:
         save_figure(fig, out)
     return fig
 
 
-def plot_sampling_time(df: pd.DataFrame, out: str | Path | None = None) -> Figure:
-    """Mean wall-clock seconds per query step for each strategy, one panel per experiment."""
-    df = df[df["strategy"] != TOPLINE]
-    queried = df["n_selected"].fillna(0).astype(float) > 0
-    if queried.any():
-        df = df[queried]
-    per_run = df.groupby(["experiment", "strategy", "seed"], as_index=False)["query_s"].mean()
-    per_run["method"] = per_run["strategy"].map(strategy_label)
-    experiments = sorted(per_run["experiment"].unique())
-    fig, axes = _new_figure(
-        max(1, len(experiments)), width=max(4.0, 1.2 * df["strategy"].nunique() + 2)
-    )
-    for ax, experiment in zip(axes, experiments, strict=False):
-        runs = per_run[per_run["experiment"] == experiment]
-        order = _sort_strategies(runs["strategy"])
-        sns.barplot(
-            data=runs,
-            x="method",
-            y="query_s",
-            hue="method",
-            order=[strategy_label(s) for s in order],
-            palette={strategy_label(s): strategy_color(s) for s in order},
-            errorbar=_t_interval,
-            ax=ax,
-        )
-        means = runs.groupby("strategy")["query_s"].mean()  # a fast strategy's bar is invisible
-        ax.set_xticks(range(len(order)), [f"{strategy_label(s)}\n{means[s]:.3g} s" for s in order])
-        ax.set_title(experiment)
-        ax.set_xlabel("")
-        ax.set_ylabel("Sampling time per query (s)")
-        ax.tick_params(axis="x", labelrotation=30)
-    if out is not None:
-        save_figure(fig, out)
-    return fig
-
-
-def plot_ablation(df: pd.DataFrame, out: str | Path | None = None) -> Figure:
-    """Curves of the ablation experiments (protocol != 'standard'), one panel per protocol."""
-    df = df[(df["protocol"] != "standard") & (df["strategy"] != TOPLINE)]
-    if df.empty:
-        raise ValueError("no ablation runs (protocol != 'standard') to plot")
-    df = _with_percent(df)
-    protocols = sorted(df["protocol"].unique())
-    fig, axes = _new_figure(len(protocols))
-    for ax, protocol in zip(axes, protocols, strict=True):
-        runs = df[df["protocol"] == protocol]
-        _draw_runs(ax, runs, style="experiment" if runs["experiment"].nunique() > 1 else None)
-        names = ", ".join(sorted({dataset_name(d) for d in runs["dataset"]}))
-        _label_axes(ax, f"{protocol} ({names})", runs["metric"].iloc[0], runs)
-    if out is not None:
-        save_figure(fig, out)
-    return fig
+def _not_ablation(runs: pd.DataFrame) -> pd.DataFrame:
+    """Runs of the main experiments (any training protocol), ablation experiments left out."""
+    return runs[runs["ablation"].isna()] if "ablation" in runs else runs
 
 
 def paper_figure(
     runs: pd.DataFrame,
-    datasets: Sequence[str],
+    figure: str | Sequence[str],
     root: str | Path = "results",
     out: str | Path | None = None,
-) -> Figure | None:
-    """One paper figure (a list of datasets), standard protocol, with the paper's points overlaid.
-
-    A dataset without runs is reported with the command that produces them; its panel still shows
-    the paper's points when there are any. Returns None when there is nothing at all to draw.
-    """
-    runs = runs[runs["protocol"] == "standard"]
-    keys = runs["dataset"].map(dataset_key)
+) -> Captioned:
+    """One of the paper's curve figures ('classification', 'segmentation', or a list of datasets)
+    from whatever runs exist, the paper's points overlaid, with a caption naming missing runs."""
+    if isinstance(figure, str):
+        if figure not in PAPER_FIGURES:
+            raise ValueError(
+                f"unknown paper figure {figure!r}; choose one of {sorted(PAPER_FIGURES)} "
+                "or pass a list of dataset names"
+            )
+        spec = PAPER_FIGURES[figure]
+    else:
+        spec = PaperFigureSpec.adhoc(list(figure))
+    runs = _not_ablation(runs)
+    wanted = {dataset_key(d) for d in spec.datasets}
+    runs = runs[runs["dataset"].map(dataset_key).isin(wanted)]
     ref = load_reference()
     ref = ref[ref["kind"].isin(_PAPER_KINDS) & ref["mean"].notna()]
-    ref_keys = set(ref["dataset"].map(dataset_key))
-    shown = []
-    for dataset in datasets:
-        key = dataset_key(dataset)
-        if not (keys == key).any():
-            also = " (showing the paper's points only)" if key in ref_keys else ""
-            print(
-                f"no runs for {dataset_name(dataset)} under {root}: run `make reproduce-{key}`{also}"
-            )
-        if (keys == key).any() or key in ref_keys:
-            shown.append(dataset)
-    if not shown:
-        return None
-    wanted = {dataset_key(d) for d in shown}
-    return plot_curves(runs[keys.isin(wanted)], reference=ref, out=out, datasets=shown)
+    fig = plot_curves(runs, reference=ref, datasets=list(spec.datasets), metric=spec.metric)
+    missing = missing_runs(runs, spec.datasets, spec.strategies, spec.seeds, root, DATASET_NAMES)
+    shown = ref[ref["dataset"].map(dataset_key).isin(wanted)]
+    paper = (
+        "Dashed/starred: the paper's numbers ("
+        + "; ".join(sorted(set(shown["dataset"] + ": " + shown["verification_status"])))
+        + ")."
+        if len(shown)
+        else "The paper's numbers for these datasets are not in analysis/reference_data."
+    )
+    body = [
+        "Solid lines: mean over seeds of this suite's runs, shaded band as the legend says.",
+        paper,
+    ]
+    caption = _caption(spec.title, body, missing)
+    captioned = Captioned(fig, caption, missing)
+    if out is not None:
+        captioned.save(out)
+    return captioned
+
+
+# --- ablations -----------------------------------------------------------------------------------
+_VARIANT_COLORS = ["#9467bd", "#ff7f0e", "#2ca02c", "#8c564b", "#17becf", "#bcbd22"]
+_VARIANT_NAMES = {
+    "noadv": "VAAL, adversary off (adversary_param 0)",
+    "fixedvae": "VAAL, fixed VAE",
+    "klmean": "VAAL, KL averaged (mean)",
+}
+
+
+def _noise_rate(runs: pd.DataFrame) -> str:
+    """Measured share of oracle labels flipped over the queries of these runs."""
+    if "label_noise_flipped" not in runs:
+        return ""
+    flipped = runs["label_noise_flipped"].map(lambda x: len(x) if isinstance(x, list) else 0)
+    asked = pd.to_numeric(runs["n_selected"], errors="coerce").fillna(0)
+    if runs["label_noise_flipped"].map(lambda x: isinstance(x, list)).any() and asked.sum():
+        return f"{100 * flipped.sum() / asked.sum():.1f}% of queried labels flipped"
+    return ""
+
+
+def ablation_figure(
+    runs: pd.DataFrame,
+    family: str,
+    root: str | Path = "results",
+    out: str | Path | None = None,
+) -> Captioned:
+    """One ablation family (`noise`, `budget`, `biased`, `vaal`) against the same dataset's runs
+    without ablation (dashed), with a caption naming the variants and strategies still missing.
+
+    Ablations are experiments named `ablation_<kind>_<dataset>` (see `load_runs`' `ablation`).
+    """
+    if family not in ABLATION_FAMILIES:
+        raise ValueError(
+            f"unknown ablation family {family!r}; choose one of {sorted(ABLATION_FAMILIES)}"
+        )
+    fam = ABLATION_FAMILIES[family]
+    runs = _with_percent(runs[runs["strategy"] != TOPLINE])
+    abl = (
+        runs[runs["ablation"].map(fam.matches).astype(bool)]
+        if "ablation" in runs
+        else runs.iloc[:0]
+    )
+    base = _not_ablation(runs)
+    if fam.per_variant:
+        panels = [(d, None) for d in sorted(abl["dataset"].unique())]
+    else:
+        panels = sorted(abl[["dataset", "ablation"]].drop_duplicates().itertuples(index=False))
+        panels = [(d, k) for d, k in panels]
+    fig, axes = _new_figure(max(1, len(panels)))
+    notes, missing = [], []
+    for ax, (dataset, kind) in zip(axes, panels, strict=False):
+        mine = abl[abl["dataset"] == dataset]
+        if kind is not None:
+            mine = mine[mine["ablation"] == kind]
+        ref = base[base["dataset"] == dataset]
+        ref = (
+            ref[ref["protocol"].isin(mine["protocol"])]
+            if ref["protocol"].isin(mine["protocol"]).any()
+            else ref
+        )
+        counts: list[int] = []
+        if fam.per_variant:
+            for i, variant in enumerate(sorted(mine["ablation"].unique())):
+                counts += _band_line(
+                    ax,
+                    mine[(mine["ablation"] == variant) & (mine["strategy"] == "vaal")],
+                    "labeled (%)",
+                    "value (%)",
+                    _VARIANT_NAMES.get(variant, variant),
+                    _VARIANT_COLORS[i % len(_VARIANT_COLORS)],
+                )
+            ref = ref[ref["strategy"].isin(["vaal", "random"])]
+        else:
+            counts += _draw_runs(ax, mine)
+            ref = ref[ref["strategy"].isin(mine["strategy"])]
+            rate = _noise_rate(mine)
+            if rate:
+                notes.append(f"{kind} on {dataset_name(dataset)}: {rate}.")
+        counts += _draw_runs(ax, ref, linestyle="--", suffix=" (no ablation)")
+        if ref.empty:
+            missing.append(f"{dataset_name(dataset)}: no runs without ablation to compare with")
+        what = kind if kind is not None else fam.title.split(" (")[0]
+        metric = str(mine["metric"].iloc[0]) if len(mine) else ""
+        _label_axes(ax, f"{what}: {dataset_name(dataset)}", metric, mine, counts)
+    if not panels:
+        _empty_panel(axes[0], f"no {fam.title.lower()} runs yet")
+        axes[0].set_title(fam.title)
+    # variants to run: on the datasets ablated so far, else on those with main runs
+    datasets = sorted(abl["dataset"].unique()) or sorted(base["dataset"].unique()) or ["<dataset>"]
+    for kind in fam.kinds:
+        for dataset in datasets:
+            got = abl[(abl["ablation"] == kind) & (abl["dataset"] == dataset)]
+            exp = f"ablation_{kind}_{dataset_key(dataset) if dataset != '<dataset>' else dataset}"
+            if got.empty:
+                missing.append(f"{exp}: not run (`{reproduce_command(exp)}`)")
+                continue
+            for strategy in fam.strategies:
+                n = got.loc[got["complete"] & (got["strategy"] == strategy), "seed"].nunique()
+                if n < PAPER_SEEDS:
+                    missing.append(f"{exp}: {strategy} has {n}/{PAPER_SEEDS} complete seeds")
+    body = [
+        "Solid: ablation runs; dashed: the same dataset without ablation;",
+        "shaded band as the legend says.",
+        " ".join(notes),
+        "The paper's ablation numbers are not in analysis/reference_data.",
+    ]
+    captioned = Captioned(fig, _caption(f"Ablation: {fam.title}", body, missing), missing)
+    if out is not None:
+        captioned.save(out)
+    return captioned
+
+
+# --- sampling time ---------------------------------------------------------------------------------
+def plot_sampling_time(df: pd.DataFrame, out: str | Path | None = None) -> Figure:
+    """Seconds of the first query (same unlabeled pool for all) per strategy, one panel per
+    experiment; the bar is the mean over seeds and the error bar the band named in the title."""
+    table = sampling_time_table(df)
+    experiments = sorted(table["experiment"].unique())
+    fig, axes = _new_figure(
+        max(1, len(experiments)), width=max(4.0, 1.2 * df["strategy"].nunique() + 2)
+    )
+    for ax, experiment in zip(axes, experiments, strict=False):
+        rows = table[table["experiment"] == experiment].set_index("strategy")
+        order = _sort_strategies(rows.index)
+        rows = rows.loc[order]
+        x = np.arange(len(order))
+        err = np.vstack([rows["seconds"] - rows["band_lo"], rows["band_hi"] - rows["seconds"]])
+        ax.bar(x, rows["seconds"], color=[strategy_color(s) for s in order], yerr=err, capsize=4)
+        ax.set_xticks(x, [f"{strategy_label(s)}\n{rows.loc[s, 'seconds']:.3g} s" for s in order])
+        ax.tick_params(axis="x", labelrotation=30)
+        ax.set_title(
+            f"{experiment}: first query, {int(rows['unlabeled'].iloc[0])} unlabeled\n"
+            f"{band_label(rows['n_seeds'].tolist())}; {'; '.join(sorted(set(rows['hardware'])))}",
+            fontsize="small",
+        )
+        ax.set_ylabel("Seconds per selection")
+    if not experiments:
+        _empty_panel(axes[0], "no queries recorded")
+    if out is not None:
+        save_figure(fig, out)
+    return fig
+
+
+def _seconds_cell(row: pd.Series) -> str:
+    if row["band_kind"] == "none":
+        return f"{row['seconds']:.3g} (1 seed)"
+    half = (row["band_hi"] - row["band_lo"]) / 2
+    return f"{row['seconds']:.3g} ± {half:.2g}"
+
+
+def sampling_time_figure(
+    runs: pd.DataFrame, root: str | Path = "results", out: str | Path | None = None
+) -> Captioned:
+    """The paper's sampling-time table from these runs: seconds per selection per strategy at the
+    same pool size (each run's first query), naming the hardware, with missing strategies listed."""
+    table = sampling_time_table(_not_ablation(runs))
+    fig = Figure(figsize=(8, 0.6 + 0.3 * (len(table) + 1)), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    ax.axis("off")
+    missing = []
+    if table.empty:
+        _empty_panel(ax, f"no queries recorded under {root}: run `make demo`")
+        missing.append(f"no queries recorded under {root}")
+    else:
+        cells = [
+            [
+                r.experiment,
+                strategy_label(r.strategy),
+                f"{r.unlabeled}",
+                f"{r.n_selected}",
+                _seconds_cell(pd.Series(r._asdict())),
+                "" if np.isnan(r.extra_train_s) else f"{r.extra_train_s:.3g}",
+                str(r.n_seeds),
+                r.hardware,
+            ]
+            for r in table.itertuples()
+        ]
+        head = ["experiment", "method", "unlabeled", "queried", "seconds", "of which training"]
+        tab = ax.table(cellText=cells, colLabels=head + ["seeds", "hardware"], loc="center")
+        tab.auto_set_font_size(False)
+        tab.set_fontsize(8)
+        tab.auto_set_column_width(list(range(len(head) + 2)))
+        for exp, rows in table.groupby("experiment"):
+            absent = [s for s in SAMPLING_TIME_STRATEGIES if s not in set(rows["strategy"])]
+            if absent:
+                missing.append(f"{exp}: {', '.join(absent)} not run")
+            if rows["hardware"].nunique() > 1 or rows["hardware"].str.contains(";").any():
+                missing.append(f"{exp}: strategies ran on different hardware; times do not compare")
+    hardware = "; ".join(sorted(set(table["hardware"]))) or "n/a"
+    body = [
+        "Seconds per selection of each run's first query (cycle 0: the same unlabeled pool for",
+        f"every strategy), mean over seeds ± half the band ({band_label(table['n_seeds'].tolist())}).",
+        f"Hardware: {hardware}; devices: {'; '.join(sorted(set(table['device']))) or 'n/a'}.",
+        "The paper's sampling times are not in analysis/reference_data.",
+    ]
+    captioned = Captioned(fig, _caption("Sampling time", body, missing), missing)
+    if out is not None:
+        captioned.save(out)
+    return captioned
+
+
+# --- VAAL diagnostics and class balance -----------------------------------------------------------
+def _message_figure(title: str, text: str, out: str | Path | None) -> Figure:
+    """A one-panel figure that says why there is nothing to draw (a notebook never crashes)."""
+    fig, (ax,) = _new_figure(1, width=7.0, height=2.0)
+    ax.axis("off")
+    ax.set_title(title)
+    _empty_panel(ax, text)
+    if out is not None:
+        save_figure(fig, out)
+    return fig
+
+
+def _qs(df: pd.DataFrame, key: str) -> pd.Series:
+    col = QS_PREFIX + key
+    return pd.to_numeric(df[col], errors="coerce") if col in df else pd.Series(np.nan, df.index)
+
+
+def plot_vaal_diagnostics(df: pd.DataFrame, out: str | Path | None = None) -> Figure:
+    """Discriminator ROC-AUC (chance band shaded), active latent units and mean P(labeled) per
+    cycle, one line per experiment/protocol, seeds aggregated by the band rule.
+
+    An AUC inside the hatched band means the discriminator could not tell labeled from unlabeled
+    images (Hanley & McNeil 1982), so VAAL's query was random; few active units (Burda et al.,
+    ICLR 2016) mean a collapsed posterior. Without diagnostics in the records the figure says so.
+    """
+    v = df[(df["strategy"] == "vaal")].copy()
+    v["auc"], v["auc_band"] = _qs(v, "disc_auc"), _qs(v, "disc_auc_band")
+    v["units"], v["latent"] = _qs(v, "active_units"), _qs(v, "latent_dim")
+    v = v[v["auc"].notna() | v["units"].notna()]
+    if v.empty:
+        return _message_figure(
+            "VAAL diagnostics",
+            "no VAAL diagnostics (query_stats.disc_auc / active_units) in these records:\n"
+            "run VAAL with a vaal_core that records them",
+            out,
+        )
+    probs = ["p_labeled_labeled", "p_labeled_unlabeled", "p_labeled_selected"]
+    for p in probs:
+        v[p] = _qs(v, p)
+    has_p = v[probs].notna().any().any()
+    fig, axes = _new_figure(3 if has_p else 2, width=5.0, height=3.8)
+    v["line"] = [
+        e if p == "standard" else f"{e} [{p}]"
+        for e, p in zip(v["experiment"], v["protocol"], strict=True)
+    ]
+    lines = sorted(v["line"].unique())
+    colors = {line: _SPARE_LINES[i % len(_SPARE_LINES)] for i, line in enumerate(lines)}
+    ax_auc, ax_units = axes[0], axes[1]
+    chance = v.groupby("cycle")["auc_band"].max().dropna()
+    if len(chance):
+        widest = " (widest over lines)" if len(lines) > 1 else ""
+        ax_auc.fill_between(
+            chance.index,
+            0.5 - chance.to_numpy(),
+            0.5 + chance.to_numpy(),
+            facecolor="none",
+            edgecolor="grey",
+            hatch="//",
+            linewidth=0,
+            label=f"chance: 0.5 ± 95% band{widest}",
+        )
+    ax_auc.axhline(0.5, color="grey", linewidth=0.8)
+    counts_auc, counts_units, counts_p = [], [], []
+    for line in lines:
+        mine = v[v["line"] == line]
+        counts_auc += _band_line(ax_auc, mine, "cycle", "auc", line, colors[line])
+        counts_units += _band_line(ax_units, mine, "cycle", "units", line, colors[line])
+        latent = mine["latent"].dropna()
+        if len(latent):
+            ax_units.axhline(latent.max(), color=colors[line], linestyle=":", linewidth=1)
+        if has_p:
+            for p, style in zip(probs, ["-", "--", ":"], strict=True):
+                name = p.removeprefix("p_labeled_")
+                counts_p += _band_line(
+                    axes[2], mine, "cycle", p, f"{line}: {name}", colors[line], style, "."
+                )
+    ax_auc.set(
+        title="Discriminator ROC-AUC, labeled vs unlabeled (held out)",
+        xlabel="Cycle",
+        ylabel="ROC-AUC",
+    )
+    ax_units.set(
+        title="Active latent units (Var_x(mu) > 0.01); dotted: latent size",
+        xlabel="Cycle",
+        ylabel="Units",
+    )
+    _legend(ax_auc, counts_auc)
+    _legend(ax_units, counts_units)
+    if has_p:
+        axes[2].set(title="Mean P(labeled)", xlabel="Cycle", ylabel="P(labeled)")
+        _legend(axes[2], counts_p)
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    if out is not None:
+        save_figure(fig, out)
+    return fig
+
+
+_SPARE_LINES = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"]
+
+
+def plot_query_classes(df: pd.DataFrame, out: str | Path | None = None) -> Figure:
+    """True-class shares of the queried images per cycle (rows) and class (columns), one heatmap
+    per experiment and strategy, seeds pooled; the title gives the mean total-variation distance
+    from random's queries at the same cycles (from uniform where random was not run). Without
+    histograms in the records the figure says so."""
+    shares = class_shares(df)
+    if shares.empty:
+        return _message_figure(
+            "Queried classes",
+            "no selected_classes in these records: they need a vaal_core that records\n"
+            "the class histogram of every query (classification only)",
+            out,
+        )
+    bias = class_bias(shares)
+    panels = sorted(
+        shares[["experiment", "strategy"]].drop_duplicates().itertuples(index=False),
+        key=lambda r: (r.experiment, _rank(r.strategy)),
+    )
+    fig, axes = _new_figure(len(panels), width=4.5, height=3.2)
+    vmax = float(shares["share"].max()) or 1.0
+    image = None
+    for ax, (experiment, strategy) in zip(axes, panels, strict=True):
+        mine = shares[(shares["experiment"] == experiment) & (shares["strategy"] == strategy)]
+        grid = mine.pivot_table(index="cycle", columns="class", values="share", fill_value=0.0)
+        image = ax.imshow(grid.to_numpy(), aspect="auto", cmap="viridis", vmin=0, vmax=vmax)
+        ax.set_yticks(range(len(grid.index)), [str(c) for c in grid.index])
+        step = max(1, len(grid.columns) // 10)
+        ax.set_xticks(range(0, len(grid.columns), step), [str(c) for c in grid.columns[::step]])
+        b = bias[(bias["experiment"] == experiment) & (bias["strategy"] == strategy)]
+        seeds = int(mine["n_seeds"].max())
+        ax.set_title(
+            f"{experiment}: {strategy_label(strategy)} ({seeds} seed{'s' if seeds != 1 else ''})\n"
+            f"TV from {b['against'].iloc[0]}: {b['tv'].mean():.3f}",
+            fontsize="small",
+        )
+        ax.set_xlabel("True class")
+        ax.set_ylabel("Cycle")
+    fig.colorbar(image, ax=axes, label="Share of queried images", shrink=0.8)
+    if out is not None:
+        save_figure(fig, out)
+    return fig

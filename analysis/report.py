@@ -12,17 +12,22 @@ from pathlib import Path
 
 import pandas as pd
 
+from .diagnostics import chance_warnings, class_shares
+from .expected import ABLATION_FAMILIES
 from .plotting import (
     _sort_strategies,
+    ablation_figure,
     dataset_name,
-    plot_ablation,
     plot_curves,
+    plot_query_classes,
     plot_sampling_time,
+    plot_vaal_diagnostics,
+    sampling_time_figure,
     save_figure,
     strategy_label,
 )
 from .reference import load_reference
-from .runs import load_runs
+from .runs import QS_PREFIX, load_runs
 from .stats import TOPLINE, aubc_summary, compare, percent_scale, summarize, verdicts, win_tie_loss
 
 __all__ = ["report", "markdown_table"]
@@ -109,7 +114,10 @@ def _experiment_section(exp: pd.DataFrame, baseline: str) -> list[str]:
     scale = percent_scale(exp["value"])
     unit = "%" if scale == 100 else metric
     protocols = ", ".join(sorted(exp["protocol"].unique()))
-    out = [f"## {name}: {dataset_name(exp['dataset'].iloc[0])}, {metric}, protocol {protocols}", ""]
+    kind = exp["ablation"].iloc[0] if "ablation" in exp else None
+    ablation = f", ablation {kind}" if isinstance(kind, str) else ""
+    head = f"## {name}: {dataset_name(exp['dataset'].iloc[0])}, {metric}, protocol {protocols}"
+    out = [head + ablation, ""]
     runs = exp.drop_duplicates("run_dir")
     counts = []
     for s in _strategies(exp):
@@ -162,34 +170,54 @@ def report(
     out_dir: str | Path = "figures",
     baseline: str = "random",
     verbose: bool = True,
+    figures: bool = True,
 ) -> str:
     """Markdown report of every experiment under `root`; figures go to `out_dir`.
 
-    Writes `<experiment>.png/.pdf` (curves) and `<experiment>_sampling_time.png/.pdf` per
-    experiment, plus `ablations.png/.pdf` when ablation runs exist. Prints the markdown if `verbose`.
+    Writes `<experiment>.png/.pdf` (curves) per experiment, `ablation_<family>` per ablation
+    family run, `sampling_time` (bars) and `sampling_time_table` (+ caption .txt),
+    `vaal_diagnostics` and `query_classes` when the records carry what they need. Warns (one line
+    per VAAL cycle) where the discriminator's AUC lies inside its chance band. Prints the markdown
+    if `verbose`; `figures=False` gives the tables alone.
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         df = load_runs(root)
-    out_dir = Path(out_dir)
     lines = [f"# VAAL reproduction report: {root}", ""]
     if caught:
         lines += ["Log issues:", ""] + [f"- {w.message}" for w in caught] + [""]
-    written: list[Path] = []
-    for experiment, exp in df.groupby("experiment", sort=True):
+    chance = chance_warnings(df)
+    if chance:
+        lines += ["## VAAL discriminator at chance", ""]
+        lines += [f"warning: {w}" for w in chance] + [""]
+    for _, exp in df.groupby("experiment", sort=True):
         lines += _experiment_section(exp, baseline)
-        ref = load_reference(exp["dataset"].iloc[0])
-        fig = plot_curves(exp, reference=ref if len(ref) else None)
-        written += save_figure(fig, out_dir / str(experiment))
-        curves = exp[exp["strategy"] != TOPLINE]
-        if len(curves):
-            written += save_figure(
-                plot_sampling_time(curves), out_dir / f"{experiment}_sampling_time"
-            )
-    if (df["protocol"] != "standard").any():
-        written += save_figure(plot_ablation(df), out_dir / "ablations")
-    lines += ["## Figures written", ""] + [f"- {p}" for p in written]
+    if figures:
+        written = _write_figures(df, root, Path(out_dir))
+        lines += ["## Figures written", ""] + [f"- {p}" for p in written]
     text = "\n".join(lines) + "\n"
     if verbose:
         print(text)
     return text
+
+
+def _write_figures(df: pd.DataFrame, root: str | Path, out_dir: Path) -> list[Path]:
+    """Every figure the records allow; returns the files written."""
+    written: list[Path] = []
+    for experiment, exp in df.groupby("experiment", sort=True):
+        ref = load_reference(exp["dataset"].iloc[0])
+        fig = plot_curves(exp, reference=ref if len(ref) else None)
+        written += save_figure(fig, out_dir / str(experiment))
+    for name in ABLATION_FAMILIES:
+        if df["ablation"].map(ABLATION_FAMILIES[name].matches).any():
+            written += ablation_figure(df, name, root=root).save(out_dir / f"ablation_{name}")
+    if (df["strategy"] != TOPLINE).any():
+        written += save_figure(plot_sampling_time(df), out_dir / "sampling_time")
+        written += sampling_time_figure(df, root=root).save(out_dir / "sampling_time_table")
+    if QS_PREFIX + "disc_auc" in df or QS_PREFIX + "active_units" in df:
+        vaal = df[df["strategy"] == "vaal"]
+        if len(vaal) and vaal.filter(like=QS_PREFIX).notna().any().any():
+            written += save_figure(plot_vaal_diagnostics(df), out_dir / "vaal_diagnostics")
+    if len(class_shares(df)):
+        written += save_figure(plot_query_classes(df), out_dir / "query_classes")
+    return written

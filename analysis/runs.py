@@ -2,11 +2,22 @@
 
 Everything downstream (tables, tests, figures) starts from this frame, so problems in the logs are
 reported here, naming the file and line, instead of surfacing later as odd numbers.
+
+Columns beyond the record's own fields:
+- `qs_<key>`: every entry of the record's `query_stats` dict (what the strategy reported about its
+  query: for VAAL `qs_disc_auc`, `qs_disc_auc_band`, `qs_active_units`, ...), NaN/None where a
+  record lacks it. The prefix keeps them apart from the record's own fields.
+- `ablation`: the ablation kind parsed from an experiment named `ablation_<kind>_<dataset>`
+  (e.g. `noise10`, `budget_small`, `noadv`); None for every other experiment. Training protocols
+  (`standard`, `paper`, `release`, `modern`) are not ablations.
+- `hardware`: the GPU name or CPU of the run, from its env.json (the record's `device` otherwise).
+- `run_dir`, `complete`, `expected_cycles`: where the run lives and whether all its cycles are in.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -14,7 +25,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-__all__ = ["RunLogError", "load_runs", "COLUMNS"]
+__all__ = ["RunLogError", "load_runs", "ablation_kind", "COLUMNS", "QS_PREFIX"]
 
 HOW_TO_RUN = (
     "produce runs with `make demo` or "
@@ -38,8 +49,19 @@ _REQUIRED: dict[str, str] = {
     "peak_mem_mb": "float64",
     "spec_hash": "string",
 }
-_OPTIONAL = ["run_id", "git_rev", "n_selected", "precision", "device"]
-COLUMNS = list(_REQUIRED) + _OPTIONAL + ["run_dir", "complete", "expected_cycles"]
+_OPTIONAL = [
+    "run_id",
+    "git_rev",
+    "n_selected",
+    "precision",
+    "device",
+    "selected_classes",
+    "label_noise_flipped",
+]
+COLUMNS = list(_REQUIRED) + _OPTIONAL + ["ablation", "hardware", "run_dir", "complete"]
+COLUMNS += ["expected_cycles"]
+QS_PREFIX = "qs_"
+ABLATION_PREFIX = "ablation_"
 
 # Strategies whose spec legitimately differs from the experiment's (e.g. a full-data top-line).
 _HASH_EXEMPT = {"full"}
@@ -101,6 +123,45 @@ def _expected_cycles(run_dir: Path) -> int | None:
     return None
 
 
+def ablation_kind(experiment: str, dataset: str | None = None) -> str | None:
+    """`noise10` from `ablation_noise10_mnist` (the dataset suffix dropped); None if no ablation.
+
+    Without a matching dataset suffix the whole rest of the name is the kind.
+    """
+    name = str(experiment)
+    if not name.startswith(ABLATION_PREFIX):
+        return None
+    kind = name[len(ABLATION_PREFIX) :]
+    if dataset:
+        suffix = "_" + re.sub(r"[^a-z0-9]", "", str(dataset).lower())
+        if kind.lower().endswith(suffix) and len(kind) > len(suffix):
+            kind = kind[: -len(suffix)]
+    return kind or None
+
+
+def _hardware(run_dir: Path, device: object) -> str:
+    """GPU name, else the CPU (`cpu_model` if recorded, else `processor`) with its thread count,
+    from env.json; the record's device otherwise."""
+    try:
+        env = json.loads((run_dir / "env.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return str(device) if device is not None else "unknown"
+    if env.get("gpu"):
+        return str(env["gpu"])
+    cpu = env.get("cpu_model") or env.get("processor") or env.get("device") or device or "unknown"
+    threads = env.get("num_threads")
+    return f"{cpu} ({threads} threads)" if threads else str(cpu)
+
+
+def _flatten_query_stats(frame: pd.DataFrame) -> pd.DataFrame:
+    """One `qs_<key>` column per key of the records' `query_stats` dicts."""
+    if "query_stats" not in frame:
+        return frame
+    stats = [q if isinstance(q, dict) else {} for q in frame.pop("query_stats")]
+    flat = pd.DataFrame.from_records(stats, index=frame.index)
+    return pd.concat([frame, flat.add_prefix(QS_PREFIX)], axis=1)
+
+
 def _empty() -> pd.DataFrame:
     """A frame with the right columns and no rows, for callers that accept 'no runs yet'."""
     frame = pd.DataFrame({c: pd.Series(dtype=_REQUIRED.get(c, "object")) for c in COLUMNS})
@@ -127,19 +188,26 @@ def load_runs(root: str | Path, allow_empty: bool = False) -> pd.DataFrame:
             raise RunLogError(f"{path}: cycle(s) {dup} recorded more than once")
         expected = _expected_cycles(path.parent)
         complete = expected is not None and not truncated and set(range(expected)) <= set(cycles)
-        frame = pd.DataFrame.from_records(records)
+        frame = _flatten_query_stats(pd.DataFrame.from_records(records))
         for col in _OPTIONAL:
             if col not in frame:
                 frame[col] = None
+        frame["ablation"] = [
+            ablation_kind(e, d) for e, d in zip(frame["experiment"], frame["dataset"], strict=True)
+        ]
+        frame["hardware"] = _hardware(path.parent, frame["device"].iloc[0])
         frame["run_dir"] = str(path.parent)
         frame["complete"] = complete
         frame["expected_cycles"] = expected
-        frames.append(frame[COLUMNS])
+        qs = [c for c in frame.columns if c.startswith(QS_PREFIX)]
+        frames.append(frame[COLUMNS + qs])
     if not frames:
         if allow_empty:
             return _empty()
         raise RunLogError(f"no runs found under {root}: {HOW_TO_RUN}")
-    df = pd.concat(frames, ignore_index=True)
+    with warnings.catch_warnings():  # all-NA qs_ columns of some runs: concat keeps them object
+        warnings.simplefilter("ignore", FutureWarning)
+        df = pd.concat(frames, ignore_index=True)
     df = df.astype(_REQUIRED).astype({"complete": "bool", "expected_cycles": "Int64"})
     _check_one_spec_per_experiment(df)
     keys = ["experiment", "strategy", "seed", "cycle"]

@@ -2,6 +2,7 @@
 
 Strategies are compared seed by seed (same seed = same initial labeled set), so every test here is
 paired on seed. With one seed nothing is tested and the outputs say n/a rather than guessing.
+Bands drawn in figures follow `band`: ±1 std below 3 seeds, a 95% t-interval from 3 seeds up.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from scipy import stats
 
 __all__ = [
     "GROUP",
+    "BAND_T_FROM",
+    "band",
+    "band_label",
+    "wilcoxon_floor",
     "percent_scale",
     "summarize",
     "aubc",
@@ -42,8 +47,72 @@ def _t_halfwidth(std: pd.Series, n: pd.Series, level: float = 0.95) -> pd.Series
     return stats.t.ppf((1 + level) / 2, dof) * std / np.sqrt(n)
 
 
+# Seeds from which a band is a 95% t-interval; below it the band is +-1 std. With 2 seeds the
+# t-quantile is 12.7, so a "95% CI" spans tens of points and says more about n than about the method.
+BAND_T_FROM = 3
+
+
+def band(values: np.ndarray | pd.Series) -> tuple[float, float, float, str]:
+    """(mean, low, high, kind) of one point's values over seeds, by the band rule.
+
+    kind is 'std' (+-1 sample std, n < BAND_T_FROM), 't95' (95% t-interval of the mean) or 'none'
+    (one value: no spread to show).
+    """
+    v = np.asarray(values, dtype=float)
+    v = v[~np.isnan(v)]
+    if len(v) == 0:
+        return np.nan, np.nan, np.nan, "none"
+    m = float(v.mean())
+    if len(v) < 2:
+        return m, m, m, "none"
+    sd = float(v.std(ddof=1))
+    if len(v) < BAND_T_FROM:
+        return m, m - sd, m + sd, "std"
+    h = float(stats.t.ppf(0.975, len(v) - 1) * sd / np.sqrt(len(v)))
+    return m, m - h, m + h, "t95"
+
+
+def _seeds(counts: list[int]) -> str:
+    lo, hi = min(counts), max(counts)
+    n = f"{lo}" if lo == hi else f"{lo}-{hi}"
+    return f"{n} seed{'' if n == '1' else 's'}"
+
+
+def band_label(n_seeds: int | list[int] | np.ndarray | pd.Series) -> str:
+    """What the shaded band of a figure is, for its legend: '±1 std over 2 seeds', ...
+
+    Accepts one seed count or the counts of every point drawn (mixed counts name both rules).
+    """
+    counts = sorted({int(n) for n in np.atleast_1d(np.asarray(n_seeds)) if n > 0})
+    if not counts:
+        return "no runs"
+    parts = []
+    none = [n for n in counts if n < 2]
+    std = [n for n in counts if 2 <= n < BAND_T_FROM]
+    t95 = [n for n in counts if n >= BAND_T_FROM]
+    if std:
+        parts.append(f"±1 std over {_seeds(std)}")
+    if t95:
+        parts.append(f"95% t-interval over {_seeds(t95)}")
+    if none:
+        parts.append(f"no band where {_seeds(none)}")
+    return "band: " + "; ".join(parts)
+
+
+def wilcoxon_floor(n_pairs: int) -> float:
+    """Smallest p an exact two-sided Wilcoxon signed-rank test can give on n pairs: 2 / 2^n.
+
+    Reached when every difference has the same sign (Wilcoxon 1945); with n <= 5 it is >= 0.0625,
+    so such a test can never be significant at 0.05, whatever the data.
+    """
+    return 1.0 if n_pairs < 1 else min(1.0, 2.0 / 2.0**n_pairs)
+
+
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
-    """Mean, std (ddof=1), seed count and 95% t-interval half-width per strategy and budget."""
+    """Mean, std (ddof=1), seed count and 95% t-interval half-width per strategy and budget.
+
+    `band_lo`/`band_hi`/`band_kind` are the band drawn in figures (see `band`).
+    """
     keys = GROUP + ["n_labeled"]
     out = (
         df.groupby(keys, sort=True, observed=True)
@@ -56,6 +125,11 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
         .reset_index()
     )
     out["ci95"] = _t_halfwidth(out["std"], out["n_seeds"])
+    half = out["std"].where(out["n_seeds"] < BAND_T_FROM, out["ci95"]).fillna(0.0)
+    out["band_lo"], out["band_hi"] = out["mean"] - half, out["mean"] + half
+    out["band_kind"] = np.select(
+        [out["n_seeds"] < 2, out["n_seeds"] < BAND_T_FROM], ["none", "std"], "t95"
+    )
     return out
 
 
@@ -196,8 +270,29 @@ def _aubc_diff(df: pd.DataFrame, strategy: str, baseline: str) -> tuple[float, i
     return (float(d.mean()) if len(d) else np.nan), len(d)
 
 
+def _wilcoxon_note(n: int, budgets: int, alpha: float) -> str:
+    """Say when the Wilcoxon column cannot reach `alpha` whatever the data (exact-test floor)."""
+    floor = wilcoxon_floor(n)
+    if floor >= alpha:
+        return (
+            f" [Wilcoxon signed-rank cannot reach p<{alpha} with n={n} pairs: its smallest exact "
+            f"two-sided p is 2/2^{n} = {floor:.4g}; run at least 6 seeds]"
+        )
+    if budgets * floor >= alpha:
+        return (
+            f" [Holm-adjusted Wilcoxon cannot reach p<{alpha} over {budgets} budgets with n={n} "
+            f"pairs: its smallest value is {budgets} x 2/2^{n} = {budgets * floor:.4g}]"
+        )
+    return ""
+
+
 def verdicts(df: pd.DataFrame, baseline: str = "random", alpha: float = 0.05) -> pd.DataFrame:
-    """One plain-language line per (experiment, strategy) from compare() and the AUBC gap."""
+    """One plain-language line per (experiment, strategy) from compare() and the AUBC gap.
+
+    Each line also says when a test cannot reach `alpha` whatever the data: no test below 2 pairs,
+    and the exact Wilcoxon floor 2/2^n (times m under Holm over m budgets); `wilcoxon_floor` holds
+    2/2^n.
+    """
     cmp = compare(df, baseline=baseline, alpha=alpha)
     rows = []
     for experiment, exp in df.groupby("experiment", sort=True):
@@ -218,7 +313,8 @@ def verdicts(df: pd.DataFrame, baseline: str = "random", alpha: float = 0.05) ->
             elif n_seeds < 2:
                 text = (
                     f"{strategy} vs {baseline}: too few paired seeds (n={n_seeds}) for a "
-                    f"significance test; {aubc_txt} (run at least 3 seeds)"
+                    f"significance test; no test can be significant with fewer than 2 pairs, "
+                    f"by construction; {aubc_txt} (run at least 3 seeds)"
                 )
             elif m == 0:
                 text = (
@@ -244,6 +340,8 @@ def verdicts(df: pd.DataFrame, baseline: str = "random", alpha: float = 0.05) ->
                 )
             if not base_missing and 2 <= n_seeds < 3:
                 text += f" [only {n_seeds} seeds: low power]"
+            if not base_missing and n_seeds >= 2:
+                text += _wilcoxon_note(n_seeds, max(m, 1), alpha)
             rows.append(
                 dict(
                     experiment=experiment,
@@ -254,11 +352,12 @@ def verdicts(df: pd.DataFrame, baseline: str = "random", alpha: float = 0.05) ->
                     losses=losses,
                     budgets=m,
                     aubc_diff=gap * scale if n_aubc else np.nan,
+                    wilcoxon_floor=wilcoxon_floor(n_seeds) if n_seeds >= 1 else np.nan,
                     verdict=text,
                 )
             )
     cols = ["experiment", "strategy", "baseline", "n_seeds", "wins", "losses", "budgets"]
-    return pd.DataFrame(rows, columns=cols + ["aubc_diff", "verdict"])
+    return pd.DataFrame(rows, columns=cols + ["aubc_diff", "wilcoxon_floor", "verdict"])
 
 
 def win_tie_loss(df: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:

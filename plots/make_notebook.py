@@ -19,7 +19,10 @@ Reads the run logs under `RESULTS_DIR` (default `../results`) and writes figures
 (default `../figures`). `make figures` runs it headless. Every number comes from `analysis`;
 this notebook only calls it. The paper's reference points are overlaid where they exist
 (ImageNet: exact, from the authors' result arrays; others: approximate, see
-`analysis/reference_data/README.md`).""",
+`analysis/reference_data/README.md`).
+
+Bands: ±1 std over seeds below 3 seeds, a 95% t-interval from 3 seeds up; every legend says which.
+Each paper figure is drawn from whatever runs exist and its caption lists the runs still missing.""",
     ),
     (
         "code",
@@ -32,54 +35,73 @@ import analysis
 RESULTS = Path(os.environ.get("RESULTS_DIR", "../results"))
 FIGURES = Path(os.environ.get("FIGURES_DIR", "../figures"))
 runs = analysis.load_runs(RESULTS, allow_empty=True)
-standard = runs[runs["protocol"] == "standard"]
 print(f"{runs['run_dir'].nunique()} runs, {len(runs)} cycle records under {RESULTS}")
-runs.drop_duplicates("run_dir")[["experiment", "strategy", "seed", "complete"]]""",
+runs.drop_duplicates("run_dir")[["experiment", "ablation", "strategy", "seed", "complete"]]""",
     ),
-    ("md", "## Summary over seeds (mean, std, 95% t-interval) and area under the budget curve"),
+    (
+        "md",
+        "## Summary over seeds (mean, std, 95% t-interval, band) and area under the budget curve",
+    ),
     ("code", "analysis.summarize(runs)"),
     ("code", "analysis.aubc_summary(runs)"),
     (
         "md",
         "## Significance against random\n\nPaired on seed; Holm correction across budgets per "
-        "strategy; pairwise wins after Ash et al. (2020).",
+        "strategy; pairwise wins after Ash et al. (2020). Verdicts say when a test cannot reach "
+        "significance by construction (exact Wilcoxon on n pairs: p >= 2/2^n).",
     ),
     ("code", 'analysis.compare(runs, baseline="random")'),
     ("code", 'print("\\n".join(analysis.verdicts(runs, baseline="random")["verdict"]))'),
     ("code", "analysis.win_tie_loss(runs)"),
+    (
+        "md",
+        "## VAAL diagnostics\n\nDiscriminator ROC-AUC on held-out labeled vs unlabeled images "
+        "(hatched: the chance band, Hanley & McNeil 1982) and active latent units (Burda et al. "
+        "2016). Cycles at chance are listed first.",
+    ),
+    ("code", 'print("\\n".join(analysis.chance_warnings(runs)))'),
+    ("code", 'analysis.plot_vaal_diagnostics(runs, out=FIGURES / "vaal_diagnostics")'),
+    ("md", "## Classes of the queried images (sampling bias)"),
+    ("code", 'analysis.plot_query_classes(runs, out=FIGURES / "query_classes")'),
     ("md", "## Classification: CIFAR10, CIFAR100, Caltech-256, ImageNet"),
     (
         "code",
-        """analysis.paper_figure(
-    runs,
-    ["CIFAR10", "CIFAR100", "Caltech-256", "ImageNet"],
-    root=RESULTS,
-    out=FIGURES / "classification",
-)""",
+        'analysis.paper_figure(runs, "classification", root=RESULTS, '
+        'out=FIGURES / "classification")',
     ),
     ("md", "## Segmentation: Cityscapes, BDD100K"),
     (
         "code",
-        'analysis.paper_figure(runs, ["Cityscapes", "BDD100K"], root=RESULTS, '
-        'out=FIGURES / "segmentation")',
+        'analysis.paper_figure(runs, "segmentation", root=RESULTS, out=FIGURES / "segmentation")',
     ),
-    ("md", "## Ablations: noisy oracle, budget, biased pool (protocol other than `standard`)"),
+    (
+        "md",
+        "## Ablations\n\nExperiments named `ablation_<kind>_<dataset>`: noisy oracle, budget size, "
+        "biased initial pool, and VAAL's own parts (adversary off, fixed VAE, KL mean).",
+    ),
     (
         "code",
-        """ablations = runs[runs["protocol"] != "standard"]
-if ablations.empty:
-    print(f"no ablation runs under {RESULTS}: run `make reproduce-ablations`")
-else:
-    display(analysis.plot_ablation(ablations, out=FIGURES / "ablations"))""",
+        'analysis.ablation_figure(runs, "noise", root=RESULTS, out=FIGURES / "ablation_noise")',
     ),
-    ("md", "## Sampling time per query"),
     (
         "code",
-        """if standard.empty:
-    print(f"no runs under {RESULTS}: run `make demo`")
-else:
-    display(analysis.plot_sampling_time(standard, out=FIGURES / "sampling_time"))""",
+        'analysis.ablation_figure(runs, "budget", root=RESULTS, out=FIGURES / "ablation_budget")',
     ),
+    (
+        "code",
+        'analysis.ablation_figure(runs, "biased", root=RESULTS, out=FIGURES / "ablation_biased")',
+    ),
+    (
+        "code",
+        'analysis.ablation_figure(runs, "vaal", root=RESULTS, out=FIGURES / "ablation_vaal")',
+    ),
+    ("md", "## Sampling time per selection (same pool size, hardware named)"),
+    ("code", "analysis.sampling_time_table(runs)"),
+    (
+        "code",
+        'analysis.sampling_time_figure(runs, root=RESULTS, out=FIGURES / "sampling_time_table")',
+    ),
+    ("code", 'analysis.plot_sampling_time(runs, out=FIGURES / "sampling_time")'),
     ("md", "## Demo: MNIST"),
     ("code", 'analysis.paper_figure(runs, ["MNIST"], root=RESULTS, out=FIGURES / "mnist_demo")'),
 ]

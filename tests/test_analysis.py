@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from conftest_analysis import record, write_demo, write_run
+from conftest_analysis import record, vaal_stats, write_demo, write_everything, write_run
 from matplotlib.figure import Figure
 from scipy import stats
 
@@ -28,6 +28,30 @@ def test_load_runs_is_tidy(tmp_path):
     assert run["cycle"].tolist() == [0, 1, 2]
     assert run["fraction"].tolist() == pytest.approx([0.1, 0.2, 0.3])
     assert run["run_dir"].iloc[0] == str(tmp_path / "demo_mnist" / "vaal" / "seed-1")
+
+
+def test_query_stats_flattened_histograms_kept_ablation_parsed(tmp_path):
+    write_everything(tmp_path)
+    write_run(tmp_path, "old", "random", 0, [0.5, 0.6])  # no query_stats / selected_classes
+    df = analysis.load_runs(tmp_path)
+    vaal = df[(df["experiment"] == "demo_mnist") & (df["strategy"] == "vaal") & (df["seed"] == 0)]
+    assert vaal["qs_disc_auc"].tolist()[:2] == [0.52, 0.80] and np.isnan(
+        vaal["qs_disc_auc"].iloc[2]
+    )
+    assert vaal["qs_active_units"].tolist()[:2] == [4, 5]
+    assert (
+        vaal["selected_classes"].iloc[0] == [55] + [5] * 9
+        and vaal["selected_classes"].iloc[2] is None
+    )
+    kinds = df.drop_duplicates("experiment").set_index("experiment")["ablation"]
+    assert (
+        kinds["ablation_budget_small_mnist"] == "budget_small"
+        and kinds["ablation_noadv_mnist"] == "noadv"
+    )
+    assert kinds[["demo_mnist", "cifar10"]].isna().all()  # protocols are not ablations
+    assert analysis.ablation_kind("ablation_noise10_cifar10", "CIFAR-10") == "noise10"
+    assert analysis.ablation_kind("ablation_klmean", "mnist") == "klmean"
+    assert analysis.ablation_kind("cifar10_paper", "cifar10") is None
 
 
 def test_truncated_last_line_dropped_flagged_and_warned(tmp_path):
@@ -162,7 +186,7 @@ def test_single_seed_gives_na_and_says_so(tmp_path):
     df = analysis.load_runs(tmp_path)
     assert analysis.compare(df)["p_ttest"].isna().all()
     (verdict,) = analysis.verdicts(df)["verdict"]
-    assert "too few paired seeds (n=1)" in verdict
+    assert "too few paired seeds (n=1)" in verdict and "by construction" in verdict
 
 
 def test_verdict_counts_wins_and_aubc(tmp_path):
@@ -171,6 +195,70 @@ def test_verdict_counts_wins_and_aubc(tmp_path):
     # AUBC gap per seed 0.0325 - 0.75 j with j = 0, .002, .004: mean 3.1 points
     assert v["verdict"].startswith("vaal beats random at 2/2 budgets (Holm p<0.05), AUBC +3.1 pts")
     assert v["aubc_diff"] == pytest.approx(3.1)
+
+
+def test_band_rule_std_below_three_seeds_t_interval_from_three():
+    m, lo, hi, kind = analysis.band([0.5, 0.7])
+    assert kind == "std" and (lo, hi) == pytest.approx(
+        (0.6 - np.std([0.5, 0.7], ddof=1), 0.6 + np.std([0.5, 0.7], ddof=1))
+    )
+    x = np.array([0.5, 0.7, 0.6])
+    m, lo, hi, kind = analysis.band(x)
+    assert kind == "t95"
+    assert (lo, hi) == pytest.approx(stats.t.interval(0.95, 2, loc=x.mean(), scale=stats.sem(x)))
+    assert analysis.band([0.5])[3] == "none"
+    assert analysis.band_label(2) == "band: ±1 std over 2 seeds"
+    assert analysis.band_label(3) == "band: 95% t-interval over 3 seeds"
+    assert analysis.band_label([5, 5, 3]) == "band: 95% t-interval over 3-5 seeds"
+    assert analysis.band_label([2, 4]) == "band: ±1 std over 2 seeds; 95% t-interval over 4 seeds"
+
+
+def test_band_label_in_figure_legend(tmp_path):
+    for seed in (0, 1):
+        write_run(tmp_path / "two", "e", "random", seed, [0.5, 0.6 + seed / 10])
+    write_demo(tmp_path / "three")
+    cases = [
+        ("two", "band: ±1 std over 2 seeds", "std"),
+        ("three", "band: 95% t-interval over 3 seeds", "t95"),
+    ]
+    for root, label, kind in cases:
+        df = analysis.load_runs(tmp_path / root)
+        assert label in _legend_texts(analysis.plot_curves(df))
+        assert set(analysis.summarize(df)["band_kind"]) == {kind}
+
+
+def test_wilcoxon_floor_is_the_exact_minimum():
+    for n in (2, 5, 6):
+        d = np.arange(1.0, n + 1)  # every difference positive: the most extreme signed-rank sum
+        assert stats.wilcoxon(d, method="exact").pvalue == pytest.approx(analysis.wilcoxon_floor(n))
+    assert analysis.wilcoxon_floor(5) == 0.0625
+
+
+def _seeded_pairs(tmp_path, n: int) -> None:
+    rng = np.random.default_rng(n)
+    for k in range(n):
+        base = rng.normal([0.6, 0.7, 0.8], 0.01)
+        write_run(tmp_path, "e", "random", k, base.tolist())
+        write_run(
+            tmp_path, "e", "vaal", k, (base + [0.0, 0.05, 0.05] + rng.normal(0, 0.005, 3)).tolist()
+        )
+
+
+def test_verdict_says_when_wilcoxon_cannot_reach_significance(tmp_path):
+    _seeded_pairs(tmp_path / "five", 5)
+    v = analysis.verdicts(analysis.load_runs(tmp_path / "five")).iloc[0]
+    assert "Wilcoxon signed-rank cannot reach p<0.05 with n=5 pairs" in v["verdict"]
+    assert "2/2^5 = 0.0625" in v["verdict"] and v["wilcoxon_floor"] == 0.0625
+    _seeded_pairs(tmp_path / "six", 6)  # floor 0.03125 < .05, Holm over 3 budgets: 0.094
+    v = analysis.verdicts(analysis.load_runs(tmp_path / "six")).iloc[0]
+    assert (
+        "Holm-adjusted Wilcoxon cannot reach p<0.05 over 3 budgets with n=6 pairs" in v["verdict"]
+    )
+    _seeded_pairs(tmp_path / "seven", 7)
+    assert (
+        "cannot reach"
+        not in analysis.verdicts(analysis.load_runs(tmp_path / "seven"))["verdict"].iloc[0]
+    )
 
 
 def test_win_tie_loss_constructed(tmp_path):
@@ -207,26 +295,148 @@ def _assert_written(stem):
         assert path.stat().st_size > 0, path
 
 
+def _legend_texts(fig: Figure) -> list[str]:
+    return [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
+
+
 def test_every_figure_function_writes_png_and_pdf(tmp_path):
-    write_demo(tmp_path / "res")
-    write_run(tmp_path / "res", "imagenet", "vaal", 0, [0.40, 0.45], dataset="imagenet")
-    write_run(tmp_path / "res", "imagenet", "full", 0, [0.7], dataset="imagenet", pool=100)
-    for k in range(2):
-        kw = dict(protocol="noisy_oracle", spec_hash="111111111111")
-        write_run(tmp_path / "res", "noisy", "random", k, [0.5, 0.6 + k / 100], **kw)
-        write_run(tmp_path / "res", "noisy", "vaal", k, [0.5, 0.65 + k / 100], **kw)
-    df = analysis.load_runs(tmp_path / "res")
-    figs = {
+    root = write_everything(tmp_path / "res")
+    write_run(root, "imagenet", "vaal", 0, [0.40, 0.45], dataset="imagenet", spec_hash="i" * 12)
+    write_run(root, "imagenet", "full", 0, [0.7], dataset="imagenet", pool=100, spec_hash="j" * 12)
+    df = analysis.load_runs(root)
+    figs = {  # saving is slow on a loaded CPU: write two, the notebook test writes them all
         "curves": analysis.plot_curves(df, analysis.load_reference(), out=tmp_path / "c.png"),
-        "time": analysis.plot_sampling_time(df, out=tmp_path / "time"),
-        "ablation": analysis.plot_ablation(df, out=tmp_path / "ablation"),
-        "paper": analysis.paper_figure(df, ["ImageNet", "BDD100K"], out=tmp_path / "paper"),
+        "time": analysis.plot_sampling_time(df),
+        "vaal": analysis.plot_vaal_diagnostics(df),
+        "classes": analysis.plot_query_classes(df),
+    }
+    captioned = {
+        "paper": analysis.paper_figure(df, "classification", root="R", out=tmp_path / "paper"),
+        "seg": analysis.paper_figure(df, "segmentation", root="R"),
+        "table": analysis.sampling_time_figure(df, root="R"),
+        **{f"abl_{f}": analysis.ablation_figure(df, f) for f in analysis.ABLATION_FAMILIES},
     }
     for name, fig in figs.items():
         assert isinstance(fig, Figure), name
-    for stem in ("c", "time", "ablation", "paper"):
+    for name, cap in captioned.items():
+        assert isinstance(cap.figure, Figure) and cap.caption, name
+    for stem in ("c", "paper"):
         _assert_written(tmp_path / stem)
-    assert analysis.paper_figure(df, ["BDD100K"], root="R") is None  # nothing at all to draw
+    assert (tmp_path / "paper.txt").read_text().strip() == captioned["paper"].caption
+    assert "VAAL (paper)" in _legend_texts(captioned["paper"].figure)  # ImageNet overlay
+    vaal_legend = _legend_texts(figs["vaal"])
+    assert "chance: 0.5 ± 95% band" in vaal_legend
+    assert "band: 95% t-interval over 3 seeds" in vaal_legend  # the demo's 3 VAAL seeds
+    (chance,) = [c for c in figs["vaal"].axes[0].collections if c.get_label().startswith("chance")]
+    ys = chance.get_paths()[0].vertices[:, 1]
+    assert (ys.min(), ys.max()) == pytest.approx((0.45, 0.55))  # 0.5 -+ the recorded band
+
+
+def test_paper_figure_caption_lists_missing_runs(tmp_path):
+    df = analysis.load_runs(write_everything(tmp_path / "res"))
+    cap = analysis.paper_figure(df, "classification", root="R")
+    assert "no runs for CIFAR100 under R: run `make reproduce-cifar100`" in cap.missing
+    assert "CIFAR10: coreset, ensemble_varr, mc_dropout, dbal not run" in cap.missing
+    assert "CIFAR10: vaal has 2/5 complete seeds" in cap.missing
+    assert all(m in cap.caption for m in cap.missing)
+    assert [ax.get_ylabel() for ax in cap.figure.axes[:3]] == ["Accuracy (%)"] * 3  # empty too
+    # ablation runs of MNIST never enter the main curves
+    demo = analysis.paper_figure(df, ["MNIST"], root="R")
+    assert demo.missing == [] and "nothing expected is missing" in demo.caption
+    assert "band: ±1 std over 2 seeds" not in _legend_texts(demo.figure)
+    with pytest.raises(ValueError, match="unknown paper figure 'cifar'; choose one of"):
+        analysis.paper_figure(df, "cifar")
+
+
+def test_ablation_figure_groups_by_experiment_name(tmp_path):
+    df = analysis.load_runs(write_everything(tmp_path / "res"))
+    noise = analysis.ablation_figure(df, "noise")
+    assert "noise10 on MNIST: 10.0% of queried labels flipped" in noise.caption
+    assert any(
+        m.startswith("ablation_noise20_mnist: not run (`make reproduce-ablations/")
+        for m in noise.missing
+    )
+    own = analysis.ablation_figure(df, "vaal")
+    labels = _legend_texts(own.figure)
+    assert "VAAL, adversary off (adversary_param 0)" in labels
+    assert "VAAL (ours) (no ablation)" in labels  # the standard demo_mnist VAAL, dashed
+    empty = analysis.ablation_figure(df[df["ablation"].isna()], "budget")
+    assert "ablation_budget_small_mnist: not run" in empty.caption  # suggested for main datasets
+    assert "ablation_budget_small_cifar10: not run" in empty.caption
+    nothing = analysis.ablation_figure(df.iloc[:0], "budget")
+    assert "ablation_budget_small_<dataset>: not run" in nothing.caption
+    with pytest.raises(ValueError, match="unknown ablation family"):
+        analysis.ablation_figure(df, "dropout")
+
+
+def test_sampling_time_table_same_pool_and_hardware(tmp_path):
+    gpu = {"device": "cuda:0", "gpu": "NVIDIA H100 80GB HBM3", "processor": "x86_64"}
+    cpu = {"device": "cpu", "processor": "Xeon", "num_threads": 2}
+    for seed, (s_random, s_vaal) in enumerate([(1.0, 10.0), (3.0, 14.0)]):
+        write_run(tmp_path, "e", "random", seed, [0.5, 0.6, 0.7], query_s=s_random, env=cpu)
+        write_run(tmp_path, "e", "vaal", seed, [0.5, 0.6, 0.7], query_s=s_vaal, env=gpu)
+    table = analysis.sampling_time_table(analysis.load_runs(tmp_path)).set_index("strategy")
+    assert table.loc["vaal", "seconds"] == pytest.approx(12.0)
+    assert table.loc["vaal", "band_hi"] - 12.0 == pytest.approx(np.std([10, 14], ddof=1))
+    assert table.loc["vaal", "band_kind"] == "std" and (table["unlabeled"] == 900).all()
+    assert table.loc["vaal", "hardware"] == "NVIDIA H100 80GB HBM3"
+    assert table.loc["random", "hardware"] == "Xeon (2 threads)"
+    cap = analysis.sampling_time_figure(analysis.load_runs(tmp_path))
+    assert "e: strategies ran on different hardware; times do not compare" in cap.missing
+    assert "NVIDIA H100 80GB HBM3" in cap.caption and "Xeon (2 threads)" in cap.caption
+
+
+# --- diagnostics -----------------------------------------------------------------------------------
+def test_chance_warning_inside_band_only(tmp_path):
+    aucs = {0: (0.52, 0.60), 1: (0.46, 0.44)}  # seed 0: chance then learned; seed 1: chance, below
+    for seed, auc in aucs.items():
+        write_run(
+            tmp_path,
+            "e",
+            "vaal",
+            seed,
+            [0.5, 0.6, 0.7],
+            extra=lambda c, a=auc: {"query_stats": vaal_stats(c, a) if c < 2 else {}},
+        )
+        # the same stats on a random run never warn: only VAAL's query uses the discriminator
+        write_run(
+            tmp_path,
+            "e",
+            "random",
+            seed,
+            [0.5, 0.6, 0.7],
+            extra=lambda c: {"query_stats": vaal_stats(c)},
+        )
+    df = analysis.load_runs(tmp_path)
+    assert analysis.chance_warnings(df) == [
+        "VAAL selected by chance this cycle (e, seed 0, cycle 0, AUC 0.520, band 0.050)",
+        "VAAL selected by chance this cycle (e, seed 1, cycle 0, AUC 0.460, band 0.050)",
+    ]
+    md = analysis.report(tmp_path, figures=False, verbose=False)
+    assert "warning: VAAL selected by chance this cycle (e, seed 1, cycle 0, AUC 0.460" in md
+    assert "cycle 1, AUC" not in md  # 0.60 and 0.44 lie outside 0.5 +- 0.05
+    assert "Figures written" not in md
+
+
+def test_no_diagnostics_no_warning_and_a_figure_that_says_so(tmp_path):
+    write_demo(tmp_path)
+    df = analysis.load_runs(tmp_path)
+    assert analysis.chance_warnings(df) == []
+    fig = analysis.plot_vaal_diagnostics(df)
+    assert "no VAAL diagnostics" in fig.axes[0].texts[0].get_text()
+
+
+def test_class_shares_and_bias_by_hand(tmp_path):
+    df = analysis.load_runs(write_everything(tmp_path))
+    shares = analysis.class_shares(df)
+    vaal0 = shares[(shares["strategy"] == "vaal") & (shares["cycle"] == 0)].set_index("class")
+    assert vaal0.loc[0, "count"] == 3 * 55 and vaal0.loc[0, "share"] == pytest.approx(0.55)
+    assert set(shares["cycle"]) == {0, 1}  # the last cycle queries nothing
+    bias = analysis.class_bias(shares).set_index(["strategy", "cycle"])
+    # |.55 - .1| + 9 |.05 - .1| = .9, halved
+    assert bias.loc[("vaal", 0), "tv"] == pytest.approx(0.45)
+    assert bias.loc[("vaal", 0), "against"] == "random"
+    assert bias.loc[("random", 0), "tv"] == pytest.approx(0.0)
 
 
 def test_report_writes_tables_and_figures(tmp_path, capsys):
@@ -235,7 +445,7 @@ def test_report_writes_tables_and_figures(tmp_path, capsys):
     assert md in capsys.readouterr().out
     assert "| 200 | 20.0 | 83.80 ± 0.20 | 80.20 ± 0.20 |" in md
     assert "vaal beats random at 2/2 budgets" in md
-    for stem in ("demo_mnist", "demo_mnist_sampling_time"):
+    for stem in ("demo_mnist", "sampling_time", "sampling_time_table"):
         _assert_written(tmp_path / "figs" / stem)
 
 
@@ -252,6 +462,8 @@ def test_cli(tmp_path, capsys):
     assert cli(["report", str(tmp_path / "res"), "--out", str(tmp_path / "f")]) == 0
     out = capsys.readouterr().out
     assert "## demo_mnist" in out and str(tmp_path / "f" / "demo_mnist.png") in out
+    assert cli(["report", str(tmp_path / "res"), "--no-figures"]) == 0
+    assert "## demo_mnist" in (out := capsys.readouterr().out) and "Figures written" not in out
     assert cli(["report", str(tmp_path / "nothing")]) == 2
     assert "error: no runs found" in capsys.readouterr().err
 
@@ -259,3 +471,20 @@ def test_cli(tmp_path, capsys):
 def test_markdown_table():
     md = analysis.markdown_table(pd.DataFrame({"a": [1], "b": ["x"]}))
     assert md.splitlines() == ["| a | b |", "|---|---|", "| 1 | x |"]
+
+
+def test_every_figure_says_so_on_an_empty_root(tmp_path):
+    df = analysis.load_runs(tmp_path, allow_empty=True)
+    assert analysis.chance_warnings(df) == [] and analysis.verdicts(df).empty
+    for fig in (
+        analysis.plot_vaal_diagnostics(df),
+        analysis.plot_query_classes(df),
+        analysis.plot_sampling_time(df),
+    ):
+        assert isinstance(fig, Figure)
+    for name in analysis.PAPER_FIGURES:
+        cap = analysis.paper_figure(df, name, root="R")
+        assert all(m.startswith("no runs for ") for m in cap.missing)
+    for name in analysis.ABLATION_FAMILIES:
+        assert "not run" in analysis.ablation_figure(df, name).caption
+    assert "no queries recorded under R" in analysis.sampling_time_figure(df, root="R").caption

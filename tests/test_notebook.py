@@ -9,7 +9,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest_analysis import write_demo, write_run
+from conftest_analysis import write_everything
 from jupyter_client.kernelspec import KernelSpecManager
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell
@@ -48,6 +48,7 @@ def _execute(results: Path, figures: Path, monkeypatch) -> nbformat.NotebookNode
     if not (VENV_JUPYTER / "kernels" / "python3").exists():
         subprocess.run([sys.executable, "-m", "ipykernel", "install", "--sys-prefix"], check=True)
     monkeypatch.setenv("JUPYTER_PATH", str(VENV_JUPYTER))  # searched before any user kernelspec
+    monkeypatch.setenv("PYTHONPATH", str(REPO))  # this checkout's analysis, not an installed one
     monkeypatch.setenv("RESULTS_DIR", str(results))
     monkeypatch.setenv("FIGURES_DIR", str(figures))
     argv0 = KernelSpecManager().get_kernel_spec("python3").argv[0]
@@ -72,30 +73,51 @@ def _images(nb: nbformat.NotebookNode) -> int:
     return sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
 
 
+ALL_FIGURES = (
+    "vaal_diagnostics",
+    "query_classes",
+    "classification",
+    "segmentation",
+    "ablation_noise",
+    "ablation_budget",
+    "ablation_biased",
+    "ablation_vaal",
+    "sampling_time_table",
+    "sampling_time",
+    "mnist_demo",
+)
+
+
 def test_notebook_on_real_engine_runs(engine_results, tmp_path, monkeypatch):
     df = analysis.load_runs(engine_results)
     assert sorted(df["seed"].unique()) == list(SEEDS) and df["complete"].all()
+    # the engine records the class histogram of every query (100 images, none on the last cycle)
+    assert df.loc[df["cycle"] == 0, "selected_classes"].map(sum).eq(100).all()
     nb = _execute(engine_results, tmp_path / "figures", monkeypatch)
     text = _text(nb)
     assert f"no runs for CIFAR10 under {engine_results}: run `make reproduce-cifar10`" in text
-    assert "no ablation runs" in text
-    for name in ("mnist_demo", "sampling_time", "classification"):
+    assert "ablation_noise10_mnist: not run" in text
+    assert "band: ±1 std over 2 seeds" in text  # the sampling-time caption names its band
+    for name in ("mnist_demo", "sampling_time", "classification", "query_classes"):
         assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 0
-    assert _images(nb) >= 3
+    assert _images(nb) >= len(ALL_FIGURES)  # figures without data say so in a drawn panel
     analysis.report(engine_results, out_dir=tmp_path / "report", verbose=False)
     assert (tmp_path / "report" / "demo_mnist.png").stat().st_size > 0
 
 
-def test_notebook_on_handwritten_logs_with_ablations(tmp_path, monkeypatch):
-    root = write_demo(tmp_path / "results")
-    for k in range(2):
-        kw = dict(dataset="cifar10", protocol="noisy_oracle", spec_hash="111111111111")
-        write_run(root, "cifar10_noisy", "random", k, [0.5, 0.6 + k / 100], **kw)
-        write_run(root, "cifar10_noisy", "vaal", k, [0.5, 0.64 + k / 100], **kw)
+def test_notebook_draws_every_figure_from_fixture_logs(tmp_path, monkeypatch):
+    root = write_everything(tmp_path / "results")
     nb = _execute(root, tmp_path / "figures", monkeypatch)
-    assert "vaal beats random at 2/2 budgets" in _text(nb)
-    for name in ("mnist_demo", "ablations", "sampling_time", "classification"):
-        assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 0
+    text = _text(nb)
+    assert "vaal beats random at 2/2 budgets" in text
+    assert "Wilcoxon signed-rank cannot reach p<0.05 with n=3 pairs" in text
+    assert "VAAL selected by chance this cycle (demo_mnist, seed 2, cycle 0, AUC 0.520" in text
+    assert "noise10 on MNIST: 10.0% of queried labels flipped" in text
+    for name in ALL_FIGURES:
+        for ext in (".png", ".pdf"):
+            assert (tmp_path / "figures" / f"{name}{ext}").stat().st_size > 0, name
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors
 
 
 def test_notebook_committed_clean_and_generated():
