@@ -149,6 +149,17 @@ def git_revision() -> str:
         return "unknown"
 
 
+def cpu_model() -> str:
+    """The CPU's marketing name (platform.processor() is often just the architecture)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def environment_record(device: str) -> dict[str, Any]:
     import torch
     import torchvision
@@ -157,6 +168,7 @@ def environment_record(device: str) -> dict[str, Any]:
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
+        "cpu_model": cpu_model(),
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
         "numpy": np.__version__,
