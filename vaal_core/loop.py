@@ -19,7 +19,7 @@ import torch
 import yaml
 from tqdm.auto import tqdm
 
-from .data import ImageData, check_dataset_name, load_dataset
+from .data import ImageData, check_dataset_name, dataset_from_spec  # [data] dataset_from_spec
 from .device import check_precision, peak_memory_mb, resolve_device, seed_everything
 from .models import TASK_MODELS, build_task_model
 from .pool import Pool, indices_sha1, initial_labeled, split_indices, test_subset
@@ -33,7 +33,14 @@ from .runlog import (
     git_revision,
     read_records,
 )
-from .spec import Spec, SpecError, check_pool_fits
+from .spec import (  # [data]
+    Spec,
+    SpecError,
+    check_pool_fits,
+    initial_train_size,
+    labeled_offset,
+    resolved_val_size,
+)
 from .strategies import QueryContext, check_strategy_name, make_strategy
 from .trainer import Batches, evaluate, train_task_model
 
@@ -119,19 +126,16 @@ class ActiveLoop:
 
         if spec.runtime.num_threads:
             torch.set_num_threads(spec.runtime.num_threads)
-        data = self._data or load_dataset(
-            spec.dataset.name, self.data_root, spec.dataset.image_size
-        )
+        data = self._data or dataset_from_spec(
+            spec.dataset, self.data_root, self.progress
+        )  # [data]
         candidates, val = split_indices(
             spec.dataset.name, len(data.train_y), spec.dataset.pool_size, spec.dataset.pool_seed,
-            spec.dataset.val_size, self.seed,
+            resolved_val_size(spec, len(data.train_y)), self.seed,  # [data] val_fraction
         )  # fmt: skip
         check_pool_fits(spec, len(candidates))
         test_idx = test_subset(spec.dataset.name, len(data.test_y), spec.dataset.test_size)
-        if test_idx is not None:
-            t = torch.as_tensor(test_idx)
-            data = ImageData(data.name, data.train_x, data.train_y, data.test_x[t], data.test_y[t],
-                             data.num_classes, data.mean, data.std)  # fmt: skip
+        data = data.with_test_subset(test_idx)  # [data] either storage
         env_path = self.run_dir / "env.json"
         if not env_path.exists():
             env = environment_record(str(self.device)) | {
@@ -141,7 +145,9 @@ class ActiveLoop:
 
         start = len(records)
         if start == 0:
-            labeled = initial_labeled(spec.dataset.name, candidates, a.initial, self.seed)
+            labeled = initial_labeled(
+                spec.dataset.name, candidates, initial_train_size(spec, len(val)), self.seed
+            )  # [data]
             atomic_save_npy(self.run_dir / "pool-0.npy", labeled)
         pool = Pool(candidates, np.load(self.run_dir / f"pool-{start}.npy"))
         strategy = make_strategy(self.strategy_name, spec)
@@ -150,7 +156,9 @@ class ActiveLoop:
             model_state = self._load_carry(start - 1, strategy)
 
         data = self._to_device(data)
-        batches = Batches(data, self.device, spec.runtime.channels_last)
+        batches = Batches(
+            data, self.device, spec.runtime.channels_last, spec.task.augmentation
+        )  # [data]
         run_id = uuid.uuid4().hex[:12] if start == 0 else records[0]["run_id"]
         git_rev = git_revision()
         cycles = tqdm(range(start, a.cycles), desc=f"{self.strategy_name} seed {self.seed}", initial=start,
@@ -196,7 +204,8 @@ class ActiveLoop:
             rec = CycleRecord(
                 run_id=run_id, experiment=spec.experiment, dataset=spec.dataset.name, strategy=self.strategy_name,
                 protocol=spec.protocol.name, seed=self.seed, spec_hash=spec.hash(), git_rev=git_rev, cycle=cycle,
-                n_labeled=len(labeled_now), fraction=len(labeled_now) / len(pool), metric="accuracy",
+                n_labeled=len(labeled_now) + labeled_offset(spec, len(val)),  # [data] val paid from budget
+                fraction=(len(labeled_now) + labeled_offset(spec, len(val))) / (len(pool) + labeled_offset(spec, len(val))), metric="accuracy",
                 value=value, train_s=round(train_s, 3), query_s=round(query_s, 3),
                 peak_mem_mb=round(peak_memory_mb(self.device), 1), labeled_sha1=indices_sha1(labeled_now),
                 n_selected=0 if selected is None else len(selected),
@@ -218,12 +227,7 @@ class ActiveLoop:
 
     # ------------------------------------------------------------------ helpers
     def _to_device(self, data: ImageData) -> ImageData:
-        if self.device.type == "cpu":
-            return data
-        return ImageData(
-            data.name, data.train_x.to(self.device), data.train_y.to(self.device), data.test_x.to(self.device),
-            data.test_y.to(self.device), data.num_classes, data.mean, data.std,
-        )  # fmt: skip
+        return data.to(self.device)  # [data] in-memory tensors move; a disk cache pins its reads
 
     def _task_model(self, cycle: int, data: ImageData, state: dict | None) -> torch.nn.Module:
         seed_everything(self.seed, cycle, _INIT)

@@ -31,6 +31,17 @@ class DatasetSpec:
     val_size: int = 0  # held-out validation images, disjoint from the pool
     image_size: int | None = None  # resize/pad target for the task model (None = native)
     test_size: int | None = None  # evaluate on a fixed subsample of the test set (None = all of it)
+    val_fraction: float | None = (
+        None  # validation = this fraction of the training set (over val_size)
+    )
+    storage: str = (
+        "auto"  # auto (memory for MNIST/CIFAR, disk cache for Caltech/ImageNet) | memory | cache
+    )
+    cache_dir: str | None = None  # default <data root>/cache
+    cache_resolution: int | None = None  # side of the cached squares (default image_size x 256/224)
+    cache_rebuild: bool = False  # rebuild a cache built from other data instead of refusing it
+    cache_workers: int | None = None  # decoding processes (default: all cores)
+    download: bool = True  # CIFAR/MNIST only, when online; $VAAL_NO_DOWNLOAD=1 forbids it
 
 
 @dataclass(frozen=True)
@@ -45,8 +56,13 @@ class TaskSpec:
     lr: float = 0.01
     momentum: float = 0.9
     weight_decay: float = 5e-4
-    lr_milestones: tuple[float, ...] = ()  # fractions of training at which lr is divided by 10
-    augment: bool = False  # random crop (pad 4) + horizontal flip, batched on the device
+    lr_milestones: tuple[float, ...] = ()  # multistep: fractions of training where lr *= lr_gamma
+    schedule: str = "multistep"  # constant | multistep | step | cosine (vaal_core/schedules.py)
+    lr_gamma: float = 0.1
+    lr_step_fraction: float | None = None  # step: lr *= lr_gamma every this fraction of training
+    epoch_basis: str = "labeled"  # epochs over the labeled set, or the whole train set (release)
+    augment: bool = False  # augment training batches, batched on the device
+    augmentation: str = "standard"  # standard | light (per dataset) | flip | crop_flip | rrc_flip
     eval_batch_size: int = 1024
 
 
@@ -78,8 +94,12 @@ class VAALSpec:
 
 @dataclass(frozen=True)
 class ProtocolSpec:
+    """Protocol-level choices; `name` may be a preset of vaal_core/protocols.py that fills defaults."""
+
     name: str = "standard"
     reset_task_each_cycle: bool = True  # re-initialise the task model every cycle
+    initial_size: str = "spec"  # spec: active.initial images; budget: active.budget (395da2e)
+    val_counts_against_budget: bool = False  # validation labels are paid from the labeled budget
 
 
 @dataclass(frozen=True)
@@ -130,6 +150,11 @@ def _plain(obj: Any) -> Any:
 
 _VALID = {
     "task.optimizer": {"sgd", "adam"},
+    "task.schedule": {"constant", "multistep", "step", "cosine"},
+    "task.epoch_basis": {"labeled", "train_set"},
+    "task.augmentation": {"standard", "light", "flip", "crop_flip", "rrc_flip"},
+    "dataset.storage": {"auto", "memory", "cache"},
+    "protocol.initial_size": {"spec", "budget"},
     "vaal.kl_reduction": {"sum", "mean"},
     "runtime.device": {"auto", "cpu", "cuda"},
     "runtime.precision": {"fp32", "bf16", "fp16"},
@@ -236,6 +261,20 @@ def validate(spec: Spec) -> Spec:
         raise SpecError(
             f"spec key 'vaal.image_size' must be a power of two >= 8, got {v.image_size}"
         )
+    if t.schedule == "step" and not (t.lr_step_fraction and 0 < t.lr_step_fraction <= 1):
+        raise SpecError(
+            f"spec key 'task.lr_step_fraction' must lie in (0, 1] with task.schedule: step, "
+            f"got {t.lr_step_fraction}"
+        )
+    _positive(t.lr_gamma, "task.lr_gamma")
+    _positive(d.cache_resolution, "dataset.cache_resolution")
+    if d.val_fraction is not None and not 0 <= d.val_fraction < 1:
+        raise SpecError(f"spec key 'dataset.val_fraction' must lie in [0, 1), got {d.val_fraction}")
+    if spec.protocol.val_counts_against_budget and d.val_size >= initial_size(spec):
+        raise SpecError(
+            f"spec key 'dataset.val_size' ({d.val_size}) must be smaller than the initial labeled "
+            f"set ({initial_size(spec)}) when protocol.val_counts_against_budget is true"
+        )
     for m in t.lr_milestones:
         if not 0 < m < 1:
             raise SpecError(f"spec key 'task.lr_milestones' holds {m}; each must lie in (0, 1)")
@@ -248,10 +287,10 @@ def validate(spec: Spec) -> Spec:
             f"spec key 'experiment' must be a non-empty name without '/', got {spec.experiment!r}"
         )
     if d.pool_size is not None:
-        final = a.initial + a.budget * (a.cycles - 1)
-        if a.initial > d.pool_size:
+        final = initial_size(spec) + a.budget * (a.cycles - 1)
+        if initial_size(spec) > d.pool_size:
             raise SpecError(
-                f"spec key 'active.initial' ({a.initial}) is larger than 'dataset.pool_size' ({d.pool_size})"
+                f"spec key 'active.initial' ({initial_size(spec)}) is larger than 'dataset.pool_size' ({d.pool_size})"
             )
         if final > d.pool_size:
             raise SpecError(
@@ -261,12 +300,78 @@ def validate(spec: Spec) -> Spec:
     return spec
 
 
-def spec_from_dict(data: dict[str, Any]) -> Spec:
-    return validate(_build(Spec, data, ""))
+def initial_size(spec: Spec) -> int:
+    """Images labeled before the first cycle, validation included when it counts (see below)."""
+    return spec.active.budget if spec.protocol.initial_size == "budget" else spec.active.initial
 
 
-def load_spec(path: str | Path, overrides: list[str] | None = None) -> Spec:
-    """Load a YAML spec; `overrides` are 'section.key=value' strings parsed as YAML scalars."""
+def initial_train_size(spec: Spec, val_size: int) -> int:
+    """Labeled images the task model trains on in cycle 0.
+
+    With `protocol.val_counts_against_budget` the validation labels are paid from the initial
+    budget (Munjal et al., CVPR 2022; Lüth et al., NeurIPS 2023), so fewer images are trained on
+    and every record's n_labeled includes the validation set (`labeled_offset`).
+    """
+    return initial_size(spec) - (val_size if spec.protocol.val_counts_against_budget else 0)
+
+
+def labeled_offset(spec: Spec, val_size: int) -> int:
+    """What to add to the training-set size to report the labels paid for."""
+    return val_size if spec.protocol.val_counts_against_budget else 0
+
+
+def resolved_val_size(spec: Spec, n_train: int) -> int:
+    d = spec.dataset
+    return round(d.val_fraction * n_train) if d.val_fraction is not None else d.val_size
+
+
+def apply_protocol(data: dict[str, Any], protocol: str | None = None) -> dict[str, Any]:
+    """Fill the defaults of the named protocol preset under the spec's own values.
+
+    `protocol:` may be a name or a mapping with `name`; `protocol` (the --protocol flag) wins over
+    the spec's name. Every value the spec sets explicitly (and every --set override) wins over
+    the preset. Unknown names list the valid ones.
+    """
+    from .protocols import PRESETS
+
+    data = dict(data)
+    proto = data.get("protocol")
+    if isinstance(proto, str):
+        proto = {"name": proto}
+    proto = dict(proto or {})
+    if protocol is not None:
+        proto["name"] = protocol
+    name = proto.get("name", "standard")
+    if name != "standard" and name not in PRESETS:
+        raise SpecError(f"unknown protocol '{name}'; valid: standard, {', '.join(sorted(PRESETS))}")
+    if proto:
+        data["protocol"] = proto
+    if name in PRESETS:
+        data = _merge(PRESETS[name], data)
+    return data
+
+
+def _merge(defaults: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    out = dict(defaults)
+    for k, v in data.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def spec_from_dict(data: dict[str, Any], protocol: str | None = None) -> Spec:
+    return validate(_build(Spec, apply_protocol(data, protocol), ""))
+
+
+def load_spec(
+    path: str | Path, overrides: list[str] | None = None, protocol: str | None = None
+) -> Spec:
+    """Load a YAML spec; `overrides` are 'section.key=value' strings parsed as YAML scalars.
+
+    `protocol` names a preset (paper, release, modern) applied under the spec's own values.
+    """
     path = Path(path)
     if not path.is_file():
         raise SpecError(f"spec file {path} does not exist; the shipped specs are in experiments/")
@@ -274,9 +379,13 @@ def load_spec(path: str | Path, overrides: list[str] | None = None) -> Spec:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e:
         raise SpecError(f"spec file {path} is not valid YAML: {e}") from e
+    if not isinstance(data, dict):
+        raise SpecError(f"spec file {path} must hold a mapping of sections")
+    if isinstance(data.get("protocol"), str):
+        data["protocol"] = {"name": data["protocol"]}
     for item in overrides or []:
         apply_override(data, item)
-    return spec_from_dict(data)
+    return spec_from_dict(data, protocol)
 
 
 def apply_override(data: dict[str, Any], item: str) -> None:
@@ -295,7 +404,7 @@ def apply_override(data: dict[str, Any], item: str) -> None:
 def check_pool_fits(spec: Spec, available: int) -> None:
     """Budget checks that need the dataset's size (known only once it is located)."""
     a = spec.active
-    final = a.initial + a.budget * (a.cycles - 1)
+    final = initial_size(spec) + a.budget * (a.cycles - 1)
     if final > available:
         raise SpecError(
             f"spec asks for {final} labeled images (active.initial + active.budget * (cycles-1)) but "
