@@ -85,6 +85,7 @@ class VAALSpec:
     lr_disc: float = 5e-4
     batch_size: int = 128
     epochs: float = 1.0  # iterations = epochs * pool size / batch_size
+    match_task_iterations: bool = False  # as many iterations as the task model's cycle (originals)
     image_size: int = 32  # VAE input size, independent of the task model's
     kl_reduction: str = "sum"  # "sum" over batch and latent, as in the original code; or "mean"
     disc_hidden: int = 512

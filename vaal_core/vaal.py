@@ -24,6 +24,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .device import autocast, grad_scaler
+from .schedules import vaal_iterations
 from .spec import RuntimeSpec, Spec, VAALSpec
 from .strategies import QueryContext, Strategy, register_strategy
 
@@ -241,7 +242,9 @@ class VAALStrategy(Strategy):
         def draw():
             return self._images(ctx, next(lab), augment), self._images(ctx, next(unl), augment)
 
-        iterations = max(1, math.ceil(cfg.epochs * len(ctx.pool) / cfg.batch_size))
+        iterations = vaal_iterations(  # [data] originals: as many as the task model's
+            self.spec, len(ctx.pool.labeled), ctx.batches.split_size("train"), len(ctx.pool)
+        )
         bar = tqdm(range(iterations), desc="vaal", leave=False, disable=not ctx.progress)
         for _ in bar:
             x_l, x_u = draw()
