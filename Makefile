@@ -52,6 +52,7 @@ figures: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_vaal.py --channels-last
+	$(PY) benchmarks/bench_data.py
 
 clean-venv:
 	rm -rf $(VENV)
