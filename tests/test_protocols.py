@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import subprocess
 import sys
@@ -13,7 +12,6 @@ import pytest
 import torch
 
 from vaal_core.augment import AUGMENTATIONS, random_resized_crop_flip
-from vaal_core.protocols import PRESETS
 from vaal_core.schedules import build_optimization, total_iterations, vaal_iterations
 from vaal_core.spec import SpecError, initial_train_size, load_spec, spec_from_dict
 
@@ -71,7 +69,9 @@ def test_paper_preset_matches_395da2e_without_its_bugs():
 
 
 def test_unknown_protocol_lists_valid_names():
-    with pytest.raises(SpecError, match="unknown protocol 'papr'; valid: standard, modern, paper, release"):
+    with pytest.raises(
+        SpecError, match="unknown protocol 'papr'; valid: standard, modern, paper, release"
+    ):
         spec_from_dict({"experiment": "x", "protocol": "papr"})
 
 

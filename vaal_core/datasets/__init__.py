@@ -9,9 +9,11 @@ from .base import (
     LoadOptions,
     check_dataset_available,
     check_dataset_name,
+    check_spec_dataset,
     dataset_from_spec,
     default_data_root,
     load_dataset,
+    options_from_spec,
     register_dataset,
     resize_uint8,
 )
@@ -20,7 +22,7 @@ from .mnist import mnist_from_csv_package
 
 __all__ = [
     "DATASETS", "DatasetError", "DataSource", "ImageData", "LoadOptions", "CachedData", "CacheKey",
-    "CacheReader", "build_cache", "check_dataset_available", "check_dataset_name",
+    "CacheReader", "build_cache", "check_dataset_available", "check_dataset_name", "check_spec_dataset", "options_from_spec",
     "dataset_from_spec", "default_data_root", "load_dataset", "register_dataset", "resize_uint8",
     "mnist_from_csv_package",
 ]  # fmt: skip

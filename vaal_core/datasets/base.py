@@ -177,9 +177,9 @@ def load_dataset(
     return DATASETS[name](_root(root), opts)
 
 
-def dataset_from_spec(ds: Any, root: str | Path | None = None, progress: bool = True):
-    """`load_dataset` with every option a `DatasetSpec` carries (what the loop calls)."""
-    opts = LoadOptions(
+def options_from_spec(ds: Any, progress: bool = True) -> LoadOptions:
+    """The `LoadOptions` a `DatasetSpec` carries."""
+    return LoadOptions(
         image_size=ds.image_size,
         storage=ds.storage,
         cache_dir=Path(ds.cache_dir) if ds.cache_dir else None,
@@ -189,7 +189,16 @@ def dataset_from_spec(ds: Any, root: str | Path | None = None, progress: bool = 
         download=ds.download,
         progress=progress,
     )
-    return load_dataset(ds.name, root, options=opts)
+
+
+def dataset_from_spec(ds: Any, root: str | Path | None = None, progress: bool = True):
+    """`load_dataset` with every option a `DatasetSpec` carries (what the loop calls)."""
+    return load_dataset(ds.name, root, options=options_from_spec(ds, progress))
+
+
+def check_spec_dataset(ds: Any, root: str | Path | None = None) -> None:
+    """`check_dataset_available` for a `DatasetSpec`: the CLI's preflight, before any run dir."""
+    check_dataset_available(ds.name, root, options_from_spec(ds, progress=False))
 
 
 def resize_uint8(x: torch.Tensor, size: int) -> torch.Tensor:
@@ -209,6 +218,6 @@ def resize_uint8(x: torch.Tensor, size: int) -> torch.Tensor:
 def missing(name: str, path: Path, layout: str, where: str) -> DatasetError:
     """The one missing-data message: what, where it was expected, its layout, how to get it."""
     return DatasetError(
-        f"{name} not found: expected {path}\n  layout: {layout}\n  get it: {where}\n"
-        f"  (or point --data-root / $DATA_ROOT at the directory that holds it)"
+        f"{name} not found: expected {path}. layout: {layout}. get it: {where} "
+        f"(or point --data-root / $DATA_ROOT at the directory that holds it)"
     )

@@ -2,7 +2,7 @@
 
 Layout of one cache (one dataset split at one resolution), under `<cache_dir>/<dataset>/<split>-<R>px/`:
 - `images.npy`: (N, C, R, R) uint8, a plain NumPy `.npy` file (memory-mappable with
-  `np.load(mmap_mode="r")`); written through `np.memmap` by a pool of decoding processes;
+  `np.load(mmap_mode="r")`); written with `pwrite` by a pool of decoding processes;
 - `labels.npy`: (N,) int64;
 - `manifest.json`: the key {dataset, split, resolution, source hash} plus shape and chunking;
 - `done/<chunk>`: one empty marker per decoded chunk, so an interrupted build resumes where it
@@ -26,6 +26,7 @@ through the page cache, which the kernel bounds, and keeps the RSS flat (benchma
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import multiprocessing as mp
@@ -124,22 +125,30 @@ class CacheKey:
 _WORKER: dict = {}
 
 
-def _init_worker(source, images_path: str, resolution: int, done_dir: str) -> None:
+def _init_worker(source, images_path: str, offset: int, resolution: int, done_dir: str,
+                 chunk: int) -> None:  # fmt: skip
     torch.set_num_threads(1)
-    _WORKER.update(source=source, mm=np.load(images_path, mmap_mode="r+"), res=resolution,
-                   done=Path(done_dir))  # fmt: skip
+    _WORKER.update(source=source, fd=os.open(images_path, os.O_WRONLY), offset=offset,
+                   res=resolution, done=Path(done_dir), chunk=chunk)  # fmt: skip
 
 
 def _decode_chunk(chunk: int) -> int:
+    """Decode one chunk, write it with pwrite (no mapping: the RSS stays bounded), fsync, mark."""
     w = _WORKER
-    n = len(w["source"])
-    lo, hi = chunk * CHUNK, min(n, (chunk + 1) * CHUNK)
+    n, size = len(w["source"]), w["chunk"]
+    lo, hi = chunk * size, min(n, (chunk + 1) * size)
     for i in range(lo, hi):
-        w["mm"][i] = square(w["source"].load(i), w["res"])
-    w["mm"].flush()
-    marker = w["done"] / f"{chunk:06d}"
-    marker.touch()
+        row = square(w["source"].load(i), w["res"])
+        os.pwrite(w["fd"], row.tobytes(), w["offset"] + i * row.nbytes)
+    os.fdatasync(w["fd"])  # the marker only after the pixels are on disk
+    (w["done"] / f"{chunk:06d}").touch()
     return hi - lo
+
+
+def _close_worker() -> None:
+    if "fd" in _WORKER:
+        os.close(_WORKER["fd"])
+    _WORKER.clear()
 
 
 def cache_dir_for(cache_root: Path, key: CacheKey) -> Path:
@@ -154,8 +163,19 @@ def build_cache(
     rebuild: bool = False,
     progress: bool = True,
 ) -> Path:
-    """Decode `source` into the cache for `key` (resuming a partial build); return its folder."""
+    """Decode `source` into the cache for `key` (resuming a partial build); return its folder.
+
+    Runs under an exclusive file lock, so runs sharing a data root (seeds of a SLURM array) build
+    a cache once: the others wait and then find it complete.
+    """
     folder = cache_dir_for(cache_root, key)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f".{folder.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build_locked(source, key, folder, workers, rebuild, progress)
+
+
+def _build_locked(source, key: CacheKey, folder: Path, workers, rebuild, progress) -> Path:
     manifest_path = folder / "manifest.json"
     if manifest_path.exists():
         manifest = json.loads(manifest_path.read_text())
@@ -186,21 +206,27 @@ def build_cache(
         np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape).flush()
         os.replace(tmp, images)
     np.save(folder / "labels.npy", np.asarray(source.labels, dtype=np.int64))
-    chunks = -(-n // CHUNK)
-    body = {"key": key.as_dict(), "shape": list(shape), "chunk": CHUNK, "chunks": chunks}
+    chunk = CHUNK
+    if manifest_path.exists():  # resuming: keep the chunking the done markers refer to
+        chunk = json.loads(manifest_path.read_text()).get("chunk", CHUNK)
+    chunks = -(-n // chunk)
+    body = {"key": key.as_dict(), "shape": list(shape), "chunk": chunk, "chunks": chunks}
     _atomic_json(manifest_path, body | {"complete": False})
     todo = [i for i in range(chunks) if not (done / f"{i:06d}").exists()]
+    left = sum(min(chunk, n - i * chunk) for i in todo)
     if todo:
         workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
-        bar = tqdm(total=n, initial=n - sum(min(CHUNK, n - i * CHUNK) for i in todo),
+        bar = tqdm(total=n, initial=n - left,
                    desc=f"cache {key.dataset} {key.split} {key.resolution}px", unit="img",
                    disable=not progress)  # fmt: skip
-        args = (source, str(images), key.resolution, str(done))
+        args = (source, str(images), _data_offset(images), key.resolution, str(done), chunk)
         if workers == 1:
             _init_worker(*args)
-            for i in todo:
-                bar.update(_decode_chunk(i))
-            _WORKER.clear()
+            try:
+                for i in todo:
+                    bar.update(_decode_chunk(i))
+            finally:
+                _close_worker()
         else:
             ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
             with ctx.Pool(workers, initializer=_init_worker, initargs=args) as pool:
@@ -209,6 +235,20 @@ def build_cache(
         bar.close()
     _atomic_json(manifest_path, body | {"complete": True})
     return folder
+
+
+def _npy_header(path: Path) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+    """(shape, fortran_order, dtype, byte offset of the data) of a .npy file."""
+    with open(path, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)  # fmt: skip
+        shape, fortran, dtype = read_header(f)
+        return shape, fortran, dtype, f.tell()
+
+
+def _data_offset(path: Path) -> int:
+    return _npy_header(path)[3]
 
 
 def _atomic_json(path: Path, body: dict) -> None:
@@ -224,12 +264,7 @@ class CacheReader:
     def __init__(self, folder: Path):
         self.folder = Path(folder)
         path = self.folder / "images.npy"
-        with open(path, "rb") as f:
-            version = np.lib.format.read_magic(f)
-            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                           else np.lib.format.read_array_header_2_0)  # fmt: skip
-            shape, fortran, dtype = read_header(f)
-            self.offset = f.tell()
+        shape, fortran, dtype, self.offset = _npy_header(path)
         if fortran or dtype != np.uint8 or len(shape) != 4:
             raise DatasetError(f"{path} is not a (N, C, H, W) uint8 cache; delete its folder")
         self.shape = shape

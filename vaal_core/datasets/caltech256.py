@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import LARGE_AUGMENT, LoadOptions, missing, register_dataset
+from .base import LARGE_AUGMENT, DatasetError, LoadOptions, missing, register_dataset
 from .cache import FileSource, cached_dataset
 
 TEST_FRACTION = 0.2
@@ -54,6 +54,11 @@ def caltech_split(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @register_dataset("caltech256", available=check_caltech)
 def load_caltech256(root: Path, opts: LoadOptions):
+    if opts.storage == "memory":
+        raise DatasetError(
+            "Caltech-256 is read from the disk cache (dataset.storage: auto or cache); in memory it "
+            "would not fit at 224 px"
+        )
     from torchvision.datasets import Caltech256
 
     check_caltech(root, opts)

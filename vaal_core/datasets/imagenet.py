@@ -56,6 +56,11 @@ def _split(folder: Path, split: str) -> tuple[list[str], np.ndarray, list[str]]:
 
 @register_dataset("imagenet", available=check_imagenet)
 def load_imagenet(root: Path, opts: LoadOptions):
+    if opts.storage == "memory":
+        raise DatasetError(
+            "ImageNet is read from the disk cache (dataset.storage: auto or cache); in memory it "
+            "would not fit at 224 px"
+        )
     check_imagenet(root, opts)
     folder = _folder(root)
     try:
