@@ -88,6 +88,15 @@ def test_cifar_pickles_load_through_torchvision(tmp_path, no_md5):
     assert data.train_y[8].item() == batch["labels"][0] and data.num_classes == 10
 
 
+def test_cifar100_pickles_use_fine_labels(tmp_path, no_md5):
+    folder = write_cifar(tmp_path, name="cifar100", per_batch=8, n_test=6)
+    data = load_dataset("cifar100", tmp_path)
+    with open(folder / "train", "rb") as f:
+        batch = pickle.load(f)
+    assert data.num_classes == 100 and data.train_x.shape == (40, 3, 32, 32)
+    assert data.train_y.tolist() == batch["fine_labels"]
+
+
 def test_caltech_drops_clutter_and_splits_each_class(tmp_path):
     folder = write_caltech256(tmp_path, classes=3, per_class=10)
     data = load_dataset("caltech256", tmp_path, 32, QUIET)
