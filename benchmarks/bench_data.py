@@ -226,54 +226,64 @@ def gpu_hours(ds: str, protocol: str, t_step: float, t_vaal: float, t_fwd_img: f
     return SEEDS * sec / 3600
 
 
-def measure_gpu(ds: str) -> tuple[float, float, float]:
-    """(task step s, VAAL iteration s, forward s/image) at the dataset's config, bf16, CUDA."""
+def measure_gpu(ds: str, device: str = "cuda", repeats: int = 30, batch: int = BATCH) -> tuple:
+    """(task step s, VAAL iteration s, forward s/image) at the dataset's config, bf16.
+
+    Meant for CUDA; `device="cpu"` with a few repeats only checks the wiring (what was run here).
+    """
     from vaal_core.models import build_task_model
     from vaal_core.spec import RuntimeSpec, VAALSpec
     from vaal_core.vaal import VAALModels
 
     model_name, k, size, vsize, *_ = CONFIGS[ds]
-    dev = torch.device("cuda")
-    rt = RuntimeSpec(device="cuda", precision="bf16", channels_last=True)
-    model = build_task_model(model_name, 3, k).to(dev).to(memory_format=torch.channels_last)
+    dev = torch.device(device)
+    cl = torch.channels_last
+    rt = RuntimeSpec(device=dev.type, precision="bf16", channels_last=True)
+    model = build_task_model(model_name, 3, k).to(dev).to(memory_format=cl)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, fused=True)
-    x = torch.randn(BATCH, 3, size, size, device=dev).contiguous(memory_format=torch.channels_last)
-    y = torch.randint(0, k, (BATCH,), device=dev)
+    x = torch.randn(batch, 3, size, size, device=dev).contiguous(memory_format=cl)
+    y = torch.randint(0, k, (batch,), device=dev)
+    xe = torch.randn(4 * batch, 3, size, size, device=dev).contiguous(memory_format=cl)
+    vaal = VAALModels(3, VAALSpec(image_size=vsize), rt, dev)
+    xv = torch.randn(batch, 3, vsize, vsize, device=dev).contiguous(memory_format=cl)
 
     def step():
-        with torch.autocast("cuda", dtype=torch.bfloat16):
+        with torch.autocast(dev.type, dtype=torch.bfloat16):
             loss = torch.nn.functional.cross_entropy(model(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
 
     def fwd():
-        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16):
-            model.eval()(xe)
+        model.eval()
+        with torch.inference_mode(), torch.autocast(dev.type, dtype=torch.bfloat16):
+            model(xe)
         model.train()
 
-    xe = torch.randn(512, 3, size, size, device=dev).contiguous(memory_format=torch.channels_last)
-    vaal = VAALModels(3, VAALSpec(image_size=vsize), rt, dev)
-    xv = torch.randn(BATCH, 3, vsize, vsize, device=dev).contiguous(
-        memory_format=torch.channels_last
-    )
-
-    def vaal_iter():
+    def vaal_iter():  # the release's iteration: 2 VAE steps, 1 discriminator step
         vaal.vae_step(xv, xv)
         vaal.vae_step(xv, xv)
         vaal.disc_step(xv, xv)
 
+    def sync():
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+
     def timed(fn, n):
-        for _ in range(3):
+        for _ in range(min(3, n)):
             fn()
-        torch.cuda.synchronize()
+        sync()
         t = time.perf_counter()
         for _ in range(n):
             fn()
-        torch.cuda.synchronize()
+        sync()
         return (time.perf_counter() - t) / n
 
-    return timed(step, 30), timed(vaal_iter, 30), timed(fwd, 10) / 512
+    return (
+        timed(step, repeats),
+        timed(vaal_iter, repeats),
+        timed(fwd, max(1, repeats // 3)) / len(xe),
+    )
 
 
 def estimates(measured: dict | None) -> None:
