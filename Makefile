@@ -74,6 +74,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_vaal.py --channels-last
 	$(PY) benchmarks/bench_rundir.py
 	$(PY) benchmarks/bench_baselines.py
+	$(PY) benchmarks/bench_data.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from .data import check_spec_dataset
 from .errors import ExpectedError
 from .loop import ActiveLoop, preflight
 from .spec import load_spec
@@ -23,6 +24,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     common.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a spec value, e.g. --set task.epochs=2 (repeatable)")  # fmt: skip
+    common.add_argument("--protocol", default=None,
+                        help="training protocol preset under the spec's values: paper, release, modern")  # fmt: skip
     common.add_argument("--no-progress", action="store_true", help="no progress bars")
     common.add_argument("--wait", action="store_true",
                         help="if another process holds a run directory, wait for it instead of failing")  # fmt: skip
@@ -49,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        spec = load_spec(args.spec, args.set)
+        spec = load_spec(args.spec, args.set, protocol=args.protocol)
         if args.command == "run":
             jobs = [(args.strategy, args.seed)]
         else:
@@ -58,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             jobs = [(s, k) for s in strategies for k in seeds]
         for strategy, _ in jobs:  # every name checked before any compute
             preflight(spec, strategy)
+        check_spec_dataset(spec.dataset, args.data_root)  # missing data: before any run dir
         t0 = time.perf_counter()
         for strategy, seed in jobs:
             ActiveLoop(spec, strategy, seed, args.out, args.data_root,

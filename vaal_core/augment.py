@@ -33,3 +33,76 @@ def random_crop_flip(
     bi = torch.arange(b, device=x.device).view(b, 1, 1)
     out = padded.permute(0, 2, 3, 1)[bi, rows.view(b, h, 1), cols.view(b, 1, w)]  # (b, h, w, c)
     return out.permute(0, 3, 1, 2).contiguous()
+
+
+def random_flip(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Horizontal flip of a random half of the batch (the originals' only CIFAR augmentation)."""
+    gen_dev = generator.device if generator is not None else torch.device("cpu")
+    flip = (torch.rand(x.shape[0], generator=generator, device=gen_dev) < 0.5).to(x.device)
+    return torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
+
+
+def random_resized_crop_flip(
+    x: torch.Tensor,
+    size: int,
+    generator: torch.Generator | None = None,
+    scale: tuple[float, float] = (0.08, 1.0),
+    ratio: tuple[float, float] = (3 / 4, 4 / 3),
+) -> torch.Tensor:
+    """RandomResizedCrop + RandomHorizontalFlip (Szegedy et al., CVPR 2015) for a whole batch.
+
+    Each image draws an area fraction in `scale` and a log-uniform aspect ratio in `ratio`; the
+    crop is sampled bilinearly (one `grid_sample`) to `size` x `size`. Where torchvision retries up
+    to 10 times and then falls back to a centre crop, a crop wider or taller than the image is
+    clamped to it here (same support, one draw). Returns float in [0, 255].
+    """
+    b, _, h, w = x.shape
+    gen_dev = generator.device if generator is not None else torch.device("cpu")
+
+    def u(lo: float, hi: float) -> torch.Tensor:
+        return lo + (hi - lo) * torch.rand(
+            b, generator=generator, device=gen_dev, dtype=torch.float64
+        )
+
+    area = u(*scale)
+    log_r = u(float(torch.tensor(ratio[0]).log()), float(torch.tensor(ratio[1]).log()))
+    cw = (area * log_r.exp()).sqrt().clamp(max=1.0)  # crop width as a fraction of the image width
+    ch = (area / log_r.exp()).sqrt().clamp(max=1.0)
+    cx = u(0, 1) * (1 - cw) + cw / 2  # crop centre in [0, 1]
+    cy = u(0, 1) * (1 - ch) + ch / 2
+    flip = torch.where(u(0, 1) < 0.5, -1.0, 1.0)
+    theta = torch.zeros(b, 2, 3, dtype=torch.float64)
+    theta[:, 0, 0], theta[:, 0, 2] = cw * flip, 2 * cx - 1
+    theta[:, 1, 1], theta[:, 1, 2] = ch, 2 * cy - 1
+    theta = theta.to(device=x.device, dtype=torch.float32)
+    grid = F.affine_grid(theta, [b, x.shape[1], size, size], align_corners=False)
+    return F.grid_sample(
+        x.float(), grid, mode="bilinear", padding_mode="border", align_corners=False
+    )
+
+
+def center_crop(x: torch.Tensor, size: int) -> torch.Tensor:
+    """The central `size` x `size` window (evaluation view of a cached image: 256 -> 224)."""
+    h, w = x.shape[-2:]
+    if (h, w) == (size, size):
+        return x
+    if h < size or w < size:
+        raise ValueError(f"cannot centre-crop {h}x{w} images to {size}")
+    top, left = (h - size) // 2, (w - size) // 2
+    return x[..., top : top + size, left : left + size]
+
+
+def _crop_flip(x: torch.Tensor, size: int, generator: torch.Generator | None) -> torch.Tensor:
+    return random_crop_flip(center_crop(x, size), generator)
+
+
+def _flip(x: torch.Tensor, size: int, generator: torch.Generator | None) -> torch.Tensor:
+    return random_flip(center_crop(x, size), generator)
+
+
+# name -> (uint8 batch, output size, generator) -> augmented batch; `task.augmentation` picks one
+AUGMENTATIONS = {
+    "flip": _flip,
+    "crop_flip": _crop_flip,
+    "rrc_flip": random_resized_crop_flip,
+}

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .data import ImageData, check_dataset_name, load_dataset
+from .data import ImageData, check_dataset_name, dataset_from_spec
 from .device import check_precision, peak_memory_mb, resolve_device, seed_everything
 from .errors import DatasetError, RunDirConflict  # noqa: F401  (RunDirConflict re-exported)
 from .failpoints import configure_from_env, failpoint
@@ -25,7 +25,14 @@ from .models import TASK_MODELS, build_task_model
 from .pool import Pool, indices_sha1, initial_labeled, noisy_labels, split_indices, test_subset
 from .rundir import RunDir
 from .runlog import CycleRecord, environment_record, git_revision
-from .spec import Spec, SpecError, check_pool_fits
+from .spec import (
+    Spec,
+    SpecError,
+    check_pool_fits,
+    initial_train_size,
+    labeled_offset,
+    resolved_val_size,
+)
 from .strategies import QueryContext, Strategy, check_strategy_supports, make_strategy, task_kind
 from .trainer import Batches, evaluate, train_task_model
 
@@ -103,10 +110,10 @@ class ActiveLoop:
             | self.env_extra,
             start,
         )
-        true_labels = data.train_y.cpu().numpy()
+        true_labels = data.labels("train").cpu().numpy()
         if not start:
             labeled = self.run_dir.initial_pool(
-                initial_labeled(spec.dataset.name, candidates, a.initial, self.seed,
+                initial_labeled(spec.dataset.name, candidates, initial_train_size(spec, len(val)), self.seed,
                                 self._initial_allowed(true_labels[candidates], data.num_classes))
             )  # fmt: skip
         pool = Pool(candidates, labeled)
@@ -116,10 +123,11 @@ class ActiveLoop:
                 strategy.load_state_dict(carry["strategy"])
             model_state = carry.get("task_model")
 
-        batches = Batches(self._to_device(data), self.device, spec.runtime.channels_last)
+        batches = Batches(self._to_device(data), self.device, spec.runtime.channels_last,
+                          spec.task.augmentation)  # fmt: skip
         noisy = spec.protocol.label_noise > 0
         if noisy:  # the oracle's labels: replay the noise of every cycle already committed
-            batches.train_labels = batches.data.train_y.clone()
+            batches.train_labels = batches.data.labels("train").clone()
             prev = np.empty(0, np.int64)
             for c in range(start):
                 now = self.run_dir.load_pool(c)
@@ -127,6 +135,7 @@ class ActiveLoop:
                 prev = now
         run_id = records[0]["run_id"] if records else uuid.uuid4().hex[:12]
         git_rev = git_revision()
+        paid = labeled_offset(spec, len(val))  # validation labels paid from the budget, if so
         bar = tqdm(range(start, a.cycles), desc=f"{self.strategy_name} seed {self.seed}",
                    initial=start, total=a.cycles, disable=not self.progress)  # fmt: skip
         for cycle in bar:
@@ -156,7 +165,8 @@ class ActiveLoop:
             rec = CycleRecord(
                 run_id=run_id, experiment=spec.experiment, dataset=spec.dataset.name, strategy=self.strategy_name,
                 protocol=spec.protocol.name, seed=self.seed, spec_hash=spec.hash(), git_rev=git_rev, cycle=cycle,
-                n_labeled=len(labeled_now), fraction=len(labeled_now) / len(pool), metric="accuracy",
+                n_labeled=paid + len(labeled_now), fraction=(paid + len(labeled_now)) / (paid + len(pool)),
+                metric="accuracy",
                 value=value, train_s=round(train_s, 3), query_s=round(query_s, 3),
                 peak_mem_mb=round(peak_memory_mb(self.device), 1), labeled_sha1=indices_sha1(labeled_now),
                 n_selected=0 if selected is None else len(selected),
@@ -238,9 +248,7 @@ class ActiveLoop:
     def _data_and_splits(self) -> tuple[ImageData, np.ndarray, np.ndarray]:
         spec = self.spec
         try:
-            data = self._data or load_dataset(
-                spec.dataset.name, self.data_root, spec.dataset.image_size
-            )
+            data = self._data or dataset_from_spec(spec.dataset, self.data_root, self.progress)
         except OSError as e:  # an unreadable or uncreatable data root
             raise DatasetError(
                 f"cannot read dataset '{spec.dataset.name}' under {e.filename or self.data_root} "
@@ -248,23 +256,14 @@ class ActiveLoop:
             ) from e
         candidates, val = split_indices(
             spec.dataset.name, len(data.train_y), spec.dataset.pool_size, spec.dataset.pool_seed,
-            spec.dataset.val_size, self.seed,
+            resolved_val_size(spec, len(data.train_y)), self.seed,
         )  # fmt: skip
         check_pool_fits(spec, len(candidates))
         test_idx = test_subset(spec.dataset.name, len(data.test_y), spec.dataset.test_size)
-        if test_idx is not None:
-            t = torch.as_tensor(test_idx)
-            data = ImageData(data.name, data.train_x, data.train_y, data.test_x[t], data.test_y[t],
-                             data.num_classes, data.mean, data.std)  # fmt: skip
-        return data, candidates, val
+        return data.with_test_subset(test_idx), candidates, val
 
     def _to_device(self, data: ImageData) -> ImageData:
-        if self.device.type == "cpu":
-            return data
-        return ImageData(
-            data.name, data.train_x.to(self.device), data.train_y.to(self.device), data.test_x.to(self.device),
-            data.test_y.to(self.device), data.num_classes, data.mean, data.std,
-        )  # fmt: skip
+        return data.to(self.device)  # in-memory tensors move; a disk cache pins its reads
 
     # ------------------------------------------------------------------ carried state
     def _carries_state(self, strategy: Strategy) -> bool:

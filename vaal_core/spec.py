@@ -29,6 +29,17 @@ class DatasetSpec:
     val_size: int = 0  # held-out validation images, disjoint from the pool
     image_size: int | None = None  # resize/pad target for the task model (None = native)
     test_size: int | None = None  # evaluate on a fixed subsample of the test set (None = all of it)
+    val_fraction: float | None = (
+        None  # validation = this fraction of the training set (over val_size)
+    )
+    storage: str = (
+        "auto"  # auto (memory for MNIST/CIFAR, disk cache for Caltech/ImageNet) | memory | cache
+    )
+    cache_dir: str | None = None  # default <data root>/cache
+    cache_resolution: int | None = None  # side of the cached squares (default image_size x 256/224)
+    cache_rebuild: bool = False  # rebuild a cache built from other data instead of refusing it
+    cache_workers: int | None = None  # decoding processes (default: all cores)
+    download: bool = True  # CIFAR/MNIST only, when online; $VAAL_NO_DOWNLOAD=1 forbids it
 
 
 @dataclass(frozen=True)
@@ -43,8 +54,13 @@ class TaskSpec:
     lr: float = 0.01
     momentum: float = 0.9
     weight_decay: float = 5e-4
-    lr_milestones: tuple[float, ...] = ()  # fractions of training at which lr is divided by 10
-    augment: bool = False  # random crop (pad 4) + horizontal flip, batched on the device
+    lr_milestones: tuple[float, ...] = ()  # multistep: fractions of training where lr *= lr_gamma
+    schedule: str = "multistep"  # constant | multistep | step | cosine (vaal_core/schedules.py)
+    lr_gamma: float = 0.1
+    lr_step_fraction: float | None = None  # step: lr *= lr_gamma every this fraction of training
+    epoch_basis: str = "labeled"  # epochs over the labeled set, or the whole train set (release)
+    augment: bool = False  # augment training batches, batched on the device
+    augmentation: str = "standard"  # standard | light (per dataset) | flip | crop_flip | rrc_flip
     eval_batch_size: int = 1024
 
 
@@ -67,6 +83,7 @@ class VAALSpec:
     lr_disc: float = 5e-4
     batch_size: int = 128
     epochs: float = 1.0  # iterations = epochs * pool size / batch_size
+    match_task_iterations: bool = False  # as many iterations as the task model's cycle (originals)
     image_size: int = 32  # VAE input size, independent of the task model's
     kl_reduction: str = "sum"  # "sum" over batch and latent, as in the original code; or "mean"
     # "adversarial": the paper's min-max game; "fixed_vae" (ablation): train the VAE alone, then
@@ -98,12 +115,16 @@ class BaselinesSpec:
 
 @dataclass(frozen=True)
 class ProtocolSpec:
+    """Protocol-level choices; `name` may be a preset of vaal_core/protocols.py that fills defaults."""
+
     name: str = "standard"
     reset_task_each_cycle: bool = True  # re-initialise the task model every cycle
     # noisy-oracle ablation: this fraction of every newly labeled set gets a wrong label
     label_noise: float = 0.0
     # biased-initial-pool ablation: the initial set is drawn only from these class ids
     initial_classes: tuple[int, ...] = ()
+    initial_size: str = "spec"  # spec: active.initial images; budget: active.budget (395da2e)
+    val_counts_against_budget: bool = False  # validation labels are paid from the labeled budget
 
 
 @dataclass(frozen=True)
@@ -160,6 +181,11 @@ def _plain(obj: Any) -> Any:
 
 _VALID = {
     "task.optimizer": {"sgd", "adam"},
+    "task.schedule": {"constant", "multistep", "step", "cosine"},
+    "task.epoch_basis": {"labeled", "train_set"},
+    "task.augmentation": {"standard", "light", "flip", "crop_flip", "rrc_flip"},
+    "dataset.storage": {"auto", "memory", "cache"},
+    "protocol.initial_size": {"spec", "budget"},
     "vaal.kl_reduction": {"sum", "mean"},
     "vaal.game": {"adversarial", "fixed_vae"},
     "runtime.device": {"auto", "cpu", "cuda"},
@@ -276,6 +302,20 @@ def validate(spec: Spec) -> Spec:
     for c in spec.protocol.initial_classes:
         if c < 0:
             raise SpecError(f"spec key 'protocol.initial_classes' holds {c}; class ids are >= 0")
+    if t.schedule == "step" and not (t.lr_step_fraction and 0 < t.lr_step_fraction <= 1):
+        raise SpecError(
+            f"spec key 'task.lr_step_fraction' must lie in (0, 1] with task.schedule: step, "
+            f"got {t.lr_step_fraction}"
+        )
+    _positive(t.lr_gamma, "task.lr_gamma")
+    _positive(d.cache_resolution, "dataset.cache_resolution")
+    if d.val_fraction is not None and not 0 <= d.val_fraction < 1:
+        raise SpecError(f"spec key 'dataset.val_fraction' must lie in [0, 1), got {d.val_fraction}")
+    if spec.protocol.val_counts_against_budget and d.val_size >= initial_size(spec):
+        raise SpecError(
+            f"spec key 'dataset.val_size' ({d.val_size}) must be smaller than the initial labeled "
+            f"set ({initial_size(spec)}) when protocol.val_counts_against_budget is true"
+        )
     for m in t.lr_milestones:
         if not 0 < m < 1:
             raise SpecError(f"spec key 'task.lr_milestones' holds {m}; each must lie in (0, 1)")
@@ -288,10 +328,10 @@ def validate(spec: Spec) -> Spec:
             f"spec key 'experiment' must be a non-empty name without '/', got {spec.experiment!r}"
         )
     if d.pool_size is not None:
-        final = a.initial + a.budget * (a.cycles - 1)
-        if a.initial > d.pool_size:
+        final = initial_size(spec) + a.budget * (a.cycles - 1)
+        if initial_size(spec) > d.pool_size:
             raise SpecError(
-                f"spec key 'active.initial' ({a.initial}) is larger than 'dataset.pool_size' ({d.pool_size})"
+                f"spec key 'active.initial' ({initial_size(spec)}) is larger than 'dataset.pool_size' ({d.pool_size})"
             )
         if final > d.pool_size:
             raise SpecError(
@@ -315,16 +355,84 @@ def _validate_baselines(b: BaselinesSpec) -> None:
             raise SpecError(f"spec key 'baselines.{key}' must be >= {low} ({why}), got {value}")
 
 
-def spec_from_dict(data: dict[str, Any]) -> Spec:
-    return validate(_build(Spec, data, ""))
+def initial_size(spec: Spec) -> int:
+    """Images labeled before the first cycle, validation included when it counts (see below)."""
+    return spec.active.budget if spec.protocol.initial_size == "budget" else spec.active.initial
 
 
-def load_spec(path: str | Path, overrides: list[str] | None = None) -> Spec:
-    """Load a YAML spec; `overrides` are 'section.key=value' strings parsed as YAML scalars."""
+def initial_train_size(spec: Spec, val_size: int) -> int:
+    """Labeled images the task model trains on in cycle 0.
+
+    With `protocol.val_counts_against_budget` the validation labels are paid from the initial
+    budget (Munjal et al., CVPR 2022; Lüth et al., NeurIPS 2023), so fewer images are trained on
+    and every record's n_labeled includes the validation set (`labeled_offset`).
+    """
+    return initial_size(spec) - (val_size if spec.protocol.val_counts_against_budget else 0)
+
+
+def labeled_offset(spec: Spec, val_size: int) -> int:
+    """What to add to the training-set size to report the labels paid for."""
+    return val_size if spec.protocol.val_counts_against_budget else 0
+
+
+def resolved_val_size(spec: Spec, n_train: int) -> int:
+    d = spec.dataset
+    return round(d.val_fraction * n_train) if d.val_fraction is not None else d.val_size
+
+
+def apply_protocol(data: dict[str, Any], protocol: str | None = None) -> dict[str, Any]:
+    """Fill the defaults of the named protocol preset under the spec's own values.
+
+    `protocol:` may be a name or a mapping with `name`; `protocol` (the --protocol flag) wins over
+    the spec's name. Every value the spec sets explicitly (and every --set override) wins over
+    the preset. Unknown names list the valid ones.
+    """
+    from .protocols import PRESETS
+
+    data = dict(data)
+    proto = data.get("protocol")
+    if isinstance(proto, str):
+        proto = {"name": proto}
+    proto = dict(proto or {})
+    if protocol is not None:
+        proto["name"] = protocol
+    name = proto.get("name", "standard")
+    if name != "standard" and name not in PRESETS:
+        raise SpecError(f"unknown protocol '{name}'; valid: standard, {', '.join(sorted(PRESETS))}")
+    if proto:
+        data["protocol"] = proto
+    if name in PRESETS:
+        data = _merge(PRESETS[name], data)
+    return data
+
+
+def _merge(defaults: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    out = dict(defaults)
+    for k, v in data.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def spec_from_dict(data: dict[str, Any], protocol: str | None = None) -> Spec:
+    return validate(_build(Spec, apply_protocol(data, protocol), ""))
+
+
+def load_spec(
+    path: str | Path, overrides: list[str] | None = None, protocol: str | None = None
+) -> Spec:
+    """Load a YAML spec; `overrides` are 'section.key=value' strings parsed as YAML scalars.
+
+    `protocol` names a preset (paper, release, modern) applied under the spec's own values.
+    """
     data = _read_yaml(Path(path), seen=())
+    if isinstance(data.get("protocol"), str):
+        data["protocol"] = {"name": data["protocol"]}
     for item in overrides or []:
         apply_override(data, item)
-    return spec_from_dict(data)
+    return spec_from_dict(data, protocol)
 
 
 def _read_yaml(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
@@ -342,6 +450,8 @@ def _read_yaml(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
         raise SpecError(
             f"spec file {path} must hold a mapping of sections, got {type(data).__name__}"
         )
+    if isinstance(data.get("protocol"), str):
+        data["protocol"] = {"name": data["protocol"]}
     base = data.pop("base", None)
     if base is None:
         return data
@@ -349,13 +459,6 @@ def _read_yaml(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
     if base_path in seen:
         raise SpecError(f"spec file {path}: 'base' chain loops back to {base_path}")
     return _merge(_read_yaml(base_path, (*seen, path.resolve())), data)
-
-
-def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in top.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
 
 
 def apply_override(data: dict[str, Any], item: str) -> None:
@@ -374,7 +477,7 @@ def apply_override(data: dict[str, Any], item: str) -> None:
 def check_pool_fits(spec: Spec, available: int) -> None:
     """Budget checks that need the dataset's size (known only once it is located)."""
     a = spec.active
-    final = a.initial + a.budget * (a.cycles - 1)
+    final = initial_size(spec) + a.budget * (a.cycles - 1)
     if final > available:
         raise SpecError(
             f"spec asks for {final} labeled images (active.initial + active.budget * (cycles-1)) but "

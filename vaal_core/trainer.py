@@ -11,35 +11,53 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .augment import normalize, random_crop_flip
-from .data import ImageData
+from .augment import AUGMENTATIONS, center_crop, normalize
+from .datasets import DataSource
 from .device import autocast, grad_scaler
+from .schedules import build_optimization
 from .spec import RuntimeSpec, TaskSpec
 
 
 @dataclass
 class Batches:
-    """Uint8 images (on the compute device) and the normalisation that turns them into inputs."""
+    """Images by index, as normalised float batches on the compute device, from any storage.
 
-    data: ImageData
+    `data` is in memory (`ImageData`, uint8 tensors possibly already on the device) or on disk
+    (`CachedData`: pinned host reads of a decoded uint8 cache); both expose `read(split, idx)`.
+    Augmentation and normalisation run batched on the device either way. `augmentation` is a
+    `task.augmentation` value: `standard`/`light` resolve per dataset (CIFAR-like: crop+flip /
+    flip; ImageNet-like: random-resized-crop + flip), or an explicit name from `AUGMENTATIONS`.
+    """
+
+    data: DataSource
     device: torch.device
     channels_last: bool = False
+    augmentation: str = "standard"
     # the labels the oracle gave (differ from the truth under the noisy-oracle ablation)
     train_labels: torch.Tensor | None = None
+
+    def __post_init__(self):
+        kind = self.data.augment_presets.get(self.augmentation, self.augmentation)
+        if kind not in AUGMENTATIONS:
+            raise ValueError(
+                f"unknown augmentation {self.augmentation!r}; valid: standard, light, "
+                f"{', '.join(sorted(AUGMENTATIONS))}"
+            )
+        self._augment = AUGMENTATIONS[kind]
 
     def inputs(
         self, x_uint8: torch.Tensor, augment: bool = False, generator: torch.Generator | None = None
     ):
         x = x_uint8.to(self.device, non_blocking=True)
-        if augment:
-            x = random_crop_flip(x, generator)
+        size = self.data.image_size
+        x = self._augment(x, size, generator) if augment else center_crop(x, size)
         x = normalize(x, self.data.mean, self.data.std)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return x
 
     # The interface strategies and the trainer read images through: indices into a split, never
-    # the storage behind them (in-memory tensors today, a disk cache for large datasets).
+    # the storage behind them (in-memory tensors or a disk cache).
     @property
     def channels(self) -> int:
         return self.data.channels
@@ -49,15 +67,7 @@ class Batches:
         return self.data.num_classes
 
     def split_size(self, split: str = "train") -> int:
-        return len(self._y(split))
-
-    def _x(self, split: str) -> torch.Tensor:
-        return self.data.train_x if split == "train" else self.data.test_x
-
-    def _y(self, split: str) -> torch.Tensor:
-        if split == "train":
-            return self.data.train_y if self.train_labels is None else self.train_labels
-        return self.data.test_y
+        return len(self.data.labels(split))
 
     def images(
         self,
@@ -67,17 +77,15 @@ class Batches:
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
         """Normalised float images `idx` of `split` on the compute device."""
-        return self.inputs(self._x(split)[torch.as_tensor(idx)], augment, generator)
+        return self.inputs(self.data.read(split, torch.as_tensor(idx)), augment, generator)
 
     def labels(self, idx, split: str = "train") -> torch.Tensor:
-        return self._y(split)[torch.as_tensor(idx)].to(self.device)
+        oracle = split == "train" and self.train_labels is not None
+        y = self.train_labels if oracle else self.data.labels(split)
+        return y[torch.as_tensor(idx).to(y.device)].to(self.device)
 
     def train_batch(self, idx: torch.Tensor, augment: bool, generator: torch.Generator | None):
         return self.images(idx, "train", augment, generator), self.labels(idx)
-
-
-def _iterations(n: int, batch: int) -> int:
-    return max(1, -(-n // batch))
 
 
 def train_task_model(
@@ -97,16 +105,7 @@ def train_task_model(
     device = batches.device
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
-    if task.optimizer == "sgd":
-        opt = torch.optim.SGD(
-            params, lr=task.lr, momentum=task.momentum, weight_decay=task.weight_decay
-        )
-    else:
-        opt = torch.optim.Adam(params, lr=task.lr, weight_decay=task.weight_decay)
-    per_epoch = _iterations(len(labeled), task.batch_size)
-    total = task.iterations or per_epoch * task.epochs
-    milestones = sorted({int(m * total) for m in task.lr_milestones})
-    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=milestones, gamma=0.1)
+    opt, sched, total = build_optimization(params, task, len(labeled), batches.split_size("train"))
     scaler = grad_scaler(device, runtime.precision)
     labeled_t = torch.as_tensor(labeled, dtype=torch.long)
     best_acc, best_state = None, None

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from .device import autocast, grad_scaler
 from .diagnostics import accuracy_at_half, active_units, auc_chance_band, roc_auc
 from .failpoints import failpoint
+from .schedules import vaal_iterations
 from .spec import RuntimeSpec, Spec, VAALSpec
 from .strategies import QueryContext, Strategy, register_strategy
 
@@ -251,7 +252,9 @@ class VAALStrategy(Strategy):
         def draw():
             return self._images(ctx, next(lab), augment), self._images(ctx, next(unl), augment)
 
-        iterations = max(1, math.ceil(cfg.epochs * len(ctx.pool) / cfg.batch_size))
+        iterations = vaal_iterations(  # the original code: as many as the task model's
+            self.spec, len(ctx.pool.labeled), ctx.batches.split_size("train"), len(ctx.pool)
+        )
         phases = [(True, True)] if cfg.game == "adversarial" else [(True, False), (False, True)]
         disc_loss_value = None
         for vae_on, disc_on in phases:
