@@ -66,11 +66,15 @@ class CompiledStep:
                 torch.compiler.cudagraph_mark_step_begin()
             return self._run(self._fn, args, before, then)
         except Exception as e:  # noqa: BLE001 - any compiler failure means: run eagerly
+            root = e  # dynamo wraps the backend's own error: report that one
+            while (inner := getattr(root, "inner_exception", None) or root.__cause__) is not None:
+                root = inner
+            lines = [ln for ln in str(root).splitlines() if ln.strip()]
             log.warning(
                 "runtime.compile: %s does not compile (%s: %s); running it eagerly",
                 self.name,
-                type(e).__name__,
-                str(e).splitlines()[0] if str(e) else "",
+                type(root).__name__,
+                lines[0] if lines else "",
             )
             self._fn, self.fallen_back = self.eager, True
             return self._run(self.eager, args, before, then)

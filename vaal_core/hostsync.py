@@ -10,7 +10,7 @@ shows whether any synchronising op happened anywhere else (`host_syncs`).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -60,6 +60,7 @@ class SyncCount:
     inside: int  # synchronising ops inside them
     reads: int  # how many reading ranges the profile holds
     names: tuple[str, ...]  # the ops counted in `outside`, for the error message
+    events: tuple = field(default=(), repr=False, compare=False)  # the profiler events themselves
 
 
 def _is_sync(name: str) -> bool:
@@ -91,7 +92,7 @@ def host_syncs(events: Iterable) -> SyncCount:
     """
     events = list(events)
     reads = [e.time_range for e in events if e.name == READ_RANGE]
-    outside, inside, names = 0, 0, []
+    outside, inside, found = 0, 0, []
     for e in events:
         if not _is_sync(e.name) or _not_counted(e):
             continue
@@ -100,5 +101,5 @@ def host_syncs(events: Iterable) -> SyncCount:
             inside += 1
         else:
             outside += 1
-            names.append(e.name)
-    return SyncCount(outside, inside, len(reads), tuple(names))
+            found.append(e)
+    return SyncCount(outside, inside, len(reads), tuple(e.name for e in found), tuple(found))
