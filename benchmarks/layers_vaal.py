@@ -121,6 +121,43 @@ def fwd_bwd(module: nn.Module, x: torch.Tensor, precision: str) -> Callable[[], 
     return run
 
 
+def iteration_gflop(width: int, batch: int) -> dict[str, float]:
+    """GFLOP of each part of one VAAL iteration, counted by FlopCounterMode on the meta device
+    (shapes only, no compute): what any path must execute, whatever its speed."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from vaal_core.models import build_task_model
+    from vaal_core.vaal import Discriminator
+
+    meta = torch.device("meta")
+    vae, disc = VAE(3, 32, 32, width).to(meta), Discriminator(32).to(meta)
+    task = build_task_model("vgg16_bn", 3, 10).to(meta)
+    x = torch.randn(batch, 3, 32, 32, device=meta)
+    y = torch.zeros(batch, dtype=torch.long, device=meta)
+
+    def count(fn) -> float:
+        with FlopCounterMode(display=False) as fc:
+            fn()
+        return fc.get_total_flops() / 1e9
+
+    def vae_step():
+        r_l, _, mu_l, _ = vae(x)
+        r_u, _, mu_u, _ = vae(x)
+        (r_l.sum() + r_u.sum() + disc(mu_l).sum() + disc(mu_u).sum()).backward()
+
+    def disc_step(encoder_only: bool):
+        with torch.no_grad():
+            mus = [vae.encode(x)[0] if encoder_only else vae(x)[2] for _ in range(2)]
+        sum(disc(m).sum() for m in mus).backward()
+
+    return {
+        "task step": count(lambda: F.cross_entropy(task(x), y).backward()),
+        "VAE step": count(vae_step),
+        "disc step, whole VAE (reference)": count(lambda: disc_step(False)),
+        "disc step, encoder only (fast)": count(lambda: disc_step(True)),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -130,6 +167,15 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3, help="timed repeats (median) for fp32 paths")
     ap.add_argument("--bf16-reps", type=int, default=1, help="timed repeats for bf16")
     args = ap.parse_args()
+
+    gf = iteration_gflop(args.width, args.batch)
+    ref = gf["task step"] + 2 * gf["VAE step"] + gf["disc step, whole VAE (reference)"]
+    fast = gf["task step"] + 2 * gf["VAE step"] + gf["disc step, encoder only (fast)"]
+    print("| part of one VAAL iteration | GFLOP (fwd+bwd) |\n|---|---|")
+    for k, v in gf.items():
+        print(f"| {k} | {v:.1f} |")
+    print(f"| **iteration: reference / fast** | {ref:.1f} / {fast:.1f} (ratio {ref / fast:.3f}) |")
+    print()
 
     torch.manual_seed(0)
     vae = VAE(3, 32, 32, args.width)
