@@ -244,6 +244,15 @@ def main() -> None:
         "--compile", action="store_true", help="also time fast path + torch.compile (slow to build)"
     )
     ap.add_argument("--bf16", action="store_true", help="also time a bf16 row on any CPU")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="one timed iteration per path, no warm-up (first-call costs are milliseconds against "
+        "minutes per iteration on a small CPU); syncs profiled at batch 8 (the same op sequence)",
+    )
+    ap.add_argument(
+        "--only", default=None, help="comma-separated path numbers to run (0 = reference)"
+    )
     args = ap.parse_args()
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -267,6 +276,9 @@ def main() -> None:
     if args.compile:
         paths.append(Path("fast + runtime.compile", fast, True, True, compile=True, device=device))
 
+    if args.only is not None:
+        keep = {int(i) for i in args.only.split(",")}
+        paths = [p for i, p in enumerate(paths) if i in keep]
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model_name()
     print(f"# VAAL benchmark: {where}, torch {torch.__version__}, {torch.get_num_threads()} "
           f"threads, batch {BATCH}, latent 32, VGG16-bn, 3x32x32")  # fmt: skip
@@ -276,14 +288,19 @@ def main() -> None:
             (p.prep(pool[:BATCH]), labels[:BATCH].to(device)),
             p.prep(pool[BATCH : 2 * BATCH]),
         )
-        syncs = p.syncs_per_iteration(batches)
-        comp = p.components(batches, args.iters)
+        if args.quick:
+            small = ((p.prep(pool[:8]), labels[:8].to(device)), p.prep(pool[8:16]))
+            syncs = p.syncs_per_iteration(small)
+            comp = p.components(batches, 1)
+        else:
+            syncs = p.syncs_per_iteration(batches)
+            comp = p.components(batches, args.iters)
         score_batch = BATCH if not p.encoder_only else 1024
         rows.append((p.name, comp, sum(comp.values()), p.score_rate(pool, score_batch), syncs))
         print(f"  measured {p.name}", flush=True)
     pil_rate, tensor_rate = data_path_rates(pool, labels)
 
-    ref = rows[0]
+    ref = rows[0]  # with --only, speed-ups are against the first path run
     print()
     print("| path | task step s | 2 VAE steps s | disc step s | s / iteration | speed-up "
           "| scoring img/s | speed-up | host syncs / iteration (in optimiser.step) |")  # fmt: skip

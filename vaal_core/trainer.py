@@ -65,13 +65,22 @@ class Batches:
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
         """Normalised float images `idx` of `split` on the compute device."""
-        return self.inputs(self._x(split)[torch.as_tensor(idx)], augment, generator)
+        x = self._x(split)
+        return self.inputs(x[_on(idx, x.device)], augment, generator)
 
     def labels(self, idx, split: str = "train") -> torch.Tensor:
-        return self._y(split)[torch.as_tensor(idx)].to(self.device)
+        y = self._y(split)
+        return y[_on(idx, y.device)].to(self.device)
 
     def train_batch(self, idx: torch.Tensor, augment: bool, generator: torch.Generator | None):
         return self.images(idx, "train", augment, generator), self.labels(idx)
+
+
+def _on(idx, device: torch.device) -> torch.Tensor:
+    """Indices where the storage is: the hot loop hands device indices to device-resident data
+    (no copy); host-resident storage with device indices costs a copy back."""
+    idx = torch.as_tensor(idx)
+    return idx if idx.device == device else idx.to(device)
 
 
 def _iterations(n: int, batch: int) -> int:
