@@ -20,6 +20,7 @@ Usage: python benchmarks/layers_vaal.py [--batch 128] [--width 128] [--reps 3] [
 from __future__ import annotations
 
 import argparse
+import math
 import platform
 import statistics
 import time
@@ -165,7 +166,8 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--width", type=int, default=128)
     ap.add_argument("--reps", type=int, default=3, help="timed repeats (median) for fp32 paths")
-    ap.add_argument("--bf16-reps", type=int, default=1, help="timed repeats for bf16")
+    ap.add_argument("--bf16-reps", type=int, default=1, help="timed repeats for bf16 (0: skip)")
+    ap.add_argument("--skip", type=int, default=0, help="leave out the first N layers")
     args = ap.parse_args()
 
     gf = iteration_gflop(args.width, args.batch)
@@ -191,6 +193,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     totals = {"fp32": 0.0, "cl": 0.0, "gemm": 0.0, "bf16": 0.0, "best": 0.0, "flop": 0.0}
     for i, (name, mod, shape) in enumerate(vae_layers(vae, args.batch, 32)):
+        if i < args.skip:
+            continue
         first = i == 0
         row_peak = gemm_peak(torch.float32, n=1024, reps=3)
         flop = 2 * macs(mod, shape) * (2 if first else 3) / 1e9
@@ -205,12 +209,12 @@ def main() -> None:
             tcl = _median_time(fwd_bwd(mod_cl, x_cl, "fp32"), args.reps)
             mod.to(memory_format=torch.contiguous_format)
             tgemm = _median_time(fwd_bwd(GemmConv(mod), x, "fp32"), args.reps)
-        t16 = _median_time(fwd_bwd(mod, x, "bf16"), args.bf16_reps)
+        t16 = _median_time(fwd_bwd(mod, x, "bf16"), args.bf16_reps) if args.bf16_reps else math.nan
         best = min(t for t in (t32, tcl, tgemm) if t == t)
         totals["fp32"] += t32
         totals["cl"] += tcl if tcl == tcl else t32
         totals["gemm"] += tgemm if tgemm == tgemm else t32
-        totals["bf16"] += t16
+        totals["bf16"] += t16 if t16 == t16 else 0.0
         totals["best"] += best
         totals["flop"] += flop
         fmt = lambda t: "-" if t != t else f"{t:.3f}"  # noqa: E731
