@@ -230,7 +230,7 @@ def main() -> None:
     print()
     print(f"against the first peak figure: fp32 NCHW reaches {100 * t['flop'] / t['fp32'] / peak32:.0f}% of the measured fp32 "
           f"GEMM peak; the best fp32 variant per layer {100 * t['flop'] / t['best'] / peak32:.0f}%; "
-          f"bf16 autocast {100 * t['flop'] / t['bf16'] / peak32:.1f}%.")  # fmt: skip
+          f"bf16 autocast {100 * t['flop'] / t['bf16'] / peak32 if t['bf16'] else math.nan:.1f}%.")  # fmt: skip
 
 
 if __name__ == "__main__":
