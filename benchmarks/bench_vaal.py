@@ -9,41 +9,61 @@ Measures, in one process and one run (so the ratios are comparable):
 - pool-scoring images/s (reference: whole VAE fp32 at batch 128; fast: encoder only, bf16,
   batch 1024, inference_mode);
 - data-path images/s: the suite's batched uint8 tensor pipeline (crop+flip+normalise) against
-  torchvision's per-sample PIL DataLoader with the same transforms.
+  torchvision's per-sample PIL DataLoader with the same transforms;
+- host synchronisations per iteration, counted by torch.profiler (`vaal_core.hostsync`): the
+  reference reads every loss on the host after its step (`loss.item()`, as the original code
+  does); the fast path keeps them on the device and reads once every `runtime.log_every`
+  iterations, so a profiled iteration between reads must show 0;
+- on CUDA only: seconds per iteration of the fast path eager vs `runtime.compile` (inductor with
+  CUDA graphs). This branch has not been run on a GPU by its author (no GPU at hand).
+The fast path's precision is bf16 where the CPU has bf16 instructions (AVX512-BF16/AMX) and fp32
+elsewhere: on an AVX2-only CPU oneDNN emulates bf16 at 10-30x the fp32 time
+(benchmarks/layers_vaal.py); `--bf16` forces a bf16 row to show it.
 Images are random uint8 tensors of CIFAR's shape: timings do not depend on pixel values, and
 CIFAR cannot be downloaded here.
 
 Usage: python benchmarks/bench_vaal.py [--iters 2] [--pool 5000] [--channels-last] [--compile]
+       [--bf16]
 """
 
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from torch.profiler import ProfilerActivity, profile
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
 from vaal_core.augment import normalize, random_crop_flip
-from vaal_core.device import autocast
+from vaal_core.device import autocast, cpu_model_name, native_bf16
+from vaal_core.hostsync import LossMeter, host_syncs
 from vaal_core.models import build_task_model
 from vaal_core.spec import RuntimeSpec, VAALSpec
 from vaal_core.vaal import VAALModels
 
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 BATCH = 128
+CPU = torch.device("cpu")
 
 
-def _time(fn, repeats: int) -> float:
-    fn()  # warm-up: allocator, oneDNN primitive cache
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _time(fn, repeats: int, device: torch.device = CPU, warm: bool = True) -> float:
+    if warm:
+        fn()  # warm-up: allocator, oneDNN primitive cache, compilation
+    _sync(device)
     t = time.perf_counter()
     for _ in range(repeats):
         fn()
+    _sync(device)
     return (time.perf_counter() - t) / repeats
 
 
@@ -58,19 +78,24 @@ class Path:
         fused: bool,
         channels_last=False,
         compile=False,
+        device: torch.device = CPU,
+        host_reads: bool = False,
     ):
         self.name, self.encoder_only = name, encoder_only
+        self.host_reads = host_reads  # the original: loss.item() after every step
         self.runtime = RuntimeSpec(
             precision=precision, channels_last=channels_last, compile=compile, fused_optimizer=fused
         )
         torch.manual_seed(0)
-        self.device = torch.device("cpu")
+        self.device = device
         self.vaal = VAALModels(3, VAALSpec(), self.runtime, self.device)
-        self.task = build_task_model("vgg16_bn", 3, 10)
+        self.task = build_task_model("vgg16_bn", 3, 10).to(device)
         if channels_last:
             self.task = self.task.to(memory_format=torch.channels_last)
         if compile:
-            self.task = torch.compile(self.task)
+            self.task = torch.compile(
+                self.task, mode="reduce-overhead" if device.type == "cuda" else None
+            )
         self.opt = torch.optim.SGD(
             self.task.parameters(),
             lr=0.01,
@@ -80,32 +105,87 @@ class Path:
         )
 
     def prep(self, x: torch.Tensor) -> torch.Tensor:
-        x = normalize(x, MEAN, STD)
+        x = normalize(x.to(self.device), MEAN, STD)
         return x.contiguous(memory_format=torch.channels_last) if self.runtime.channels_last else x
 
-    def task_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
+    def task_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         self.task.train()
         with autocast(self.device, self.runtime.precision):
             loss = F.cross_entropy(self.task(x), y)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
+        return loss.detach()
 
-    def components(self, batches, repeats: int) -> dict[str, float]:
+    def _steps(self, batches, meter: LossMeter) -> dict[str, object]:
         (x_l, y), x_u = batches
         return {
-            "task step": _time(lambda: self.task_step(x_l, y), repeats),
-            "2 VAE steps": _time(lambda: [self.vaal.vae_step(x_l, x_u) for _ in range(2)], repeats),
-            "disc step": _time(lambda: self.vaal.disc_step(x_l, x_u, self.encoder_only), repeats),
+            "task step": lambda: self._log(meter, task=self.task_step(x_l, y)),
+            "2 VAE steps": lambda: [
+                self._log(meter, vae=self.vaal.vae_step(x_l, x_u)) for _ in range(2)
+            ],
+            "disc step": lambda: self._log(
+                meter, disc=self.vaal.disc_step(x_l, x_u, self.encoder_only)
+            ),
         }
+
+    def _log(self, meter: LossMeter, **loss: torch.Tensor) -> None:
+        if self.host_reads:  # the reference: each loss to the host right after its step
+            for v in loss.values():
+                v.item()
+        else:
+            meter.add(**loss)
+
+    def iteration(self, batches, meter: LossMeter) -> None:
+        for step in self._steps(batches, meter).values():
+            step()
+
+    def syncs_per_iteration(self, batches) -> tuple[int, int]:
+        """(host syncs in one profiled iteration, of them inside optimiser.step) after a warm-up.
+
+        Inside optimiser.step are the per-tensor optimisers' reads of their CPU step counters:
+        host reads of host memory even on a GPU, counted apart.
+        """
+        meter = LossMeter(self.device)
+        self.iteration(batches, meter)  # warm-up (and compilation)
+        _sync(self.device)
+        acts = [ProfilerActivity.CPU] + (
+            [ProfilerActivity.CUDA] if self.device.type == "cuda" else []
+        )
+        with profile(activities=acts) as prof:
+            self.iteration(batches, meter)
+        count = host_syncs(prof.events())
+        in_opt = sum(1 for e in count.events if _under(e, "Optimizer.step"))
+        return count.outside, in_opt
+
+    def components(self, batches, repeats: int) -> dict[str, float]:
+        meter = LossMeter(self.device)
+        return {
+            name: _time(fn, repeats, self.device, warm=False)  # warmed by syncs_per_iteration
+            for name, fn in self._steps(batches, meter).items()
+        }
+
+    def compiled_vs_eager(self, batches, repeats: int) -> float:
+        """Seconds per whole iteration (CUDA timing: synchronised before and after)."""
+        meter = LossMeter(self.device)
+        return _time(lambda: self.iteration(batches, meter), repeats, self.device)
 
     def score_rate(self, pool: torch.Tensor, batch: int) -> float:
         def run():
             chunks = (self.prep(pool[s : s + batch]) for s in range(0, len(pool), batch))
             return self.vaal.score(chunks, encoder_only=self.encoder_only)
 
-        run_s = _time(run, 1)
+        run_s = _time(run, 1, self.device)
         return len(pool) / run_s
+
+
+def _under(event, prefix: str) -> bool:
+    parent = event.cpu_parent
+    while parent is not None:
+        if parent.name.startswith(prefix):
+            return True
+        parent = parent.cpu_parent
+    return False
 
 
 class PILImages(Dataset):
@@ -163,49 +243,92 @@ def main() -> None:
     ap.add_argument(
         "--compile", action="store_true", help="also time fast path + torch.compile (slow to build)"
     )
+    ap.add_argument("--bf16", action="store_true", help="also time a bf16 row on any CPU")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="one timed iteration per path, no warm-up (first-call costs are milliseconds against "
+        "minutes per iteration on a small CPU); syncs profiled at batch 8 (the same op sequence)",
+    )
+    ap.add_argument(
+        "--only", default=None, help="comma-separated path numbers to run (0 = reference)"
+    )
     args = ap.parse_args()
 
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     g = torch.Generator().manual_seed(0)
     pool = torch.randint(0, 256, (args.pool, 3, 32, 32), dtype=torch.uint8, generator=g)
     labels = torch.randint(0, 10, (args.pool,), generator=g)
+    fast = "bf16" if native_bf16(device) else "fp32"
 
     paths = [
-        Path(
-            "reference (fp32, whole VAE, per-tensor optimiser)",
-            "fp32",
-            encoder_only=False,
-            fused=False,
-        ),
-        Path(
-            "fast (bf16, encoder-only mu, fused optimiser)", "bf16", encoder_only=True, fused=True
-        ),
-    ]
+        Path("reference (fp32, whole VAE, per-tensor optimiser, loss.item() per step)", "fp32",
+             encoder_only=False, fused=False, device=device, host_reads=True),
+        Path(f"fast ({fast}, encoder-only mu, fused optimiser, losses on device)", fast,
+             encoder_only=True, fused=True, device=device),
+    ]  # fmt: skip
     if args.channels_last:
-        paths.append(Path("fast + channels_last", "bf16", True, True, channels_last=True))
+        paths.append(
+            Path("fast + channels_last", fast, True, True, channels_last=True, device=device)
+        )
+    if args.bf16 and fast != "bf16":
+        paths.append(Path("fast in bf16 (emulated here)", "bf16", True, True, device=device))
     if args.compile:
-        paths.append(Path("fast + torch.compile", "bf16", True, True, compile=True))
+        paths.append(Path("fast + runtime.compile", fast, True, True, compile=True, device=device))
 
-    print(f"# VAAL benchmark: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads, batch {BATCH}, latent 32, VGG16-bn, 3x32x32")  # fmt: skip
+    if args.only is not None:
+        keep = {int(i) for i in args.only.split(",")}
+        paths = [p for i, p in enumerate(paths) if i in keep]
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model_name()
+    print(f"# VAAL benchmark: {where}, torch {torch.__version__}, {torch.get_num_threads()} "
+          f"threads, batch {BATCH}, latent 32, VGG16-bn, 3x32x32")  # fmt: skip
     rows = []
     for p in paths:
-        batches = ((p.prep(pool[:BATCH]), labels[:BATCH]), p.prep(pool[BATCH : 2 * BATCH]))
-        comp = p.components(batches, args.iters)
+        batches = (
+            (p.prep(pool[:BATCH]), labels[:BATCH].to(device)),
+            p.prep(pool[BATCH : 2 * BATCH]),
+        )
+        if args.quick:
+            small = ((p.prep(pool[:8]), labels[:8].to(device)), p.prep(pool[8:16]))
+            syncs = p.syncs_per_iteration(small)
+            comp = p.components(batches, 1)
+        else:
+            syncs = p.syncs_per_iteration(batches)
+            comp = p.components(batches, args.iters)
         score_batch = BATCH if not p.encoder_only else 1024
-        rows.append((p.name, comp, sum(comp.values()), p.score_rate(pool, score_batch)))
+        rows.append((p.name, comp, sum(comp.values()), p.score_rate(pool, score_batch), syncs))
         print(f"  measured {p.name}", flush=True)
     pil_rate, tensor_rate = data_path_rates(pool, labels)
 
-    ref = rows[0]
+    ref = rows[0]  # with --only, speed-ups are against the first path run
     print()
-    print(
-        "| path | task step s | 2 VAE steps s | disc step s | s / iteration | speed-up | scoring img/s | speed-up |"
-    )
-    print("|---|---|---|---|---|---|---|---|")
-    for name, comp, total, rate in rows:
+    print("| path | task step s | 2 VAE steps s | disc step s | s / iteration | speed-up "
+          "| scoring img/s | speed-up | host syncs / iteration (in optimiser.step) |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, comp, total, rate, (n_sync, in_opt) in rows:
         c = list(comp.values())
         print(f"| {name} | {c[0]:.2f} | {c[1]:.2f} | {c[2]:.3f} | {total:.2f} | {ref[2] / total:.2f}x "
-              f"| {rate:.0f} | {rate / ref[3]:.1f}x |")  # fmt: skip
+              f"| {rate:.0f} | {rate / ref[3]:.1f}x | {n_sync} ({in_opt}) |")  # fmt: skip
+    print("\nfast paths read the losses once every runtime.log_every iterations (default 50): "
+          "one device-to-host copy per read, outside the profiled iteration.")  # fmt: skip
+
+    if device.type == "cuda":  # eager vs compiled (CUDA graphs), whole iterations
+        eager = Path("eager", fast, True, True, device=device)
+        comp_ = Path("compiled", fast, True, True, compile=True, device=device)
+        print()
+        print("| fast path on CUDA | s / iteration | speed-up |")
+        print("|---|---|---|")
+        times = {}
+        for p in (eager, comp_):
+            batches = (
+                (p.prep(pool[:BATCH]), labels[:BATCH].to(device)),
+                p.prep(pool[BATCH : 2 * BATCH]),
+            )
+            p.compiled_vs_eager(batches, 3)  # compilation, CUDA graph recording
+            times[p.name] = p.compiled_vs_eager(batches, max(args.iters, 20))
+        for name, t in times.items():
+            print(f"| {name} | {t:.4f} | {times['eager'] / t:.2f}x |")
+
     print()
     print("| data path | images/s | speed-up |")
     print("|---|---|---|")

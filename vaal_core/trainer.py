@@ -12,8 +12,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .augment import AUGMENTATIONS, center_crop, normalize
+from .compiled import CompiledStep
 from .datasets import DataSource
-from .device import autocast, grad_scaler
+from .device import autocast, device_index, grad_scaler
+from .hostsync import LossMeter
 from .schedules import build_optimization
 from .spec import RuntimeSpec, TaskSpec
 
@@ -82,10 +84,17 @@ class Batches:
     def labels(self, idx, split: str = "train") -> torch.Tensor:
         oracle = split == "train" and self.train_labels is not None
         y = self.train_labels if oracle else self.data.labels(split)
-        return y[torch.as_tensor(idx).to(y.device)].to(self.device)
+        return y[_on(idx, y.device)].to(self.device)
 
     def train_batch(self, idx: torch.Tensor, augment: bool, generator: torch.Generator | None):
         return self.images(idx, "train", augment, generator), self.labels(idx)
+
+
+def _on(idx, device: torch.device) -> torch.Tensor:
+    """Indices where the storage is: the hot loop hands device indices to device-resident data
+    (no copy); host-resident storage with device indices costs a copy back."""
+    idx = torch.as_tensor(idx)
+    return idx if idx.device == device else idx.to(device)
 
 
 def train_task_model(
@@ -108,12 +117,23 @@ def train_task_model(
     opt, sched, total = build_optimization(params, task, len(labeled), batches.split_size("train"))
     scaler = grad_scaler(device, runtime.precision)
     labeled_t = torch.as_tensor(labeled, dtype=torch.long)
+    # a batch of one breaks BatchNorm's training statistics; decided from the host-side batch
+    # length (a shape, not a device value), so skipping it never waits for the device
+    has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+    def loss_fn(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        with autocast(device, runtime.precision):
+            return F.cross_entropy(model(x), y)
+
+    task_loss = CompiledStep(loss_fn, "task step", device, runtime.compile)
+    meter = LossMeter(device)  # the training loss stays on the device between reads
     best_acc, best_state = None, None
     bar = tqdm(total=total, desc="train", leave=False, disable=not progress)
     step = 0
     while step < total:  # passes over the labeled set, reshuffled each time
         model.train()
-        order = labeled_t[torch.randperm(len(labeled_t), generator=generator)]
+        # drawn on the host by the seeded generator, sent to the device once per pass
+        order = device_index(labeled_t[torch.randperm(len(labeled_t), generator=generator)], device)
         for start in range(0, len(order), task.batch_size):
             if step == total:
                 break
@@ -122,17 +142,19 @@ def train_task_model(
             )
             step += 1
             bar.update()
-            if len(y) < 2 and any(
-                isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()
-            ):
-                continue  # a batch of one breaks BatchNorm's training statistics
-            with autocast(device, runtime.precision):
-                loss = F.cross_entropy(model(x), y)
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-            sched.step()
+            if not (has_bn and len(y) < 2):
+                loss = task_loss(
+                    x,
+                    y,
+                    before=lambda: opt.zero_grad(set_to_none=True),
+                    then=lambda out: scaler.scale(out).backward(),
+                )
+                scaler.step(opt)
+                scaler.update()
+                sched.step()
+                meter.add(loss=loss.detach())
+            if step % runtime.log_every == 0 and (means := meter.read()):
+                bar.set_postfix({k: f"{v:.3f}" for k, v in means.items()}, refresh=False)
         if val is not None and len(val):
             acc = evaluate(model, batches, task, runtime, idx=val, split="train")
             if best_acc is None or acc > best_acc:
@@ -152,17 +174,20 @@ def predict_logits(
     runtime: RuntimeSpec,
     split: str = "train",
 ) -> torch.Tensor:
-    """Logits of images `idx` of `split` in eval mode (BN running stats, no dropout), no augmentation."""
+    """Logits of images `idx` of `split` in eval mode (BN running stats, no dropout), no augmentation.
+
+    On the device: nothing here waits for it; a caller reads the logits when it needs them.
+    """
     was_training = model.training
     model.eval()
-    idx_t = torch.as_tensor(idx, dtype=torch.long)
+    idx_t = device_index(torch.as_tensor(idx, dtype=torch.long), batches.device)
     out = []
     for start in range(0, len(idx_t), batch_size):
         with autocast(batches.device, runtime.precision):
             x = batches.images(idx_t[start : start + batch_size], split)
             out.append(model(x).float())
     model.train(was_training)
-    return torch.cat(out) if out else torch.empty(0)
+    return torch.cat(out) if out else torch.empty(0, device=batches.device)
 
 
 def evaluate(
@@ -177,4 +202,5 @@ def evaluate(
     if idx is None:
         idx = np.arange(batches.split_size(split))
     logits = predict_logits(model, batches, idx, task.eval_batch_size, runtime, split)
-    return (logits.argmax(1).cpu() == batches.labels(idx, split).cpu()).float().mean().item()
+    hits = logits.argmax(1) == batches.labels(idx, split)
+    return hits.float().mean().item()  # the evaluation's one host read

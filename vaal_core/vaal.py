@@ -24,9 +24,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .device import autocast, grad_scaler
+from .compiled import CompiledStep
+from .device import autocast, device_index, grad_scaler
 from .diagnostics import accuracy_at_half, active_units, auc_chance_band, roc_auc
 from .failpoints import failpoint
+from .hostsync import LossMeter
 from .schedules import vaal_iterations
 from .spec import RuntimeSpec, Spec, VAALSpec
 from .strategies import QueryContext, Strategy, register_strategy
@@ -80,9 +82,15 @@ class VAE(nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.fc_dec(z).view(-1, self._top, 4, 4))
 
-    def forward(self, x: torch.Tensor):
+    def forward(self, x: torch.Tensor, eps: torch.Tensor | None = None):
+        """(reconstruction, z, mu, logvar); z = mu + eps * sigma in training (eps ~ N(0, I) if
+        not given: passing it keeps the random draw outside a compiled graph), mu in eval."""
         mu, logvar = self.encode(x)
-        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if self.training else mu
+        if self.training:
+            eps = torch.randn_like(mu) if eps is None else eps
+            z = mu + eps * torch.exp(0.5 * logvar)
+        else:
+            z = mu
         return self.decode(z), z, mu, logvar
 
 
@@ -122,7 +130,13 @@ LABELED, UNLABELED = 1.0, 0.0  # discriminator targets
 
 
 class VAALModels:
-    """The VAE, the discriminator and their optimisers, with one training iteration as a method."""
+    """The VAE, the discriminator and their optimisers, with one training iteration as a method.
+
+    The steps never read a value on the host: they return the loss as a detached device tensor
+    (see `hostsync.LossMeter`), so on a GPU the host queues step after step without waiting.
+    With `runtime.compile` each step's forward+loss (and its backward) and the scoring pass go
+    through `compiled.CompiledStep` (CUDA graphs on a GPU, eager fallback if a model fails).
+    """
 
     def __init__(self, channels: int, cfg: VAALSpec, runtime: RuntimeSpec, device: torch.device):
         self.cfg, self.runtime, self.device = cfg, runtime, device
@@ -134,56 +148,95 @@ class VAALModels:
         self.opt_vae = torch.optim.Adam(self.vae.parameters(), lr=cfg.lr_vae, **fused)
         self.opt_disc = torch.optim.Adam(self.disc.parameters(), lr=cfg.lr_disc, **fused)
         self.scaler = grad_scaler(device, runtime.precision)
-        self._vae_fwd, self._encode = self.vae, self.vae.encode
-        if runtime.compile:
-            self._vae_fwd, self._encode = torch.compile(self.vae), torch.compile(self.vae.encode)
+        on = runtime.compile
+        self._vae_loss = CompiledStep(self._vae_loss_fn, "VAE step", device, on)
+        self._disc_loss = {
+            enc: CompiledStep(self._bind(self._disc_loss_fn, enc), "disc step", device, on)
+            for enc in (True, False)
+        }
+        self._score = {
+            enc: CompiledStep(self._bind(self._score_fn, enc), "scoring", device, on)
+            for enc in (True, False)
+        }
+
+    @staticmethod
+    def _bind(fn, encoder_only: bool):
+        """fn with `encoder_only` fixed, as a plain function (what torch.compile traces best)."""
+        return lambda *tensors: fn(*tensors, encoder_only=encoder_only)
+
+    @property
+    def compile_fallbacks(self) -> list[str]:
+        steps = [self._vae_loss, *self._disc_loss.values(), *self._score.values()]
+        return sorted({s.name for s in steps if s.fallen_back})
 
     def mu(self, x: torch.Tensor, encoder_only: bool = True) -> torch.Tensor:
         """mu of q(z|x); `encoder_only=False` is the original's whole-VAE pass, kept for benchmarks."""
-        return self._encode(x)[0] if encoder_only else self._vae_fwd(x)[2]
+        return self.vae.encode(x)[0] if encoder_only else self.vae(x)[2]
 
-    def vae_step(self, x_l: torch.Tensor, x_u: torch.Tensor) -> float:
-        """Reconstruct both batches, and push the discriminator to call both of them labeled."""
+    # ---- the step functions (what runtime.compile compiles): tensors in, a loss tensor out
+    def _vae_loss_fn(self, x_l, x_u, eps_l, eps_u) -> torch.Tensor:
         cfg = self.cfg
-        self.vae.train()
         with autocast(self.device, self.runtime.precision):
-            recon_l, _, mu_l, logvar_l = self._vae_fwd(x_l)
-            recon_u, _, mu_u, logvar_u = self._vae_fwd(x_u)
+            recon_l, _, mu_l, logvar_l = self.vae(x_l, eps_l)
+            recon_u, _, mu_u, logvar_u = self.vae(x_u, eps_u)
             d_l, d_u = self.disc(mu_l), self.disc(mu_u)
-        loss = (
+        return (
             vae_loss(x_l, recon_l, mu_l, logvar_l, cfg.beta, cfg.kl_reduction)
             + vae_loss(x_u, recon_u, mu_u, logvar_u, cfg.beta, cfg.kl_reduction)
             + cfg.adversary_param * (_bce_to(d_l, LABELED) + _bce_to(d_u, LABELED))
         )
-        self.opt_vae.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        self.scaler.step(self.opt_vae)
-        self.scaler.update()
-        return loss.item()
 
-    def disc_step(self, x_l: torch.Tensor, x_u: torch.Tensor, encoder_only: bool = True) -> float:
-        """Teach the discriminator labeled=1, unlabeled=0 on mu computed without gradient."""
-        self.vae.train()  # as in the original: BN in the VAE uses batch statistics here too
+    def _disc_loss_fn(self, x_l, x_u, encoder_only: bool) -> torch.Tensor:
         with autocast(self.device, self.runtime.precision):
             with torch.no_grad():
                 mu_l, mu_u = self.mu(x_l, encoder_only), self.mu(x_u, encoder_only)
-            loss = _bce_to(self.disc(mu_l), LABELED) + _bce_to(self.disc(mu_u), UNLABELED)
-        self.opt_disc.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        self.scaler.step(self.opt_disc)
+            return _bce_to(self.disc(mu_l), LABELED) + _bce_to(self.disc(mu_u), UNLABELED)
+
+    def _score_fn(self, x, encoder_only: bool) -> torch.Tensor:
+        with autocast(self.device, self.runtime.precision):
+            return self.disc.prob_labeled(self.mu(x, encoder_only))
+
+    def _optimise(self, step: CompiledStep, opt: torch.optim.Optimizer, *args) -> torch.Tensor:
+        """zero_grad, loss, backward, optimiser step; the loss comes back as a device tensor.
+
+        With fused Adam the fp16 GradScaler passes its inf check to the kernel (no host read).
+        """
+        loss = step(
+            *args,
+            before=lambda: opt.zero_grad(set_to_none=True),
+            then=lambda out: self.scaler.scale(out).backward(),
+        )
+        self.scaler.step(opt)
         self.scaler.update()
-        return loss.item()
+        return loss.detach().clone()  # clone: a CUDA graph's output is overwritten on replay
+
+    def vae_step(self, x_l: torch.Tensor, x_u: torch.Tensor) -> torch.Tensor:
+        """Reconstruct both batches, and push the discriminator to call both of them labeled."""
+        self.vae.train()
+        # the reparameterisation noise, drawn in the order the eager VAE drew it, outside the
+        # compiled graph: compiled and eager steps then see the same noise
+        latent = self.cfg.latent_dim
+        eps_l = torch.randn(len(x_l), latent, device=x_l.device)
+        eps_u = torch.randn(len(x_u), latent, device=x_u.device)
+        return self._optimise(self._vae_loss, self.opt_vae, x_l, x_u, eps_l, eps_u)
+
+    def disc_step(
+        self, x_l: torch.Tensor, x_u: torch.Tensor, encoder_only: bool = True
+    ) -> torch.Tensor:
+        """Teach the discriminator labeled=1, unlabeled=0 on mu computed without gradient."""
+        self.vae.train()  # as in the original: BN in the VAE uses batch statistics here too
+        return self._optimise(self._disc_loss[encoder_only], self.opt_disc, x_l, x_u)
 
     @torch.inference_mode()
     def score(self, batches: Iterator[torch.Tensor], encoder_only: bool = True) -> torch.Tensor:
-        """P(labeled) for each image, eval mode (BN running statistics), no augmentation."""
+        """P(labeled) for each image, eval mode (BN running statistics), no augmentation.
+
+        Stays on the device: the selection reads it once, after the whole pool is scored.
+        """
         self.vae.eval()
         self.disc.eval()
-        out = []
-        for x in batches:
-            with autocast(self.device, self.runtime.precision):
-                out.append(self.disc.prob_labeled(self.mu(x, encoder_only)))
-        return torch.cat(out).cpu()
+        out = [self._score[encoder_only](x).clone() for x in batches]
+        return torch.cat(out) if out else torch.empty(0, device=self.device)
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -201,12 +254,17 @@ class VAALModels:
 
 
 def _endless_batches(
-    idx: np.ndarray, batch: int, generator: torch.Generator
+    idx: np.ndarray, batch: int, generator: torch.Generator, device: torch.device
 ) -> Iterator[torch.Tensor]:
-    """Reshuffled every pass, like a DataLoader with shuffle=True read forever."""
+    """Reshuffled every pass, like a DataLoader with shuffle=True read forever.
+
+    The permutation is drawn on the host (the seeded CPU generator decides the order on every
+    device) and sent to the device once per pass; each batch is then a slice of device memory,
+    built without a host round trip.
+    """
     t = torch.as_tensor(idx, dtype=torch.long)
     while True:
-        order = t[torch.randperm(len(t), generator=generator)]
+        order = device_index(t[torch.randperm(len(t), generator=generator)], device)
         for start in range(0, len(order), batch):
             yield order[start : start + batch]
 
@@ -237,17 +295,17 @@ class VAALStrategy(Strategy):
         `vaal.game: fixed_vae` (ablation) replaces the min-max game by two phases: the VAE alone
         (no adversarial term), then the discriminator on the frozen VAE, each `iterations` long.
         """
-        cfg = self.spec.vaal
+        cfg, runtime = self.spec.vaal, self.spec.runtime
         labeled = ctx.pool.labeled if labeled is None else labeled
         unlabeled = ctx.pool.unlabeled if unlabeled is None else unlabeled
         if self.models is None or cfg.reset_each_cycle:
             game_cfg = cfg if cfg.game == "adversarial" else replace(cfg, adversary_param=0.0)
-            self.models = VAALModels(ctx.batches.channels, game_cfg, self.spec.runtime, ctx.device)
+            self.models = VAALModels(ctx.batches.channels, game_cfg, runtime, ctx.device)
             if self._carried is not None and not cfg.reset_each_cycle:
                 self.models.load_state_dict(self._carried)
         augment = self.spec.task.augment
-        lab = _endless_batches(labeled, cfg.batch_size, ctx.generator)
-        unl = _endless_batches(unlabeled, cfg.batch_size, ctx.generator)
+        lab = _endless_batches(labeled, cfg.batch_size, ctx.generator, ctx.device)
+        unl = _endless_batches(unlabeled, cfg.batch_size, ctx.generator, ctx.device)
 
         def draw():
             return self._images(ctx, next(lab), augment), self._images(ctx, next(unl), augment)
@@ -256,31 +314,35 @@ class VAALStrategy(Strategy):
             self.spec, len(ctx.pool.labeled), ctx.batches.split_size("train"), len(ctx.pool)
         )
         phases = [(True, True)] if cfg.game == "adversarial" else [(True, False), (False, True)]
-        disc_loss_value = None
+        meter, means = LossMeter(ctx.device), {}  # losses stay on the device between reads
         for vae_on, disc_on in phases:
             bar = tqdm(range(iterations), desc="vaal", leave=False, disable=not ctx.progress)
             for it in bar:
                 x_l, x_u = draw()
                 for step in range(cfg.num_vae_steps if vae_on else 0):
-                    vae_loss_value = self.models.vae_step(x_l, x_u)
+                    meter.add(vae=self.models.vae_step(x_l, x_u))
                     if step < cfg.num_vae_steps - 1:
                         x_l, x_u = draw()
                 for step in range(cfg.num_adv_steps if disc_on else 0):
-                    disc_loss_value = self.models.disc_step(x_l, x_u)
+                    meter.add(disc=self.models.disc_step(x_l, x_u))
                     if step < cfg.num_adv_steps - 1:
                         x_l, x_u = draw()
                 if it == 0:
                     failpoint("strategy_training", ctx.cycle)
-                if cfg.num_adv_steps and vae_on and disc_on:
-                    bar.set_postfix(
-                        vae=f"{vae_loss_value:.3f}", disc=f"{disc_loss_value:.3f}", refresh=False
-                    )
-        self.last_disc_loss = disc_loss_value
+                if (it + 1) % runtime.log_every == 0 or it + 1 == iterations:
+                    means |= meter.read()  # the loop's one host synchronisation, every log_every
+                    bar.set_postfix({k: f"{v:.3f}" for k, v in means.items()}, refresh=False)
+        # what the cycle record keeps: mean losses over the last reading window (read above)
+        ctx.stats.update({f"vaal_{k}_loss": round(v, 6) for k, v in means.items()})
+        self.last_disc_loss = means.get("disc")
+        if self.models.compile_fallbacks:
+            ctx.stats["compile_fallbacks"] = self.models.compile_fallbacks
 
     def score_pool(
         self, ctx: QueryContext, idx: np.ndarray, batch_size: int = 1024
     ) -> torch.Tensor:
-        t = torch.as_tensor(idx, dtype=torch.long)
+        """P(labeled) of images `idx`, on the device."""
+        t = device_index(torch.as_tensor(idx, dtype=torch.long), ctx.device)
         chunks = (
             self._images(ctx, t[s : s + batch_size], augment=False)
             for s in range(0, len(t), batch_size)
@@ -294,10 +356,10 @@ class VAALStrategy(Strategy):
         )
         unlabeled = ctx.pool.unlabeled
         self.last_scores = self.score_pool(ctx, unlabeled)
-        # least likely to be labeled first; stable sort keeps ties deterministic
-        order = np.argsort(self.last_scores.numpy(), kind="stable")
-        picked = order[:budget]
-        ctx.stats.update(self._diagnostics(ctx, held_l, held_u, self.last_scores, picked))
+        # least likely to be labeled first; a stable sort keeps ties deterministic. The scores
+        # come to the host here, once per cycle, as the selection's indices.
+        picked = torch.argsort(self.last_scores, stable=True)[:budget].cpu().numpy()
+        ctx.stats.update(self._diagnostics(ctx, held_l, held_u, self.last_scores.cpu(), picked))
         return np.sort(unlabeled[picked])
 
     # ------------------------------------------------------------------ diagnostics
@@ -335,9 +397,12 @@ class VAALStrategy(Strategy):
         }
 
     def _diagnostics(self, ctx, held_l, held_u, scores_u: torch.Tensor, picked) -> dict[str, Any]:
-        """What the game produced: how well the discriminator separates the sets, the VAE's state."""
+        """What the game produced: how well the discriminator separates the sets, the VAE's state.
+
+        Runs once per cycle, after the selection: its host reads are outside the hot loop.
+        """
         s_u = scores_u.numpy()
-        s_l = self.score_pool(ctx, ctx.pool.labeled).numpy()
+        s_l = self.score_pool(ctx, ctx.pool.labeled).cpu().numpy()
         in_l, in_u = np.isin(ctx.pool.labeled, held_l), np.isin(ctx.pool.unlabeled, held_u)
         out: dict[str, Any] = {
             "p_labeled_labeled": round(float(s_l.mean()), 6) if len(s_l) else None,
@@ -355,10 +420,6 @@ class VAALStrategy(Strategy):
                 "disc_acc": round(accuracy_at_half(s_l[in_l], s_u[in_u]), 6),
             }
         return out | self._vae_numbers(ctx, np.concatenate([held_l, held_u]))
-
-    @property
-    def carries_state(self) -> bool:
-        return not self.spec.vaal.reset_each_cycle
 
     def state_dict(self) -> dict[str, Any] | None:
         if self.spec.vaal.reset_each_cycle or self.models is None:
