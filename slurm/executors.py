@@ -14,7 +14,7 @@ from pathlib import Path
 
 import submitit
 
-from .options import ClusterOptions
+from .options import ClusterOptions, OptionsError
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -73,9 +73,9 @@ EXECUTORS: dict[str, Callable[[Path, ClusterOptions], submitit.Executor]] = {
 
 def make_executor(name: str, folder: Path, opts: ClusterOptions) -> submitit.Executor:
     if name not in EXECUTORS:
-        raise ValueError(f"--executor '{name}' is unknown; choose one of {', '.join(EXECUTORS)}")
+        raise OptionsError(f"--executor '{name}' is unknown; choose one of {', '.join(EXECUTORS)}")
     if name == "slurm" and shutil.which("sbatch") is None:
-        raise RuntimeError(
+        raise OptionsError(
             "--executor slurm needs SLURM's sbatch on PATH; use --executor local on this machine "
             "(or slurm/ci/up.sh to start a one-node test cluster)"
         )

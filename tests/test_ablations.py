@@ -9,12 +9,11 @@ from tests.helpers import tiny_spec
 from vaal_core.errors import SpecError
 from vaal_core.loop import ActiveLoop
 from vaal_core.pool import noisy_labels
-
-VOLATILE = {"run_id", "train_s", "query_s", "peak_mem_mb", "git_rev"}
+from vaal_core.runlog import reproducible_part
 
 
 def stable(records):
-    return [{k: v for k, v in r.items() if k not in VOLATILE} for r in records]
+    return [reproducible_part(r) for r in records]
 
 
 def test_noisy_oracle_flips_the_fraction_never_to_the_truth_same_process_per_seed():

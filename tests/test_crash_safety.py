@@ -20,17 +20,16 @@ import pytest
 from tests.helpers import TINY_OVERRIDES
 from vaal_core.failpoints import FAILPOINTS
 from vaal_core.loop import ActiveLoop
-from vaal_core.runlog import read_records
+from vaal_core.runlog import read_records, reproducible_part
 from vaal_core.spec import load_spec
 
 REPO = Path(__file__).resolve().parent.parent
-VOLATILE = {"run_id", "train_s", "query_s", "peak_mem_mb", "git_rev"}
 CYCLES = 4
 WARM = ["protocol.reset_task_each_cycle=false", "vaal.reset_each_cycle=false"]
 
 
 def stable(records):
-    return [{k: v for k, v in r.items() if k not in VOLATILE} for r in records]
+    return [reproducible_part(r) for r in records]
 
 
 def cli(out: Path, strategy: str, extra=(), failpoint: str | None = None, wait=False):

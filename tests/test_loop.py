@@ -11,14 +11,13 @@ import pytest
 from tests.helpers import tiny_spec
 from vaal_core.errors import RunDirConflict
 from vaal_core.loop import ActiveLoop
-from vaal_core.runlog import read_records
+from vaal_core.runlog import read_records, reproducible_part
 
 REPO = Path(__file__).resolve().parent.parent
-VOLATILE = {"run_id", "train_s", "query_s", "peak_mem_mb", "git_rev"}
 
 
 def _stable(records):
-    return [{k: v for k, v in r.items() if k not in VOLATILE} for r in records]
+    return [reproducible_part(r) for r in records]
 
 
 def _run(spec, strategy, seed, out, mnist):

@@ -18,15 +18,14 @@ from tests.helpers import TINY_OVERRIDES, tiny_spec
 from vaal_core.errors import RunDirConflict, RunDirError, RunLocked
 from vaal_core.loop import ActiveLoop
 from vaal_core.rundir import RunDir
-from vaal_core.runlog import read_records
+from vaal_core.runlog import read_records, reproducible_part
 
 REPO = Path(__file__).resolve().parent.parent
-VOLATILE = {"run_id", "train_s", "query_s", "peak_mem_mb", "git_rev"}
 WARM = {"protocol": {"reset_task_each_cycle": False}}
 
 
 def stable(records):
-    return [{k: v for k, v in r.items() if k not in VOLATILE} for r in records]
+    return [reproducible_part(r) for r in records]
 
 
 def run(spec, out, mnist, strategy="random"):

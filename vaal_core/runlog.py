@@ -55,6 +55,23 @@ class CycleRecord:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
 
+# what differs between two runs of the same seed on the same machine: ids, clocks, memory
+VOLATILE_FIELDS = frozenset({"run_id", "train_s", "query_s", "peak_mem_mb", "git_rev"})
+_VOLATILE_STATS = ("_s", "peak_mem")  # query_stats keys ending/starting so: seconds and memory
+
+
+def reproducible_part(record: dict[str, Any]) -> dict[str, Any]:
+    """A record without what legitimately varies run to run: what resume and seeds must repeat."""
+    out = {k: v for k, v in record.items() if k not in VOLATILE_FIELDS}
+    if isinstance(out.get("query_stats"), dict):
+        out["query_stats"] = {
+            k: v
+            for k, v in out["query_stats"].items()
+            if not (k.endswith(_VOLATILE_STATS[0]) or k.startswith(_VOLATILE_STATS[1]))
+        }
+    return out
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
