@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from tests.helpers import tiny_spec
+from tests.helpers import TINY_OVERRIDES, tiny_spec
 from vaal_core.errors import SpecError
 from vaal_core.loop import ActiveLoop
 from vaal_core.pool import noisy_labels
 from vaal_core.runlog import reproducible_part
+from vaal_core.spec import load_spec
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def stable(records):
@@ -78,3 +83,22 @@ def test_biased_pool_with_an_unknown_class_is_a_spec_error(tmp_path, mnist):
         ActiveLoop(spec, "random", 0, tmp_path, progress=False, data=mnist).run()
     with pytest.raises(SpecError, match="protocol.label_noise"):
         tiny_spec(protocol={"label_noise": 1.0})
+
+
+ABLATIONS = sorted((REPO / "experiments" / "ablations").glob("mnist_*.yaml"))
+
+
+@pytest.mark.parametrize("path", ABLATIONS, ids=[p.stem for p in ABLATIONS])
+def test_each_ablation_runs_two_tiny_cycles(tmp_path, mnist, path):
+    """Every shipped ablation, at tiny scale: its budget scaled as the demo's 200 -> 40."""
+    budget = load_spec(path).active.budget * 40 // 200
+    overrides = [o for o in TINY_OVERRIDES if not o.startswith(("active.budget", "active.cycles"))]
+    spec = load_spec(path, [*overrides, f"active.budget={budget}", "active.cycles=2",
+                            "experiment=" + load_spec(path).experiment])  # fmt: skip
+    strategy = spec.strategies[-1]  # vaal for every ablation
+    records = ActiveLoop(spec, strategy, 0, tmp_path, progress=False, data=mnist).run()
+    assert [r["n_labeled"] for r in records] == [40, 40 + budget]
+    if spec.protocol.label_noise:
+        assert len(records[1]["label_noise_flipped"]) == round(spec.protocol.label_noise * budget)
+    if strategy == "vaal":
+        assert "disc_auc_train" in records[0]["query_stats"]

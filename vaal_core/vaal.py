@@ -298,11 +298,15 @@ class VAALStrategy(Strategy):
         cfg, runtime = self.spec.vaal, self.spec.runtime
         labeled = ctx.pool.labeled if labeled is None else labeled
         unlabeled = ctx.pool.unlabeled if unlabeled is None else unlabeled
-        if self.models is None or cfg.reset_each_cycle:
-            game_cfg = cfg if cfg.game == "adversarial" else replace(cfg, adversary_param=0.0)
-            self.models = VAALModels(ctx.batches.channels, game_cfg, runtime, ctx.device)
-            if self._carried is not None and not cfg.reset_each_cycle:
-                self.models.load_state_dict(self._carried)
+        # Built afresh every cycle, then warm-started from the carried state if any: a resumed
+        # run (state from state-<c>.pt) and an uninterrupted one (state in memory) then draw the
+        # same random numbers from here on.
+        if not cfg.reset_each_cycle and self.models is not None:
+            self._carried = self.models.state_dict()
+        game_cfg = cfg if cfg.game == "adversarial" else replace(cfg, adversary_param=0.0)
+        self.models = VAALModels(ctx.batches.channels, game_cfg, runtime, ctx.device)
+        if self._carried is not None and not cfg.reset_each_cycle:
+            self.models.load_state_dict(self._carried)
         augment = self.spec.task.augment
         lab = _endless_batches(labeled, cfg.batch_size, ctx.generator, ctx.device)
         unl = _endless_batches(unlabeled, cfg.batch_size, ctx.generator, ctx.device)
@@ -420,6 +424,10 @@ class VAALStrategy(Strategy):
                 "disc_acc": round(accuracy_at_half(s_l[in_l], s_u[in_u]), 6),
             }
         return out | self._vae_numbers(ctx, np.concatenate([held_l, held_u]))
+
+    @property
+    def carries_state(self) -> bool:
+        return not self.spec.vaal.reset_each_cycle
 
     def state_dict(self) -> dict[str, Any] | None:
         if self.spec.vaal.reset_each_cycle or self.models is None:
