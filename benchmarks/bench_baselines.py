@@ -25,9 +25,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
-import platform
 import resource
-import subprocess
 import time
 
 import numpy as np
@@ -35,6 +33,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from vaal_core.data import ImageData
+from vaal_core.device import cpu_model_name as cpu_name
 from vaal_core.device import seed_everything
 from vaal_core.inference import MCProbabilities, entropy
 from vaal_core.pool import Pool
@@ -43,16 +42,6 @@ from vaal_core.strategies import QueryContext, make_strategy
 from vaal_core.trainer import Batches
 
 MB = 2**20
-
-
-def cpu_name() -> str:
-    try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
-            if line.startswith("Model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def rss_mb() -> float:

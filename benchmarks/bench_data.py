@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -45,19 +44,10 @@ from vaal_core.datasets.cache import (  # noqa: E402
     build_cache,
     source_hash,
 )
+from vaal_core.device import cpu_model_name as cpu_name  # noqa: E402
 from vaal_core.trainer import Batches  # noqa: E402
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def make_jpegs(folder: Path, n: int, seed: int = 0) -> None:

@@ -6,24 +6,14 @@ table says what fraction of a run the safety machinery costs.
 
 from __future__ import annotations
 
-import platform
 import tempfile
 import timeit
 from pathlib import Path
 
 from vaal_core import failpoints
+from vaal_core.device import cpu_model_name
 from vaal_core.failpoints import FAILPOINTS, failpoint
 from vaal_core.rundir import RunDir
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _one_demo_cycle() -> float:
@@ -56,7 +46,7 @@ def main() -> None:
         lock_s = timeit.timeit(lock_cycle, number=reps) / reps
     calls_per_cycle = len(FAILPOINTS) + 1  # every point once, plus the check in VAAL's loop
     cycle_s = _one_demo_cycle()
-    print(f"CPU: {_cpu()}")
+    print(f"CPU: {cpu_model_name()}")
     print("| what | cost | per |")
     print("|---|---|---|")
     print(

@@ -95,14 +95,10 @@ def native_bf16(device: torch.device) -> bool:
 
 def cpu_model_name() -> str:
     """The CPU's marketing name (for benchmark tables), from /proc/cpuinfo where available."""
+    from .runlog import cpu_model
+
+    name = cpu_model()
     try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    name = line.split(":", 1)[1].strip()
-                    break
-            else:
-                name = platform.processor() or platform.machine()
         flags = open("/proc/cpuinfo").read()
         isa = [f for f in ("avx512_bf16", "amx_bf16", "avx512f", "avx2") if f" {f}" in flags]
         return (
