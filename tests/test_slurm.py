@@ -185,10 +185,12 @@ def _submit(out, extra, *more, data_root=DATA_ROOT) -> list[str]:
     return [e.job_id for e in read_manifest(Path(out).resolve(), "tiny").values()]
 
 
-def _wait_for_lines(path: Path, n: int, timeout_s: float = 300) -> None:
-    deadline = time.monotonic() + timeout_s
+# no deadline of our own: an event that never comes is a hang, and pytest-timeout ends it
+HANG = 24 * 3600.0
+
+
+def _wait_for_lines(path: Path, n: int) -> None:
     while not (path.is_file() and path.read_bytes().count(b"\n") >= n):
-        assert time.monotonic() < deadline, f"{path} has fewer than {n} records after {timeout_s}s"
         time.sleep(0.1)
 
 
@@ -251,7 +253,7 @@ def test_scancel_mid_run_then_resubmit_resumes(cluster, tmp_path, mnist, capsys)
     raw = subprocess.run(["squeue", "-h", "-j", job, "-o", "%A"], capture_output=True, text=True)
     subprocess.run(["scancel", "--signal=KILL", f"{raw.stdout.strip() or job}.0"], check=False)
     subprocess.run(["scancel", job], check=False)
-    wait_for_jobs([job], timeout_s=120)
+    wait_for_jobs([job], timeout_s=HANG)
     stopped_at = len(_records(out, "random", 0))
     capsys.readouterr()
     sweep(_args(out, LONG, "--strategies", "random", "--seeds", "0", "--status"))
@@ -270,7 +272,7 @@ def test_requeue_resumes_from_the_run_directory(cluster, tmp_path, mnist):
     _wait_for_lines(out / "tiny" / "random" / "seed-1" / "cycles.jsonl", 1)
     # SLURM requeues a running job (and a finished one) alike: the requeue itself is certain
     subprocess.run(["scontrol", "requeue", job], check=True)
-    wait_for_jobs([job], timeout_s=300)
+    wait_for_jobs([job], timeout_s=HANG)
     states = _sacct_states(job)
     assert states[0] == "REQUEUED" and states[-1] == "COMPLETED", states
     records = _records(out, "random", 1)
@@ -345,9 +347,7 @@ def test_preemption_signal_checkpoints_requeues_and_resumes(cluster, tmp_path, m
         task = RunTask(spec, "random", 2, str(tmp_path / "out"), str(DATA_ROOT.resolve()))
         (job,) = submit("slurm", load_profile("ci"), [task], tmp_path / "out", spec)
         job_id = str(job.job_id)
-        deadline = time.monotonic() + 300
         while not _openers(fifo):  # the task is reading its records: signal handlers are set
-            assert time.monotonic() < deadline, "the task never reached its records"
             time.sleep(0.1)
         # re-submitting now leaves the run alone: its job is live
         capsys.readouterr()
@@ -356,7 +356,6 @@ def test_preemption_signal_checkpoints_requeues_and_resumes(cluster, tmp_path, m
         assert f"skip random/seed-2: already queued as job {job_id}" in capsys.readouterr().out
         subprocess.run(["scancel", "--signal=USR2", f"{_raw_id(job_id)}.0"], check=True)
         while "REQUEUED" not in _sacct_states(job_id):  # it cannot finish: it has no records
-            assert time.monotonic() < deadline, f"no requeue: {_sacct_states(job_id)}"
             time.sleep(0.5)
         # now the records of cycle 0, for whichever attempt reads them
         (run_dir / ".cycles.tmp").write_bytes(first)
@@ -364,7 +363,7 @@ def test_preemption_signal_checkpoints_requeues_and_resumes(cluster, tmp_path, m
         os.write(hold, first)
     finally:
         os.close(hold)
-    wait_for_jobs([job_id], timeout_s=300)
+    wait_for_jobs([job_id], timeout_s=HANG)
     assert _sacct_states(job_id) == ["REQUEUED", "COMPLETED"]
     log = Path(job.paths.stdout).read_text()  # submitit appends: both attempts are in it
     assert f"checkpoint: {run_dir} requeued" in log
