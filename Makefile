@@ -61,8 +61,12 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# Two pytest-xdist workers, one OpenMP thread each (tests/conftest.py): tiny models scale across
+# processes far better than across threads. Tests sharing a cluster or a module fixture carry an
+# `xdist_group` and stay on one worker.
+TEST_WORKERS ?= 2
 test: lint
-	$(PY) -m pytest tests
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup tests
 
 figures: $(STAMP)
 	mkdir -p $(FIGURES)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.cluster import KMeans, MiniBatchKMeans
 
 from vaal_core.strategies import QueryContext, Strategy, register_strategy
 
@@ -22,6 +21,9 @@ _KMEANS_LIMIT = 50  # above this many clusters MiniBatchKMeans (as Hacohen et al
 
 def cluster(feats: np.ndarray, n_clusters: int, seed: int) -> np.ndarray:
     """Cluster id of each row, by scikit-learn's (MiniBatch)KMeans with k-means++ seeding."""
+    # imported here: the strategy registry loads every baseline, and sklearn costs each run ~0.7 s
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+
     if n_clusters <= _KMEANS_LIMIT:
         km = KMeans(n_clusters=n_clusters, n_init=1, random_state=seed)
     else:

@@ -1,11 +1,19 @@
-"""Shared fixtures: one small slice of the real MNIST, loaded once per session."""
+"""Shared fixtures: one small slice of the real MNIST, loaded once per session (per worker)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import pytest
+# One OpenMP thread per process: `make test` runs two pytest-xdist workers on two cores, and
+# each worker's own runs and subprocesses must not oversubscribe them (spinning OpenMP threads
+# that outnumber cores slow tiny models down tenfold). Set before torch is imported anywhere.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 REPO = Path(__file__).resolve().parent.parent
 DATA_ROOT = Path(os.environ.get("DATA_ROOT") or REPO / "data")

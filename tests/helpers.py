@@ -16,7 +16,7 @@ TINY = {
     },
     "active": {"initial": 40, "budget": 40, "cycles": 3},
     "vaal": {"width": 8, "epochs": 0.5, "batch_size": 64},
-    "runtime": {"precision": "fp32", "num_threads": 2},
+    "runtime": {"precision": "fp32", "num_threads": 1},
 }
 
 # the same spec as CLI overrides, for subprocess runs of experiments/mnist.yaml
@@ -34,7 +34,7 @@ TINY_OVERRIDES = [
     "vaal.epochs=0.5",
     "vaal.batch_size=64",
     "runtime.precision=fp32",
-    "runtime.num_threads=2",
+    "runtime.num_threads=1",
 ]
 
 

@@ -10,12 +10,16 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from tests.conftest import DATA_ROOT
 from tests.fixtures.datasets import write_caltech256, write_cifar, write_imagenet
 from vaal_core.datasets import DatasetError, LoadOptions, load_dataset
 from vaal_core.datasets import cache as cache_mod
@@ -43,6 +47,36 @@ def no_md5(monkeypatch):
 
     monkeypatch.setattr(cifar, "check_integrity", exists)
     monkeypatch.setattr(imagenet, "check_integrity", exists)
+
+
+# ----------------------------------------------------------------------------- MNIST's decoded copy
+def test_mnist_decodes_once_through_torchvision_then_reads_its_copy(tmp_path):
+    from torchvision.datasets import MNIST
+
+    raw = tmp_path / "MNIST" / "raw"
+    shutil.copytree(DATA_ROOT / "MNIST" / "raw", raw)
+    decoded = tmp_path / "MNIST" / "decoded-v1.pt"
+    first = load_dataset("mnist", tmp_path)
+    assert decoded.is_file(), "the first load saves torchvision's tensors"
+    truth = MNIST(str(tmp_path), train=False)
+    assert torch.equal(first.test_x[:, 0], truth.data) and torch.equal(first.test_y, truth.targets)
+
+    # a later process reads the copy and never imports torchvision (seconds per run)
+    probe = (
+        "import sys; from pathlib import Path; from vaal_core.datasets import load_dataset; "
+        f"d = load_dataset('mnist', Path({str(tmp_path)!r})); "
+        "print(int(d.train_y.sum()), 'torchvision' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == [str(int(first.train_y.sum())), "False"]
+
+    # a replaced raw file makes the copy stale: decoded again, from the new file
+    labels = raw / "t10k-labels-idx1-ubyte"
+    data = bytearray(labels.read_bytes())
+    data[8] = (data[8] + 1) % 10  # the first test label
+    labels.write_bytes(bytes(data))
+    again = load_dataset("mnist", tmp_path)
+    assert int(again.test_y[0]) == (int(first.test_y[0]) + 1) % 10
 
 
 # ----------------------------------------------------------------------------- missing data
@@ -218,7 +252,7 @@ def _tiny(name: str, **dataset) -> dict:
         },  # fmt: skip
         "active": {"initial": 8, "budget": 6, "cycles": 2},
         "vaal": {"width": 8, "epochs": 0.2, "batch_size": 8},
-        "runtime": {"precision": "fp32", "num_threads": 2},
+        "runtime": {"precision": "fp32", "num_threads": 1},
     }
 
 

@@ -17,6 +17,7 @@ from nbformat.v4 import new_code_cell
 import analysis
 
 REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.xdist_group("notebook")  # the engine runs of the module fixture, once
 NOTEBOOK = REPO / "plots" / "plots.ipynb"
 VENV_JUPYTER = Path(sys.prefix) / "share" / "jupyter"
 SEEDS = (0, 1)

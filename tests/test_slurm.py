@@ -34,6 +34,9 @@ from vaal_core.runlog import read_records, reproducible_part
 from vaal_core.spec import load_spec
 
 REPO = Path(__file__).resolve().parent.parent
+# one pytest-xdist worker submits to the one-node cluster: its module fixtures run once, and the
+# cluster's two CPUs are not shared with another worker's sweeps
+pytestmark = pytest.mark.xdist_group("slurm")
 SPEC = REPO / "experiments" / "mnist.yaml"
 # one thread per task: the CI profile runs two 1-CPU tasks at once on a 2-core machine
 SHORT = ["active.cycles=2", "vaal.epochs=0.2", "runtime.num_threads=1"]  # the array sweeps

@@ -7,9 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from .data import check_spec_dataset
 from .errors import ExpectedError
-from .loop import ActiveLoop, preflight
 from .spec import load_spec
 
 
@@ -53,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         spec = load_spec(args.spec, args.set, protocol=args.protocol)
+        from .data import check_spec_dataset  # torch: imported once the spec is known to be good
+        from .loop import ActiveLoop, preflight
+
         if args.command == "run":
             jobs = [(args.strategy, args.seed)]
         else:

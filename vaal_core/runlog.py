@@ -178,8 +178,9 @@ def cpu_model() -> str:
 
 
 def environment_record(device: str) -> dict[str, Any]:
+    from importlib.metadata import version
+
     import torch
-    import torchvision
 
     env = {
         "python": sys.version.split()[0],
@@ -187,7 +188,7 @@ def environment_record(device: str) -> dict[str, Any]:
         "processor": platform.processor() or platform.machine(),
         "cpu_model": cpu_model(),
         "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
+        "torchvision": version("torchvision"),  # no import: it costs seconds
         "numpy": np.__version__,
         "cuda": torch.version.cuda,
         "cudnn": torch.backends.cudnn.version() if torch.cuda.is_available() else None,

