@@ -6,6 +6,7 @@ Entry points: `load_runs`, `summarize`, `aubc`, `compare`, `verdicts`, `win_tie_
 `python -m analysis report ROOT`.
 """
 
+from .ablations import vaal_ablation_table
 from .diagnostics import chance_cycles, chance_warnings, class_bias, class_shares
 from .expected import ABLATION_FAMILIES, PAPER_FIGURES
 from .plotting import (
@@ -59,6 +60,7 @@ __all__ = [
     "sampling_time_figure",
     "sampling_time_table",
     "wilcoxon_floor",
+    "vaal_ablation_table",
     "STRATEGY_COLORS",
     "STRATEGY_LABELS",
     "aubc",

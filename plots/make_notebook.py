@@ -95,6 +95,11 @@ runs.drop_duplicates("run_dir")[["experiment", "ablation", "strategy", "seed", "
         "code",
         'analysis.ablation_figure(runs, "vaal", root=RESULTS, out=FIGURES / "ablation_vaal")',
     ),
+    (
+        "md",
+        "VAAL's own ablations beside base VAAL: AUBC paired on seed, discriminator AUC per cycle",
+    ),
+    ("code", "analysis.vaal_ablation_table(runs)"),
     ("md", "## Sampling time per selection (same pool size, hardware named)"),
     ("code", "analysis.sampling_time_table(runs)"),
     (

@@ -488,3 +488,36 @@ def test_every_figure_says_so_on_an_empty_root(tmp_path):
     for name in analysis.ABLATION_FAMILIES:
         assert "not run" in analysis.ablation_figure(df, name).caption
     assert "no queries recorded under R" in analysis.sampling_time_figure(df, root="R").caption
+
+
+def test_vaal_ablation_table_pairs_each_variant_with_its_base_on_seed(tmp_path):
+    """AUBC of values (a, b, c) at fractions .1/.2/.3 is (a + 2b + c) / 4, worked out by hand."""
+
+    def stats_until(last, auc):
+        return lambda c: {"query_stats": vaal_stats(c, auc=auc)} if c < last else {}
+
+    shifts = (0.01, 0.02, 0.03)  # noadv loses this much at every budget, per seed
+    for k in range(3):
+        base = [0.5 + 0.01 * k, 0.6 + 0.01 * k, 0.7 + 0.01 * k]
+        write_run(tmp_path, "demo_mnist", "vaal", k, base, extra=stats_until(2, (0.5, 0.7)))
+        write_run(
+            tmp_path, "demo_mnist", "random", k, [0.5 + 0.01 * k, 0.55 + 0.01 * k, 0.6 + 0.01 * k]
+        )
+        write_run(tmp_path, "ablation_noadv_mnist", "vaal", k, [v - shifts[k] for v in base],
+                  extra=stats_until(2, (0.5, 0.6)))  # fmt: skip
+    table = analysis.vaal_ablation_table(analysis.load_runs(tmp_path))
+    assert table["variant"].tolist() == ["base", "noadv"]
+    base, noadv = table.iloc[0], table.iloc[1]
+    assert base["aubc_mean"] == pytest.approx(0.61) and base["n_seeds"] == 3
+    assert np.isnan(base["diff_vs_base"])
+    assert base["diff_vs_random"] == pytest.approx(0.05)  # 0.60 - 0.55 at every seed
+    assert noadv["diff_vs_base"] == pytest.approx(-0.02)
+    d = -np.array(shifts)
+    t = d.mean() / (d.std(ddof=1) / np.sqrt(3))
+    assert noadv["p_vs_base"] == pytest.approx(2 * stats.t.sf(abs(t), df=2))
+    assert noadv["diff_vs_random"] == pytest.approx(0.05 - 0.02)
+    assert base["disc_auc_by_cycle"] == "0.50 0.70" and noadv["disc_auc_by_cycle"] == "0.50 0.60"
+    assert noadv["chance_band"] == pytest.approx(0.05)
+    text = analysis.report(tmp_path, figures=False, verbose=False)
+    section = text.split("## VAAL ablations against base VAAL")[1]
+    assert "| MNIST | noadv | 3 | 59.00 ± 0.00 | -2.00 | 0.074 | 3.00 |" in section

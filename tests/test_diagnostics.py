@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from vaal_core.diagnostics import accuracy_at_half, active_units, auc_chance_band, roc_auc
+from vaal_core.diagnostics import (
+    accuracy_at_half,
+    active_units,
+    auc_chance_band,
+    average_ranks,
+    roc_auc,
+)
 
 
 def test_auc_of_a_perfect_separator_is_one_and_of_a_reversed_one_zero():
@@ -40,3 +46,12 @@ def test_active_units_on_a_hand_made_posterior():
     mu[:, 3] = 3.0  # constant: collapsed
     assert active_units(mu) == 2
     assert active_units(mu[:1]) == 0
+
+
+def test_average_ranks_match_scipy_with_ties():
+    from scipy.stats import rankdata
+
+    x = np.array([3.0, 1.0, 3.0, 2.0, 3.0, 0.5, 2.0])
+    assert average_ranks(x).tolist() == [6.0, 2.0, 6.0, 3.5, 6.0, 1.0, 3.5]
+    y = np.random.default_rng(0).integers(0, 20, 500).astype(float)
+    assert np.array_equal(average_ranks(y), rankdata(y))

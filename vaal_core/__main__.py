@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from . import failpoints
 from .errors import ExpectedError
 from .spec import load_spec
 
@@ -50,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        failpoints.configure_from_env()  # a mistyped VAAL_FAILPOINT fails before torch loads
         spec = load_spec(args.spec, args.set, protocol=args.protocol)
         from .data import check_spec_dataset  # torch: imported once the spec is known to be good
         from .loop import ActiveLoop, preflight

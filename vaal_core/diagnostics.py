@@ -15,6 +15,14 @@ import torch
 ACTIVE_UNIT_THRESHOLD = 1e-2
 
 
+def average_ranks(x: np.ndarray) -> np.ndarray:
+    """1-based ranks, tied values sharing the mean of their ranks (scipy's `rankdata` default;
+    written out because importing scipy.stats costs every VAAL run about 1.4 s)."""
+    _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+    last = np.cumsum(counts)  # the highest rank of each distinct value
+    return (last - (counts - 1) / 2)[inverse]
+
+
 def roc_auc(pos: np.ndarray, neg: np.ndarray) -> float:
     """P(score of a random positive > score of a random negative), ties counting half.
 
@@ -23,9 +31,7 @@ def roc_auc(pos: np.ndarray, neg: np.ndarray) -> float:
     pos, neg = np.asarray(pos, dtype=np.float64), np.asarray(neg, dtype=np.float64)
     if len(pos) == 0 or len(neg) == 0:
         return float("nan")
-    from scipy.stats import rankdata  # here, not at import: scipy.stats costs every run ~1.4 s
-
-    ranks = rankdata(np.concatenate([pos, neg]))  # average ranks for ties
+    ranks = average_ranks(np.concatenate([pos, neg]))
     u = ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2
     return float(u / (len(pos) * len(neg)))
 
