@@ -45,6 +45,10 @@ class DatasetSpec:
 @dataclass(frozen=True)
 class TaskSpec:
     model: str = "small_cnn"
+    # classification | segmentation (vaal_core/tasks.py): the loss, the metric, the record's name
+    kind: str = "classification"
+    # channel multiplier for models that take one (drn_d_22); tests run a tiny network with it
+    model_width: float = 1.0
     epochs: int = 10
     iterations: int | None = (
         None  # fixed optimiser steps per cycle (overrides epochs), as the original
@@ -111,6 +115,10 @@ class BaselinesSpec:
     typiclust_max_clusters: int = 500  # cap on |labeled| + budget clusters (Hacohen et al. 2022)
     typiclust_knn: int = 20  # neighbours in the typicality estimate
     typiclust_min_cluster_size: int = 5  # smaller clusters are used only once the others run dry
+    # suggestive annotation (Yang et al., MICCAI 2017): bootstrap members, and the uncertain
+    # candidates (this many times the budget) the representativeness step chooses from
+    sa_ensemble_size: int = 4
+    sa_candidates_factor: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -156,7 +164,12 @@ class Spec:
     seeds: tuple[int, ...] = (0,)
 
     def to_dict(self) -> dict[str, Any]:
-        return _plain(dataclasses.asdict(self))
+        d = _plain(dataclasses.asdict(self))
+        for key, default in _LATER_KEYS.items():  # at their default, keys added later are left
+            section, name = key.split(".")  # out, so older specs keep their bytes and hash
+            if d[section].get(name) == default:
+                d[section].pop(name)
+        return d
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=True)
@@ -182,11 +195,29 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
+# keys added after runs were recorded (segmentation): omitted from spec.yaml and the spec hash
+# while at their default, so every classification run keeps its spec hash and records
+_LATER_KEYS: dict[str, Any] = {
+    "task.kind": "classification",
+    "task.model_width": 1.0,
+    "baselines.sa_ensemble_size": 4,
+    "baselines.sa_candidates_factor": 2.0,
+}
+
 _VALID = {
+    "task.kind": {"classification", "segmentation"},
     "task.optimizer": {"sgd", "adam"},
     "task.schedule": {"constant", "multistep", "step", "cosine"},
     "task.epoch_basis": {"labeled", "train_set"},
-    "task.augmentation": {"standard", "light", "flip", "crop_flip", "rrc_flip"},
+    "task.augmentation": {
+        "standard",
+        "light",
+        "flip",
+        "crop_flip",
+        "rrc_flip",
+        "seg_crop_flip",
+        "seg_flip",
+    },
     "dataset.storage": {"auto", "memory", "cache"},
     "protocol.initial_size": {"spec", "budget"},
     "vaal.kl_reduction": {"sum", "mean"},
@@ -282,6 +313,8 @@ def validate(spec: Spec) -> Spec:
     _positive(t.batch_size, "task.batch_size")
     _positive(t.lr, "task.lr")
     _positive(t.eval_batch_size, "task.eval_batch_size")
+    _positive(t.model_width, "task.model_width")
+    _validate_segmentation(spec)
     _positive(d.pool_size, "dataset.pool_size")
     _positive(d.val_size, "dataset.val_size", allow_zero=True)
     _positive(d.image_size, "dataset.image_size")
@@ -345,6 +378,22 @@ def validate(spec: Spec) -> Spec:
     return spec
 
 
+def _validate_segmentation(spec: Spec) -> None:
+    """Ablations defined by image-level classes have no meaning for dense labels."""
+    if spec.task.kind != "segmentation":
+        return
+    p = spec.protocol
+    for key, value, default in (
+        ("protocol.label_noise", p.label_noise, 0.0),
+        ("protocol.initial_classes", p.initial_classes, ()),
+    ):
+        if value != default:
+            raise SpecError(
+                f"spec key '{key}' is {value!r}, but it flips or filters image-level classes and "
+                "task.kind is segmentation (labels are per-pixel masks); remove it"
+            )
+
+
 def _validate_baselines(b: BaselinesSpec) -> None:
     for key, low, why in (
         ("mc_samples", 2, "BALD and the MC mean need at least two stochastic passes"),
@@ -353,10 +402,16 @@ def _validate_baselines(b: BaselinesSpec) -> None:
         ("typiclust_max_clusters", 1, "clusters"),
         ("typiclust_knn", 1, "neighbours"),
         ("typiclust_min_cluster_size", 1, "images per cluster"),
+        ("sa_ensemble_size", 2, "bootstrap members must be at least two to disagree"),
     ):
         value = getattr(b, key)
         if value < low:
             raise SpecError(f"spec key 'baselines.{key}' must be >= {low} ({why}), got {value}")
+    if b.sa_candidates_factor < 1:
+        raise SpecError(
+            "spec key 'baselines.sa_candidates_factor' must be >= 1 (the uncertain candidates "
+            f"must hold at least the budget), got {b.sa_candidates_factor}"
+        )
 
 
 def initial_size(spec: Spec) -> int:
