@@ -91,6 +91,21 @@ def test_miou_hand_computed_two_images_with_ignore_region():
     assert np.mean(per_image) != pytest.approx(miou)
 
 
+def test_pixel_loss_ignores_255_and_survives_an_all_void_batch():
+    from vaal_core.tasks import SEGMENTATION
+
+    logits = torch.randn(2, 3, 2, 2, requires_grad=True)
+    target = torch.tensor([[[0, 1], [255, 2]], [[255, 255], [1, 1]]])
+    keep = target != 255
+    by_hand = torch.nn.functional.cross_entropy(
+        logits.permute(0, 2, 3, 1)[keep], target[keep]
+    )  # the mean over the 5 labeled pixels only
+    assert SEGMENTATION.loss(logits, target).item() == pytest.approx(by_hand.item())
+    void = SEGMENTATION.loss(logits, torch.full((2, 2, 2), 255))
+    void.backward()
+    assert void.item() == 0.0 and torch.isfinite(logits.grad).all()
+
+
 def test_evaluation_accumulates_one_matrix_whatever_the_batch_size(seg_root):
     data = load_dataset("cityscapes", seg_root, options=_opts())
     batches = Batches(data, torch.device("cpu"))
@@ -338,6 +353,13 @@ def test_two_cycle_run_on_fixture(seg_root, tmp_path, dataset, strategy):
     assert recs[0]["n_selected"] == 2 and recs[0]["selected_classes"] is None
     line = (tmp_path / spec.experiment / strategy / "seed-0" / "cycles.jsonl").read_text()
     assert '"metric": "miou"' in line and '"per_class_iou"' in line
+
+
+def test_bf16_autocast_run_on_fixture(seg_root, tmp_path):
+    d = {k: dict(v) if isinstance(v, dict) else v for k, v in SEG_TINY.items()}
+    d["runtime"]["precision"] = "bf16"
+    recs = ActiveLoop(spec_from_dict(d), "random", 0, tmp_path, seg_root, progress=False).run()
+    assert all(r["precision"] == "bf16" and math.isfinite(r["value"]) for r in recs)
 
 
 def test_same_seed_same_selection_for_mc_dropout(seg_root, tmp_path):

@@ -206,7 +206,10 @@ class Segmentation(TaskKind):
     """Dense labels: per-pixel cross-entropy with ignore index 255, mIoU (see module docstring)."""
 
     def loss(self, logits, target):
-        return F.cross_entropy(logits, target, ignore_index=IGNORE_INDEX)
+        """Mean cross-entropy over the non-ignored pixels of the batch; 0 (not NaN) when a batch
+        holds none, so one all-void crop cannot poison the weights. No host read."""
+        total = F.cross_entropy(logits, target, ignore_index=IGNORE_INDEX, reduction="sum")
+        return total / (target != IGNORE_INDEX).sum().clamp_min(1)
 
     def eval_view(self, x, size):
         return x  # the whole cached image: evaluation and scoring see every pixel
