@@ -27,7 +27,8 @@ class DatasetSpec:
     pool_size: int | None = None  # subsample the training set to this many images (None = all)
     pool_seed: int = 0  # the subsample is fixed per dataset, shared by every seed and strategy
     val_size: int = 0  # held-out validation images, disjoint from the pool
-    image_size: int | None = None  # resize/pad target for the task model (None = native)
+    # resize/pad target for the task model (None = native); segmentation: the training crop side
+    image_size: int | None = None
     test_size: int | None = None  # evaluate on a fixed subsample of the test set (None = all of it)
     val_fraction: float | None = (
         None  # validation = this fraction of the training set (over val_size)
@@ -36,7 +37,9 @@ class DatasetSpec:
         "auto"  # auto (memory for MNIST/CIFAR, disk cache for Caltech/ImageNet) | memory | cache
     )
     cache_dir: str | None = None  # default <data root>/cache
-    cache_resolution: int | None = None  # side of the cached squares (default image_size x 256/224)
+    # side of the cached squares (default image_size x 256/224); segmentation: the cached height
+    # (the width keeps the dataset's aspect ratio)
+    cache_resolution: int | None = None
     cache_rebuild: bool = False  # rebuild a cache built from other data instead of refusing it
     cache_workers: int | None = None  # decoding processes (default: all cores)
     download: bool = True  # CIFAR/MNIST only, when online; $VAAL_NO_DOWNLOAD=1 forbids it
@@ -64,7 +67,8 @@ class TaskSpec:
     lr_step_fraction: float | None = None  # step: lr *= lr_gamma every this fraction of training
     epoch_basis: str = "labeled"  # epochs over the labeled set, or the whole train set (release)
     augment: bool = False  # augment training batches, batched on the device
-    augmentation: str = "standard"  # standard | light (per dataset) | flip | crop_flip | rrc_flip
+    # standard | light (per dataset) | flip | crop_flip | rrc_flip | seg_crop_flip | seg_flip
+    augmentation: str = "standard"
     eval_batch_size: int = 1024
 
 
