@@ -319,6 +319,15 @@ def test_qbc_score_is_vote_entropy_not_confidence():
     assert mean_over_valid(ve).tolist() == pytest.approx([math.log(2) / 2])
 
 
+def test_coreset_descriptor_is_the_pooled_feature_map():
+    from vaal_core.seg_inference import pooled
+
+    # 2 images, 2 channels, 2 x 2 maps
+    f = torch.tensor([[[[1.0, 3.0], [5.0, 7.0]], [[0.0, 0.0], [0.0, 4.0]]],
+                      [[[2.0, 2.0], [2.0, 2.0]], [[-1.0, 1.0], [-1.0, 1.0]]]])  # fmt: skip
+    assert pooled(f).tolist() == [[4.0, 1.0], [2.0, 0.0]]
+
+
 def test_suggestive_annotation_variance_and_representativeness():
     from baselines.suggestive import greedy_representative
     from vaal_core.seg_inference import ensemble_variance

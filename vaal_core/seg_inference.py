@@ -53,6 +53,12 @@ def ensemble_variance(p: torch.Tensor) -> torch.Tensor:
     return p.var(0, unbiased=False).mean(1)
 
 
+def pooled(features: torch.Tensor) -> torch.Tensor:
+    """One descriptor per image: the global average over the map, [B, C, h, w] -> [B, C]
+    (core-set's embedding; suggestive annotation's descriptor)."""
+    return features.float().mean((2, 3))
+
+
 def _chunks(idx: np.ndarray, size: int):
     t = torch.as_tensor(np.asarray(idx), dtype=torch.long)
     for s in range(0, len(t), size):
@@ -83,7 +89,7 @@ def gap_embeddings(
     out = []
     for chunk in _chunks(idx, batch_size):
         with autocast(batches.device, runtime.precision):
-            out.append(model.features(batches.images(chunk)).float().mean((2, 3)))
+            out.append(pooled(model.features(batches.images(chunk))))
     model.train(was)
     return torch.cat(out) if out else torch.empty(0, 0)
 
