@@ -413,3 +413,22 @@ def test_coreset_on_segmentation_uses_pooled_features(seg_root, tmp_path):
     spec = seg_spec("bdd100k")
     recs = ActiveLoop(spec, "coreset", 0, tmp_path, seg_root, progress=False).run()
     assert recs[0]["query_stats"]["embedding_dim"] == round(CHANNELS[-1] * 0.0625)
+
+
+@pytest.mark.parametrize("name", ["cityscapes", "bdd100k"])
+def test_shipped_spec_runs_through_the_cli_on_the_fixture(seg_root, tmp_path, name, capsys):
+    """What `make reproduce-<name>` runs, shrunk by --set overrides only."""
+    from vaal_core.__main__ import main
+
+    tiny = ["dataset.image_size=32", "dataset.cache_resolution=32", "dataset.cache_workers=1",
+            "task.model_width=0.0625", "task.iterations=2", "task.batch_size=4",
+            "task.eval_batch_size=8", "active.initial=2", "active.budget=2", "active.cycles=2",
+            "vaal.width=4", "vaal.image_size=16", "vaal.latent_dim=8", "vaal.batch_size=4",
+            "vaal.diag_holdout=0", "runtime.precision=fp32", "runtime.channels_last=false",
+            "runtime.num_threads=1"]  # fmt: skip
+    args = ["run", str(REPO / "experiments" / f"{name}.yaml"), "--strategy", "vaal", "--seed",
+            "0", "--out", str(tmp_path), "--data-root", str(seg_root), "--no-progress"]  # fmt: skip
+    assert main(args + [a for kv in tiny for a in ("--set", kv)]) == 0
+    lines = (tmp_path / name / "vaal" / "seed-0" / "cycles.jsonl").read_text().splitlines()
+    assert len(lines) == 2 and all('"metric": "miou"' in line for line in lines)
+    assert "miou=" in capsys.readouterr().out
