@@ -79,6 +79,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_rundir.py
 	$(PY) benchmarks/bench_baselines.py
 	$(PY) benchmarks/bench_data.py
+	$(PY) benchmarks/bench_seg.py --spec experiments/cityscapes.yaml
+	$(PY) benchmarks/bench_seg.py --spec experiments/bdd100k.yaml
 
 clean-venv:
 	rm -rf $(VENV)

@@ -11,8 +11,14 @@ Random sampling lives in `vaal_core.strategies` (one place) because every experi
 | coreset | coreset | Sener & Savarese, ICLR 2018 |
 | badge | badge | Ash et al., ICLR 2020 |
 | typiclust | typiclust | Hacohen, Dekel & Weinshall, ICML 2022 |
+| qbc (segmentation) | qbc | Seung et al., COLT 1992; vote entropy: Dagan & Engelson, ICML 1995 |
+| suggestive_annotation (segmentation) | suggestive | Yang et al., MICCAI 2017 |
+
+Segmentation support (`task_kinds`): random, vaal, coreset, mc_dropout, qbc,
+suggestive_annotation; the rest are classification-only (a spec error otherwise).
 """
 
-from . import badge, coreset, ensemble, mc_dropout, typiclust, uncertainty
+from . import badge, coreset, ensemble, mc_dropout, qbc, suggestive, typiclust, uncertainty
 
-__all__ = ["badge", "coreset", "ensemble", "mc_dropout", "typiclust", "uncertainty"]
+__all__ = ["badge", "coreset", "ensemble", "mc_dropout", "qbc", "suggestive", "typiclust",
+           "uncertainty"]  # fmt: skip

@@ -64,9 +64,12 @@ def k_center_greedy(
 @register_strategy("coreset")
 class CoreSetStrategy(Strategy):
     """k-center greedy on penultimate features of labeled + unlabeled images (Sener & Savarese,
-    ICLR 2018); the greedy 2-approximation, not the paper's robust MIP refinement."""
+    ICLR 2018); the greedy 2-approximation, not the paper's robust MIP refinement.
+
+    Segmentation: one vector per image, the global-average-pooled last feature map."""
 
     needs = frozenset({"embeddings"})
+    task_kinds = frozenset({"classification", "segmentation"})
 
     def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
         cands = ctx.pool.candidates

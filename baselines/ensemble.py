@@ -31,7 +31,9 @@ def train_member(ctx: QueryContext, member: int) -> nn.Module:
     """Member `member` of this cycle's ensemble, trained on the labeled set."""
     spec = ctx.spec
     gen = seed_everything(ctx.generator.initial_seed(), _ENSEMBLE_PURPOSE, member)
-    model = build_task_model(spec.task.model, ctx.batches.channels, ctx.batches.num_classes)
+    model = build_task_model(
+        spec.task.model, ctx.batches.channels, ctx.batches.num_classes, spec.task.model_width
+    )
     model = model.to(ctx.device)
     if spec.runtime.channels_last:
         model = model.to(memory_format=torch.channels_last)

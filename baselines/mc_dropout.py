@@ -11,20 +11,24 @@ import numpy as np
 
 from vaal_core.strategies import QueryContext, Strategy, register_strategy
 
-from .scores import bald_score, entropy_score, top_k
+from .scores import bald_score, top_k
 
 
 @register_strategy("mc_dropout")
 class MCDropoutStrategy(Strategy):
-    """Max entropy of the mean MC-dropout prediction (Gal, Islam & Ghahramani, ICML 2017)."""
+    """Max entropy of the mean MC-dropout prediction (Gal, Islam & Ghahramani, ICML 2017).
+
+    Segmentation: the entropy of the mean is taken per pixel and averaged over an image's
+    valid pixels (vaal_core/seg_inference.py says which pixels count)."""
 
     needs = frozenset({"mc_samples"})
+    task_kinds = frozenset({"classification", "segmentation"})
 
     def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
         unlabeled = ctx.pool.unlabeled
-        mc = ctx.mc_probabilities(unlabeled)
-        ctx.stats["mc_samples"] = mc.samples
-        return unlabeled[top_k(entropy_score(mc.mean), budget, ctx.rng)]
+        scores, samples = ctx.image_mc_entropy(unlabeled)
+        ctx.stats["mc_samples"] = samples
+        return unlabeled[top_k(scores, budget, ctx.rng)]
 
 
 @register_strategy("dbal")

@@ -176,7 +176,9 @@ def _follow(spec: Spec, data_root: str | None, device: torch.device) -> None:
         batches.train_labels[torch.as_tensor(labeled)] = labels.to(device)
         gen = torch.Generator()
         gen.set_state(gen_state)
-        model = build_task_model(spec.task.model, data.channels, data.num_classes).to(device)
+        model = build_task_model(
+            spec.task.model, data.channels, data.num_classes, spec.task.model_width
+        ).to(device)
         distributed_train(model, batches, labeled, spec.task, spec.runtime, gen, val, False)
 
 

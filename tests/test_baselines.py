@@ -334,8 +334,8 @@ def test_check_selection_rejects_labeled_duplicate_out_of_range_and_short():
 
 def test_capabilities_reject_unsupported_task_kind_and_specs_name_bad_keys():
     check_strategy_supports("random", "segmentation")
-    with pytest.raises(SpecError, match="'coreset' does not support segmentation"):
-        check_strategy_supports("coreset", "segmentation")
+    with pytest.raises(SpecError, match="'badge' does not support segmentation"):
+        check_strategy_supports("badge", "segmentation")
     assert STRATEGIES["mc_dropout"].needs == {"mc_samples"}
     assert STRATEGIES["badge"].needs == {"probabilities", "embeddings"}
     with pytest.raises(SpecError, match="baselines.mc_samples"):

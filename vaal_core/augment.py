@@ -100,6 +100,47 @@ def _flip(x: torch.Tensor, size: int, generator: torch.Generator | None) -> torc
     return random_flip(center_crop(x, size), generator)
 
 
+def paired_crop_flip(
+    x: torch.Tensor,
+    y: torch.Tensor | None,
+    size: int,
+    generator: torch.Generator | None = None,
+    crop: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A random `size` x `size` window and a random horizontal flip per image, applied with ONE
+    draw to an image batch (B, C, H, W) and its mask batch (B, H, W): a pixel keeps its label.
+
+    Offsets are uniform over the valid positions (no padding, so no invented pixels); with
+    `crop=False` only the flip is drawn and the whole image is kept. The draw is the same whether
+    or not masks are given, so images-only callers (VAAL's VAE) see the same views.
+    """
+    b, c, h, w = x.shape
+    if crop and (size > h or size > w):
+        raise ValueError(f"cannot crop {size}x{size} windows from {h}x{w} images")
+    oh, ow = (size, size) if crop else (h, w)
+    gen_dev = generator.device if generator is not None else torch.device("cpu")
+    top = torch.randint(0, h - oh + 1, (b,), generator=generator, device=gen_dev).to(x.device)
+    left = torch.randint(0, w - ow + 1, (b,), generator=generator, device=gen_dev).to(x.device)
+    flip = (torch.rand(b, generator=generator, device=gen_dev) < 0.5).to(x.device)
+    rows = top.view(b, 1) + torch.arange(oh, device=x.device).view(1, oh)  # (b, oh)
+    cols = torch.arange(ow, device=x.device).view(1, ow)
+    cols = torch.where(flip.view(b, 1), ow - 1 - cols, cols) + left.view(b, 1)  # (b, ow)
+    bi = torch.arange(b, device=x.device).view(b, 1, 1)
+    r, q = rows.view(b, oh, 1), cols.view(b, 1, ow)
+    out = x.permute(0, 2, 3, 1)[bi, r, q].permute(0, 3, 1, 2).contiguous()
+    return out, (None if y is None else y[bi, r, q].contiguous())
+
+
+def _pair_flip(x, y, size, generator, crop: bool = False):
+    return paired_crop_flip(x, y, size, generator, crop=False)
+
+
+# name -> (uint8 image batch, mask batch or None, crop size, generator) -> (images, masks)
+PAIR_AUGMENTATIONS = {
+    "seg_crop_flip": paired_crop_flip,
+    "seg_flip": _pair_flip,
+}
+
 # name -> (uint8 batch, output size, generator) -> augmented batch; `task.augmentation` picks one
 AUGMENTATIONS = {
     "flip": _flip,

@@ -17,11 +17,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .data import ImageData, check_dataset_name, dataset_from_spec
+from .data import ImageData, check_dataset_name, dataset_from_spec, dataset_task_kind
 from .device import check_precision, peak_memory_mb, resolve_device, seed_everything
 from .errors import DatasetError, RunDirConflict  # noqa: F401  (RunDirConflict re-exported)
 from .failpoints import configure_from_env, failpoint
-from .models import TASK_MODELS, build_task_model
+from .models import TASK_MODELS, build_task_model, check_model_options
 from .pool import Pool, indices_sha1, initial_labeled, noisy_labels, split_indices, test_subset
 from .rundir import RunDir
 from .runlog import CycleRecord, environment_record, git_revision
@@ -34,7 +34,7 @@ from .spec import (
     resolved_val_size,
 )
 from .strategies import QueryContext, Strategy, check_strategy_supports, make_strategy, task_kind
-from .trainer import Batches, evaluate, train_task_model
+from .trainer import Batches, evaluate_detailed, train_task_model
 
 # purposes of the per-cycle random streams
 _INIT, _TRAIN, _QUERY = 0, 1, 2
@@ -46,12 +46,19 @@ def run_dir_for(out: Path, spec: Spec, strategy: str, seed: int) -> Path:
 
 def preflight(spec: Spec, strategy: str) -> None:
     """Every name in the spec resolves, before data is read or compute is spent."""
-    check_strategy_supports(strategy, task_kind(spec))
+    kind = task_kind(spec)
+    check_strategy_supports(strategy, kind)
     check_dataset_name(spec.dataset.name)
+    if dataset_task_kind(spec.dataset.name) != kind:
+        raise SpecError(
+            f"spec key 'task.kind' is '{kind}', but dataset '{spec.dataset.name}' is a "
+            f"{dataset_task_kind(spec.dataset.name)} dataset; set task.kind to match it"
+        )
     if spec.task.model not in TASK_MODELS:
         raise SpecError(
             f"spec key 'task.model' is '{spec.task.model}'; valid names: {', '.join(sorted(TASK_MODELS))}"
         )
+    check_model_options(spec.task.model, spec.task.model_width)
 
 
 class ActiveLoop:
@@ -150,7 +157,8 @@ class ActiveLoop:
                 prev = labeled_now
             t0 = time.perf_counter()
             model, val_acc = self._train(cycle, batches, labeled_now, val, model_state)
-            value = evaluate(model, batches, spec.task, spec.runtime)
+            result = evaluate_detailed(model, batches, spec.task, spec.runtime)
+            value = result.value
             train_s = time.perf_counter() - t0
             failpoint("after_train", cycle)
 
@@ -166,26 +174,26 @@ class ActiveLoop:
                 run_id=run_id, experiment=spec.experiment, dataset=spec.dataset.name, strategy=self.strategy_name,
                 protocol=spec.protocol.name, seed=self.seed, spec_hash=spec.hash(), git_rev=git_rev, cycle=cycle,
                 n_labeled=paid + len(labeled_now), fraction=(paid + len(labeled_now)) / (paid + len(pool)),
-                metric="accuracy",
+                metric=result.metric,
                 value=value, train_s=round(train_s, 3), query_s=round(query_s, 3),
                 peak_mem_mb=round(peak_memory_mb(self.device), 1), labeled_sha1=indices_sha1(labeled_now),
                 n_selected=0 if selected is None else len(selected),
                 selected_sha1=None if selected is None else indices_sha1(selected),
                 precision=spec.runtime.precision, device=str(self.device), query_stats=stats,
-                selected_classes=None if selected is None else np.bincount(
-                    true_labels[selected], minlength=data.num_classes).tolist(),
-                label_noise_flipped=flipped,
+                selected_classes=None if selected is None else batches.kind.selected_histogram(
+                    true_labels, selected, data.num_classes),
+                label_noise_flipped=flipped, per_class_iou=result.per_class_iou,
             )  # fmt: skip
             self.run_dir.commit(
-                rec.__dict__,
+                rec.as_record(),
                 next_labeled=None if selected is None else pool.labeled,
                 carry=None if selected is None else self._carry(model, strategy),
             )
-            records.append(rec.__dict__)
+            records.append(rec.as_record())
             val_note = f" val={val_acc:.4f}" if val_acc is not None else ""
             tqdm.write(
                 f"[{spec.experiment} {self.strategy_name} seed {self.seed}] cycle {cycle + 1}/{a.cycles} "
-                f"labeled={len(labeled_now)} ({100 * rec.fraction:.1f}%) accuracy={value:.4f}{val_note} "
+                f"labeled={len(labeled_now)} ({100 * rec.fraction:.1f}%) {rec.metric}={value:.4f}{val_note} "
                 f"train {train_s:.1f}s query {query_s:.1f}s"
             )
             if not spec.protocol.reset_task_each_cycle:
@@ -195,7 +203,8 @@ class ActiveLoop:
     # ------------------------------------------------------------------ one cycle
     def _train(self, cycle: int, batches: Batches, labeled: np.ndarray, val: np.ndarray, state):
         seed_everything(self.seed, cycle, _INIT)
-        model = build_task_model(self.spec.task.model, batches.channels, batches.num_classes)
+        model = build_task_model(self.spec.task.model, batches.channels, batches.num_classes,
+                                 self.spec.task.model_width)  # fmt: skip
         if state is not None and not self.spec.protocol.reset_task_each_cycle:
             model.load_state_dict(state)
         model = model.to(self.device)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 import torch
 from torch import nn
 
-ModelFactory = Callable[[int, int], nn.Module]  # (in_channels, num_classes) -> model
+# (in_channels, num_classes[, width]) -> model; a factory that takes `width` accepts
+# `task.model_width` (a channel multiplier)
+ModelFactory = Callable[..., nn.Module]
 TASK_MODELS: dict[str, ModelFactory] = {}
 
 
@@ -19,11 +22,32 @@ def register_model(name: str) -> Callable[[ModelFactory], ModelFactory]:
     return deco
 
 
-def build_task_model(name: str, in_channels: int, num_classes: int) -> nn.Module:
+def takes_width(name: str) -> bool:
+    return "width" in inspect.signature(TASK_MODELS[name]).parameters
+
+
+def check_model_options(name: str, width: float = 1.0) -> None:
+    """`task.model_width` only for models that take a width: a SpecError before any compute."""
+    from .spec import SpecError
+
+    if width != 1.0 and not takes_width(name):
+        able = sorted(n for n in TASK_MODELS if takes_width(n))
+        raise SpecError(
+            f"spec key 'task.model_width' is {width}, but task model '{name}' has no width "
+            f"option; models that take one: {', '.join(able)}"
+        )
+
+
+def build_task_model(
+    name: str, in_channels: int, num_classes: int, width: float = 1.0
+) -> nn.Module:
     if name not in TASK_MODELS:
         raise ValueError(
             f"unknown task model '{name}'; valid names: {', '.join(sorted(TASK_MODELS))}"
         )
+    check_model_options(name, width)
+    if takes_width(name):
+        return TASK_MODELS[name](in_channels, num_classes, width=width)
     return TASK_MODELS[name](in_channels, num_classes)
 
 
@@ -87,3 +111,11 @@ def resnet18(in_channels: int, num_classes: int) -> nn.Module:
     model = tv_resnet18(weights=None, num_classes=num_classes)
     model.fc = nn.Sequential(nn.Dropout(RESNET18_HEAD_DROPOUT), model.fc)
     return _rgb(model, in_channels)
+
+
+@register_model("drn_d_22")
+def drn_d_22(in_channels: int, num_classes: int, width: float = 1.0) -> nn.Module:
+    """DRN-D-22 for segmentation (Yu, Koltun & Funkhouser, CVPR 2017); see vaal_core/drn.py."""
+    from .drn import DRNSeg
+
+    return DRNSeg(in_channels, num_classes, width)

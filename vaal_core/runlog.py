@@ -50,9 +50,20 @@ class CycleRecord:
     selected_classes: list[int] | None = None
     # noisy-oracle ablation: images new in this cycle whose label the oracle got wrong
     label_noise_flipped: list[int] | None = None
+    # segmentation: IoU of each class over the evaluation set (index = train id; null for a class
+    # absent from both truth and prediction, left out of `value`, the mIoU). Omitted from
+    # classification records, which keep their bytes.
+    per_class_iou: list[float | None] | None = None
+
+    def as_record(self) -> dict[str, Any]:
+        """The line written to cycles.jsonl (fields that do not apply are left out)."""
+        d = dict(self.__dict__)
+        if d["per_class_iou"] is None:
+            d.pop("per_class_iou")
+        return d
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+        return json.dumps(self.as_record(), sort_keys=True)
 
 
 # what differs between two runs of the same seed on the same machine: ids, clocks, memory

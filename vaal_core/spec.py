@@ -27,7 +27,8 @@ class DatasetSpec:
     pool_size: int | None = None  # subsample the training set to this many images (None = all)
     pool_seed: int = 0  # the subsample is fixed per dataset, shared by every seed and strategy
     val_size: int = 0  # held-out validation images, disjoint from the pool
-    image_size: int | None = None  # resize/pad target for the task model (None = native)
+    # resize/pad target for the task model (None = native); segmentation: the training crop side
+    image_size: int | None = None
     test_size: int | None = None  # evaluate on a fixed subsample of the test set (None = all of it)
     val_fraction: float | None = (
         None  # validation = this fraction of the training set (over val_size)
@@ -36,7 +37,9 @@ class DatasetSpec:
         "auto"  # auto (memory for MNIST/CIFAR, disk cache for Caltech/ImageNet) | memory | cache
     )
     cache_dir: str | None = None  # default <data root>/cache
-    cache_resolution: int | None = None  # side of the cached squares (default image_size x 256/224)
+    # side of the cached squares (default image_size x 256/224); segmentation: the cached height
+    # (the width keeps the dataset's aspect ratio)
+    cache_resolution: int | None = None
     cache_rebuild: bool = False  # rebuild a cache built from other data instead of refusing it
     cache_workers: int | None = None  # decoding processes (default: all cores)
     download: bool = True  # CIFAR/MNIST only, when online; $VAAL_NO_DOWNLOAD=1 forbids it
@@ -45,6 +48,10 @@ class DatasetSpec:
 @dataclass(frozen=True)
 class TaskSpec:
     model: str = "small_cnn"
+    # classification | segmentation (vaal_core/tasks.py): the loss, the metric, the record's name
+    kind: str = "classification"
+    # channel multiplier for models that take one (drn_d_22); tests run a tiny network with it
+    model_width: float = 1.0
     epochs: int = 10
     iterations: int | None = (
         None  # fixed optimiser steps per cycle (overrides epochs), as the original
@@ -60,7 +67,8 @@ class TaskSpec:
     lr_step_fraction: float | None = None  # step: lr *= lr_gamma every this fraction of training
     epoch_basis: str = "labeled"  # epochs over the labeled set, or the whole train set (release)
     augment: bool = False  # augment training batches, batched on the device
-    augmentation: str = "standard"  # standard | light (per dataset) | flip | crop_flip | rrc_flip
+    # standard | light (per dataset) | flip | crop_flip | rrc_flip | seg_crop_flip | seg_flip
+    augmentation: str = "standard"
     eval_batch_size: int = 1024
 
 
@@ -111,6 +119,10 @@ class BaselinesSpec:
     typiclust_max_clusters: int = 500  # cap on |labeled| + budget clusters (Hacohen et al. 2022)
     typiclust_knn: int = 20  # neighbours in the typicality estimate
     typiclust_min_cluster_size: int = 5  # smaller clusters are used only once the others run dry
+    # suggestive annotation (Yang et al., MICCAI 2017): bootstrap members, and the uncertain
+    # candidates (this many times the budget) the representativeness step chooses from
+    sa_ensemble_size: int = 4
+    sa_candidates_factor: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -156,7 +168,12 @@ class Spec:
     seeds: tuple[int, ...] = (0,)
 
     def to_dict(self) -> dict[str, Any]:
-        return _plain(dataclasses.asdict(self))
+        d = _plain(dataclasses.asdict(self))
+        for key, default in _LATER_KEYS.items():  # at their default, keys added later are left
+            section, name = key.split(".")  # out, so older specs keep their bytes and hash
+            if d[section].get(name) == default:
+                d[section].pop(name)
+        return d
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=True)
@@ -182,11 +199,29 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
+# keys added after runs were recorded (segmentation): omitted from spec.yaml and the spec hash
+# while at their default, so every classification run keeps its spec hash and records
+_LATER_KEYS: dict[str, Any] = {
+    "task.kind": "classification",
+    "task.model_width": 1.0,
+    "baselines.sa_ensemble_size": 4,
+    "baselines.sa_candidates_factor": 2.0,
+}
+
 _VALID = {
+    "task.kind": {"classification", "segmentation"},
     "task.optimizer": {"sgd", "adam"},
     "task.schedule": {"constant", "multistep", "step", "cosine"},
     "task.epoch_basis": {"labeled", "train_set"},
-    "task.augmentation": {"standard", "light", "flip", "crop_flip", "rrc_flip"},
+    "task.augmentation": {
+        "standard",
+        "light",
+        "flip",
+        "crop_flip",
+        "rrc_flip",
+        "seg_crop_flip",
+        "seg_flip",
+    },
     "dataset.storage": {"auto", "memory", "cache"},
     "protocol.initial_size": {"spec", "budget"},
     "vaal.kl_reduction": {"sum", "mean"},
@@ -282,6 +317,8 @@ def validate(spec: Spec) -> Spec:
     _positive(t.batch_size, "task.batch_size")
     _positive(t.lr, "task.lr")
     _positive(t.eval_batch_size, "task.eval_batch_size")
+    _positive(t.model_width, "task.model_width")
+    _validate_segmentation(spec)
     _positive(d.pool_size, "dataset.pool_size")
     _positive(d.val_size, "dataset.val_size", allow_zero=True)
     _positive(d.image_size, "dataset.image_size")
@@ -345,6 +382,22 @@ def validate(spec: Spec) -> Spec:
     return spec
 
 
+def _validate_segmentation(spec: Spec) -> None:
+    """Ablations defined by image-level classes have no meaning for dense labels."""
+    if spec.task.kind != "segmentation":
+        return
+    p = spec.protocol
+    for key, value, default in (
+        ("protocol.label_noise", p.label_noise, 0.0),
+        ("protocol.initial_classes", p.initial_classes, ()),
+    ):
+        if value != default:
+            raise SpecError(
+                f"spec key '{key}' is {value!r}, but it flips or filters image-level classes and "
+                "task.kind is segmentation (labels are per-pixel masks); remove it"
+            )
+
+
 def _validate_baselines(b: BaselinesSpec) -> None:
     for key, low, why in (
         ("mc_samples", 2, "BALD and the MC mean need at least two stochastic passes"),
@@ -353,10 +406,16 @@ def _validate_baselines(b: BaselinesSpec) -> None:
         ("typiclust_max_clusters", 1, "clusters"),
         ("typiclust_knn", 1, "neighbours"),
         ("typiclust_min_cluster_size", 1, "images per cluster"),
+        ("sa_ensemble_size", 2, "bootstrap members must be at least two to disagree"),
     ):
         value = getattr(b, key)
         if value < low:
             raise SpecError(f"spec key 'baselines.{key}' must be >= {low} ({why}), got {value}")
+    if b.sa_candidates_factor < 1:
+        raise SpecError(
+            "spec key 'baselines.sa_candidates_factor' must be >= 1 (the uncertain candidates "
+            f"must hold at least the budget), got {b.sa_candidates_factor}"
+        )
 
 
 def initial_size(spec: Spec) -> int:

@@ -86,6 +86,56 @@ class QueryContext:
         return self._cache[key]
 
     def embeddings(self, idx: np.ndarray) -> torch.Tensor:
+        """One feature vector [N, d] per image, as the task kind defines it: the penultimate
+        layer (classification) or the global-average-pooled last feature map (segmentation)."""
+        return self.batches.kind.embeddings(self, idx)
+
+    def image_mc_entropy(self, idx: np.ndarray) -> tuple[torch.Tensor, int]:
+        """(per-image entropy of the mean MC-dropout prediction [N], T): per image, or averaged
+        over an image's valid pixels, as the task kind defines it."""
+        return self.batches.kind.mc_entropy(self, idx)
+
+    def pooled_embeddings(self, idx: np.ndarray) -> torch.Tensor:
+        """Segmentation: global-average-pooled last feature map [N, d], cached per cycle."""
+        from .seg_inference import gap_embeddings
+
+        key = self._key("pooled", idx)
+        if key not in self._cache:
+            self._cache[key] = gap_embeddings(
+                self.task_model, self.batches, idx, self.spec.task.eval_batch_size,
+                self.spec.runtime,
+            )  # fmt: skip
+            self.forward_passes += 1
+        return self._cache[key]
+
+    def valid_pixels(self) -> torch.Tensor | None:
+        """Segmentation: [H, W] mask of the pixels that count in an image's score (pixels void
+        in at least half of the labeled masks are left out; see vaal_core/seg_inference.py)."""
+        from .seg_inference import void_mask
+
+        key = ("valid", self.pool.n_labeled)
+        if key not in self._cache:
+            self._cache[key] = void_mask(
+                self.batches, self.pool.labeled, self.spec.task.eval_batch_size
+            )
+        return self._cache[key]
+
+    def seg_mc(self, idx: np.ndarray, samples: int | None = None):
+        """Segmentation: per-image entropy and vote entropy of T MC-dropout passes, cached."""
+        from .seg_inference import seg_mc_scores
+
+        samples = samples or self.spec.baselines.mc_samples
+        key = self._key("seg_mc", idx, samples)
+        if key not in self._cache:
+            self._cache[key] = seg_mc_scores(
+                self.task_model, self.batches, idx, self.spec.task.eval_batch_size,
+                self.spec.runtime, samples, self.derived_seed(_MC_PURPOSE, samples),
+                self.valid_pixels(),
+            )  # fmt: skip
+            self.forward_passes += samples
+        return self._cache[key]
+
+    def penultimate_embeddings(self, idx: np.ndarray) -> torch.Tensor:
         """Penultimate-layer features [N, d] of images `idx` (the input of the last nn.Linear).
 
         Computed in the same eval-mode pass as the logits; both are cached, so a later

@@ -7,17 +7,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .augment import AUGMENTATIONS, center_crop, normalize
+from .augment import normalize
 from .compiled import CompiledStep
 from .datasets import DataSource
 from .device import autocast, device_index, grad_scaler
 from .hostsync import LossMeter
 from .schedules import build_optimization
 from .spec import RuntimeSpec, TaskSpec
+from .tasks import Evaluation, TaskKind, get_task
 
 
 @dataclass
@@ -28,7 +28,9 @@ class Batches:
     (`CachedData`: pinned host reads of a decoded uint8 cache); both expose `read(split, idx)`.
     Augmentation and normalisation run batched on the device either way. `augmentation` is a
     `task.augmentation` value: `standard`/`light` resolve per dataset (CIFAR-like: crop+flip /
-    flip; ImageNet-like: random-resized-crop + flip), or an explicit name from `AUGMENTATIONS`.
+    flip; ImageNet-like: random-resized-crop + flip; segmentation: a crop+flip shared by an image
+    and its mask), or an explicit name from the task kind's table. The data's task kind
+    (`data.task_kind`, default classification) decides targets, views and augmentation.
     """
 
     data: DataSource
@@ -39,20 +41,29 @@ class Batches:
     train_labels: torch.Tensor | None = None
 
     def __post_init__(self):
-        kind = self.data.augment_presets.get(self.augmentation, self.augmentation)
-        if kind not in AUGMENTATIONS:
+        self.kind: TaskKind = get_task(getattr(self.data, "task_kind", "classification"))
+        table = self.kind.augmentations
+        name = self.data.augment_presets.get(self.augmentation, self.augmentation)
+        if name not in table:
             raise ValueError(
-                f"unknown augmentation {self.augmentation!r}; valid: standard, light, "
-                f"{', '.join(sorted(AUGMENTATIONS))}"
+                f"unknown augmentation {self.augmentation!r} for {self.kind.name}; valid: "
+                f"standard, light, {', '.join(sorted(table))}"
             )
-        self._augment = AUGMENTATIONS[kind]
+        self.augment_fn = table[name]
 
     def inputs(
         self, x_uint8: torch.Tensor, augment: bool = False, generator: torch.Generator | None = None
     ):
         x = x_uint8.to(self.device, non_blocking=True)
         size = self.data.image_size
-        x = self._augment(x, size, generator) if augment else center_crop(x, size)
+        if augment:
+            x = self.kind.augment_images(self.augment_fn, x, size, generator)
+        else:
+            x = self.kind.eval_view(x, size)
+        return self.finish(x)
+
+    def finish(self, x: torch.Tensor) -> torch.Tensor:
+        """uint8 (or float 0..255) batch on the device -> normalised float, in the model's layout."""
         x = normalize(x, self.data.mean, self.data.std)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -86,8 +97,13 @@ class Batches:
         y = self.train_labels if oracle else self.data.labels(split)
         return y[_on(idx, y.device)].to(self.device)
 
+    def targets(self, idx, split: str = "train") -> torch.Tensor:
+        """What the loss and the metric compare with: labels [B], or masks [B, H, W]."""
+        return self.kind.targets(self, idx, split)
+
     def train_batch(self, idx: torch.Tensor, augment: bool, generator: torch.Generator | None):
-        return self.images(idx, "train", augment, generator), self.labels(idx)
+        """(images, targets) of a training batch; a mask gets the same crop and flip as its image."""
+        return self.kind.train_batch(self, idx, augment, generator)
 
 
 def _on(idx, device: torch.device) -> torch.Tensor:
@@ -109,7 +125,7 @@ def train_task_model(
 ) -> tuple[nn.Module, float | None]:
     """Train `model` on the labeled indices; with a validation split keep the best epoch.
 
-    Returns (model, best validation accuracy or None).
+    Returns (model, best validation metric (accuracy or mIoU) or None).
     """
     device = batches.device
     model.train()
@@ -121,9 +137,11 @@ def train_task_model(
     # length (a shape, not a device value), so skipping it never waits for the device
     has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
 
+    kind = batches.kind
+
     def loss_fn(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         with autocast(device, runtime.precision):
-            return F.cross_entropy(model(x), y)
+            return kind.loss(model(x), y)
 
     task_loss = CompiledStep(loss_fn, "task step", device, runtime.compile)
     meter = LossMeter(device)  # the training loss stays on the device between reads
@@ -198,9 +216,32 @@ def evaluate(
     idx: np.ndarray | None = None,
     split: str = "test",
 ) -> float:
-    """Accuracy on images `idx` of `split` (all of the split when idx is None)."""
+    """The task's metric (accuracy or mIoU) on images `idx` of `split` (all when idx is None)."""
+    return evaluate_detailed(model, batches, task, runtime, idx, split).value
+
+
+@torch.inference_mode()
+def evaluate_detailed(
+    model: nn.Module,
+    batches: Batches,
+    task: TaskSpec,
+    runtime: RuntimeSpec,
+    idx: np.ndarray | None = None,
+    split: str = "test",
+) -> Evaluation:
+    """The metric with its name and per-class details; the task kind's meter accumulates it
+    batch by batch (eval mode, no augmentation), so a segmentation set never sits in memory."""
     if idx is None:
         idx = np.arange(batches.split_size(split))
-    logits = predict_logits(model, batches, idx, task.eval_batch_size, runtime, split)
-    hits = logits.argmax(1) == batches.labels(idx, split)
-    return hits.float().mean().item()  # the evaluation's one host read
+    meter = batches.kind.meter(batches, split)
+    was_training = model.training
+    model.eval()
+    idx_t = device_index(torch.as_tensor(idx, dtype=torch.long), batches.device)
+    for start in range(0, len(idx_t), task.eval_batch_size):
+        chunk = idx_t[start : start + task.eval_batch_size]
+        with autocast(batches.device, runtime.precision):
+            x = batches.images(chunk, split)
+            logits = model(x).float()
+        meter.update(logits, chunk)
+    model.train(was_training)
+    return meter.result()

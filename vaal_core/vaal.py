@@ -271,6 +271,9 @@ def _endless_batches(
 
 @register_strategy("vaal")
 class VAALStrategy(Strategy):
+    # task-agnostic (the paper's point): the VAE sees images resized to vaal.image_size
+    task_kinds = frozenset({"classification", "segmentation"})
+
     def __init__(self, spec: Spec):
         super().__init__(spec)
         self.models: VAALModels | None = None
@@ -281,7 +284,7 @@ class VAALStrategy(Strategy):
     def _images(self, ctx: QueryContext, idx: torch.Tensor, augment: bool) -> torch.Tensor:
         x = ctx.batches.images(idx, augment=augment, generator=ctx.generator)
         size = self.spec.vaal.image_size
-        if x.shape[-1] != size:
+        if tuple(x.shape[-2:]) != (size, size):  # a wide scene is squashed to the square
             x = F.interpolate(
                 x, size=(size, size), mode="bilinear", align_corners=False, antialias=True
             )
@@ -343,9 +346,12 @@ class VAALStrategy(Strategy):
             ctx.stats["compile_fallbacks"] = self.models.compile_fallbacks
 
     def score_pool(
-        self, ctx: QueryContext, idx: np.ndarray, batch_size: int = 1024
+        self, ctx: QueryContext, idx: np.ndarray, batch_size: int | None = None
     ) -> torch.Tensor:
         """P(labeled) of images `idx`, on the device."""
+        batch_size = (
+            batch_size or ctx.batches.kind.vaal_score_batch or self.spec.task.eval_batch_size
+        )
         t = device_index(torch.as_tensor(idx, dtype=torch.long), ctx.device)
         chunks = (
             self._images(ctx, t[s : s + batch_size], augment=False)
@@ -383,10 +389,11 @@ class VAALStrategy(Strategy):
         if len(idx) == 0:
             return {}
         vae = self.models.vae.eval()
-        x = self._images(ctx, torch.as_tensor(idx, dtype=torch.long), augment=False)
-        mus, sq, kl = [], 0.0, 0.0
-        for s in range(0, len(x), 512):
-            xb = x[s : s + 512]
+        idx_t = torch.as_tensor(idx, dtype=torch.long)
+        mus, sq, kl, numel = [], 0.0, 0.0, 0
+        for s in range(0, len(idx_t), 512):  # chunked reads: a segmentation set is large
+            xb = self._images(ctx, idx_t[s : s + 512], augment=False)
+            numel += xb.numel()
             recon, _, mu, logvar = vae(xb)
             mus.append(mu.float())
             sq += F.mse_loss(recon.float(), xb.float(), reduction="sum").item()
@@ -394,8 +401,8 @@ class VAALStrategy(Strategy):
                 (-0.5 * (1 + logvar.float() - mu.float() ** 2 - logvar.float().exp())).sum().item()
             )
         return {
-            "vae_recon": round(sq / x.numel(), 6),
-            "vae_kl": round(kl / len(x), 6),
+            "vae_recon": round(sq / numel, 6),
+            "vae_kl": round(kl / len(idx_t), 6),
             "active_units": active_units(torch.cat(mus)),
             "latent_dim": self.spec.vaal.latent_dim,
         }

@@ -1,6 +1,6 @@
 """Datasets by name: real torchvision loaders, in memory (small) or through a disk cache (large)."""
 
-from . import caltech256, cifar, imagenet, mnist  # noqa: F401 - registration
+from . import bdd100k, caltech256, cifar, cityscapes, imagenet, mnist  # noqa: F401 - registration
 from .base import (
     DATASETS,
     DatasetError,
@@ -11,6 +11,7 @@ from .base import (
     check_dataset_name,
     check_spec_dataset,
     dataset_from_spec,
+    dataset_task_kind,
     default_data_root,
     load_dataset,
     options_from_spec,
@@ -23,6 +24,6 @@ from .mnist import mnist_from_csv_package
 __all__ = [
     "DATASETS", "DatasetError", "DataSource", "ImageData", "LoadOptions", "CachedData", "CacheKey",
     "CacheReader", "build_cache", "check_dataset_available", "check_dataset_name", "check_spec_dataset", "options_from_spec",
-    "dataset_from_spec", "default_data_root", "load_dataset", "register_dataset", "resize_uint8",
+    "dataset_from_spec", "dataset_task_kind", "default_data_root", "load_dataset", "register_dataset", "resize_uint8",
     "mnist_from_csv_package",
 ]  # fmt: skip

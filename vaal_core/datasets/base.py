@@ -122,20 +122,27 @@ DatasetLoader = Callable[[Path, LoadOptions], Any]
 AvailabilityCheck = Callable[[Path, LoadOptions], None]
 DATASETS: dict[str, DatasetLoader] = {}
 AVAILABILITY: dict[str, AvailabilityCheck] = {}
+DATASET_KINDS: dict[str, str] = {}  # name -> task kind (classification | segmentation)
 
 
 def register_dataset(
-    name: str, available: AvailabilityCheck | None = None
+    name: str, available: AvailabilityCheck | None = None, kind: str = "classification"
 ) -> Callable[[DatasetLoader], DatasetLoader]:
-    """Register a loader `(root, LoadOptions) -> ImageData | CachedData` and its cheap check."""
+    """Register a loader `(root, LoadOptions) -> ImageData | CachedData` and its cheap check;
+    `kind` is the task its labels define (checked against `task.kind` before any compute)."""
 
     def deco(fn: DatasetLoader) -> DatasetLoader:
         DATASETS[name] = fn
+        DATASET_KINDS[name] = kind
         if available is not None:
             AVAILABILITY[name] = available
         return fn
 
     return deco
+
+
+def dataset_task_kind(name: str) -> str:
+    return DATASET_KINDS.get(name, "classification")
 
 
 def default_data_root() -> Path:

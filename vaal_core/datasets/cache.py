@@ -67,6 +67,10 @@ class FileSource:
         with Image.open(self.root / self.paths[i]) as im:
             return np.asarray(im.convert("RGB"))
 
+    def row(self, i: int, resolution: int) -> np.ndarray:
+        """Image i as the cache stores it: a (C, R, R) square."""
+        return square(self.load(i), resolution)
+
 
 @dataclass
 class ArraySource:
@@ -84,6 +88,9 @@ class ArraySource:
 
     def load(self, i: int) -> np.ndarray:
         return self.images[i]
+
+    def row(self, i: int, resolution: int) -> np.ndarray:
+        return square(self.load(i), resolution)
 
 
 def source_hash(items: list[tuple[str, int]]) -> str:
@@ -138,7 +145,7 @@ def _decode_chunk(chunk: int) -> int:
     n, size = len(w["source"]), w["chunk"]
     lo, hi = chunk * size, min(n, (chunk + 1) * size)
     for i in range(lo, hi):
-        row = square(w["source"].load(i), w["res"])
+        row = w["source"].row(i, w["res"])
         os.pwrite(w["fd"], row.tobytes(), w["offset"] + i * row.nbytes)
     os.fdatasync(w["fd"])  # the marker only after the pixels are on disk
     (w["done"] / f"{chunk:06d}").touch()
@@ -195,8 +202,8 @@ def _build_locked(source, key: CacheKey, folder: Path, workers, rebuild, progres
     n = len(source)
     if n == 0:
         raise DatasetError(f"no images found for {key.dataset} {key.split}")
-    c = square(source.load(0), key.resolution).shape[0]
-    shape = (n, c, key.resolution, key.resolution)
+    shape = (n, *source.row(0, key.resolution).shape)  # (N, C, H, W); square unless the source
+    # says otherwise (segmentation keeps the aspect ratio, masks have C = 1)
     folder.mkdir(parents=True, exist_ok=True)
     done = folder / "done"
     done.mkdir(exist_ok=True)
