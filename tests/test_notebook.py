@@ -15,6 +15,8 @@ from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell
 
 import analysis
+from tests.fixtures.segmentation import CLI_TINY, write_cityscapes
+from vaal_core.__main__ import main as engine_cli
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.xdist_group("notebook")  # the engine runs of the module fixture, once
@@ -41,6 +43,16 @@ def engine_results(tmp_path_factory) -> Path:
             cmd += ["--set", kv]
         done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr[-3000:]
+    # the shipped Cityscapes spec on the Cityscapes fixture (real loader, cache, DRN-D-22 at
+    # 1/16 width): what the segmentation figure draws
+    seg_data = tmp_path_factory.mktemp("segdata")
+    write_cityscapes(seg_data)
+    for strategy in ("random", "vaal"):
+        for seed in SEEDS:
+            args = ["run", str(REPO / "experiments/cityscapes.yaml"), "--strategy", strategy,
+                    "--seed", str(seed), "--out", str(out), "--data-root", str(seg_data),
+                    "--no-progress"]  # fmt: skip
+            assert engine_cli([*args, *(a for kv in CLI_TINY for a in ("--set", kv))]) == 0
     return out
 
 
@@ -92,6 +104,9 @@ ALL_FIGURES = (
 def test_notebook_on_real_engine_runs(engine_results, tmp_path, monkeypatch):
     df = analysis.load_runs(engine_results)
     assert sorted(df["seed"].unique()) == list(SEEDS) and df["complete"].all()
+    seg = df[df["dataset"] == "cityscapes"]
+    assert set(seg["strategy"]) == {"random", "vaal"} and (seg["metric"] == "miou").all()
+    df = df[df["dataset"] == "mnist"]
     # the engine records the class histogram of every query (100 images, none on the last cycle)
     assert df.loc[df["cycle"] == 0, "selected_classes"].map(sum).eq(100).all()
     nb = _execute(engine_results, tmp_path / "figures", monkeypatch)
@@ -99,7 +114,9 @@ def test_notebook_on_real_engine_runs(engine_results, tmp_path, monkeypatch):
     assert f"no runs for CIFAR10 under {engine_results}: run `make reproduce-cifar10`" in text
     assert "ablation_noise10_mnist: not run" in text
     assert "band: ±1 std over 2 seeds" in text  # the sampling-time caption names its band
-    for name in ("mnist_demo", "sampling_time", "classification", "query_classes"):
+    assert "no runs for Cityscapes under" not in text  # drawn from the fixture runs
+    assert f"no runs for BDD100K under {engine_results}" in text
+    for name in ("mnist_demo", "sampling_time", "classification", "query_classes", "segmentation"):
         assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 0
     assert _images(nb) >= len(ALL_FIGURES)  # figures without data say so in a drawn panel
     analysis.report(engine_results, out_dir=tmp_path / "report", verbose=False)

@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.fixtures.segmentation import TRAIN_ID, write_bdd100k, write_cityscapes
+from tests.fixtures.segmentation import CLI_TINY, TRAIN_ID, write_bdd100k, write_cityscapes
 from vaal_core.data import DatasetError, LoadOptions, load_dataset
 from vaal_core.drn import CHANNELS, BasicBlock, DRNSeg
 from vaal_core.loop import ActiveLoop, preflight
@@ -420,12 +420,7 @@ def test_shipped_spec_runs_through_the_cli_on_the_fixture(seg_root, tmp_path, na
     """What `make reproduce-<name>` runs, shrunk by --set overrides only."""
     from vaal_core.__main__ import main
 
-    tiny = ["dataset.image_size=32", "dataset.cache_resolution=32", "dataset.cache_workers=1",
-            "task.model_width=0.0625", "task.iterations=2", "task.batch_size=4",
-            "task.eval_batch_size=8", "active.initial=2", "active.budget=2", "active.cycles=2",
-            "vaal.width=4", "vaal.image_size=16", "vaal.latent_dim=8", "vaal.batch_size=4",
-            "vaal.diag_holdout=0", "runtime.precision=fp32", "runtime.channels_last=false",
-            "runtime.num_threads=1"]  # fmt: skip
+    tiny = CLI_TINY
     args = ["run", str(REPO / "experiments" / f"{name}.yaml"), "--strategy", "vaal", "--seed",
             "0", "--out", str(tmp_path), "--data-root", str(seg_root), "--no-progress"]  # fmt: skip
     assert main(args + [a for kv in tiny for a in ("--set", kv)]) == 0
