@@ -18,7 +18,7 @@ _MNIST_FILES = {
 
 
 def _write_idx(path: Path, array: np.ndarray, magic: int) -> None:
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # two first loads may race: own files
     with open(tmp, "wb") as f:
         f.write(struct.pack(">I", magic))
         f.write(struct.pack(">" + "I" * array.ndim, *array.shape))
