@@ -34,10 +34,18 @@ from .spec import (
     resolved_val_size,
 )
 from .strategies import QueryContext, Strategy, check_strategy_supports, make_strategy, task_kind
-from .trainer import Batches, evaluate_detailed, train_task_model
+from .trainer import (
+    Batches,
+    TrainStats,
+    evaluate_detailed,
+    fit_threshold,
+    is_fit_ok,
+    labeled_fit,
+    train_task_model,
+)
 
 # purposes of the per-cycle random streams
-_INIT, _TRAIN, _QUERY = 0, 1, 2
+_INIT, _TRAIN, _QUERY, _FIT = 0, 1, 2, 3
 
 
 def run_dir_for(out: Path, spec: Spec, strategy: str, seed: int) -> Path:
@@ -72,7 +80,7 @@ class ActiveLoop:
         progress: bool = True,
         data: ImageData | None = None,
         wait: bool = False,
-        train_fn: Callable[..., tuple[torch.nn.Module, float | None]] = train_task_model,
+        train_fn: Callable[..., tuple[torch.nn.Module, TrainStats]] = train_task_model,
         env_extra: dict[str, Any] | None = None,
     ):
         """`wait`: wait for another process holding the run directory instead of failing.
@@ -156,9 +164,10 @@ class ActiveLoop:
                 )
                 prev = labeled_now
             t0 = time.perf_counter()
-            model, val_acc = self._train(cycle, batches, labeled_now, val, model_state)
+            model, train_stats = self._train(cycle, batches, labeled_now, val, model_state)
             result = evaluate_detailed(model, batches, spec.task, spec.runtime)
             value = result.value
+            health = self._health(cycle, model, batches, labeled_now, train_stats)
             train_s = time.perf_counter() - t0
             failpoint("after_train", cycle)
 
@@ -182,7 +191,7 @@ class ActiveLoop:
                 precision=spec.runtime.precision, device=str(self.device), query_stats=stats,
                 selected_classes=None if selected is None else batches.kind.selected_histogram(
                     true_labels, selected, data.num_classes),
-                label_noise_flipped=flipped, per_class_iou=result.per_class_iou,
+                label_noise_flipped=flipped, per_class_iou=result.per_class_iou, **health,
             )  # fmt: skip
             self.run_dir.commit(
                 rec.as_record(),
@@ -190,7 +199,10 @@ class ActiveLoop:
                 carry=None if selected is None else self._carry(model, strategy),
             )
             records.append(rec.as_record())
-            val_note = f" val={val_acc:.4f}" if val_acc is not None else ""
+            val_note = f" val={rec.val_value:.4f}" if rec.val_value is not None else ""
+            if not rec.fit_ok:
+                val_note += (f" UNHEALTHY: {rec.metric}={rec.train_fit:.4f} on its own labeled set, "
+                             f"{rec.nonfinite_losses} non-finite losses")  # fmt: skip
             tqdm.write(
                 f"[{spec.experiment} {self.strategy_name} seed {self.seed}] cycle {cycle + 1}/{a.cycles} "
                 f"labeled={len(labeled_now)} ({100 * rec.fraction:.1f}%) {rec.metric}={value:.4f}{val_note} "
@@ -213,6 +225,23 @@ class ActiveLoop:
         gen = seed_everything(self.seed, cycle, _TRAIN)
         return self.train_fn(model, batches, labeled, self.spec.task, self.spec.runtime, gen,
                              val=val, progress=self.progress)  # fmt: skip
+
+    def _health(self, cycle: int, model, batches: Batches, labeled: np.ndarray,
+                stats: TrainStats) -> dict[str, Any]:  # fmt: skip
+        """The record's training-health fields: did the task model fit its own labeled set?"""
+        rng = np.random.default_rng([self.seed, cycle, _FIT])
+        fit, n = labeled_fit(model, batches, labeled, self.spec.task, self.spec.runtime, rng)
+        threshold = fit_threshold(self.spec.task, batches.kind, self.spec.protocol.label_noise)
+        loss = stats.train_loss
+        return {
+            # null when no step ran or every step of the last window was non-finite
+            "train_loss": round(loss, 6) if loss is not None and np.isfinite(loss) else None,
+            "train_fit": fit,
+            "train_fit_n": n,
+            "fit_ok": is_fit_ok(stats, fit, threshold),
+            "nonfinite_losses": stats.nonfinite_losses,
+            "val_value": stats.val_value,
+        }
 
     def _query(self, cycle: int, strategy: Strategy, pool: Pool, model, batches: Batches):
         gen = seed_everything(self.seed, cycle, _QUERY)

@@ -54,6 +54,16 @@ class CycleRecord:
     # absent from both truth and prediction, left out of `value`, the mIoU). Omitted from
     # classification records, which keep their bytes.
     per_class_iou: list[float | None] | None = None
+    # training health (README, "Training health"): the last window's training loss, the metric
+    # on the labeled set itself (eval mode, no augmentation; on `train_fit_n` images, a seeded
+    # subsample past trainer.FIT_SAMPLE), whether the model fit, non-finite losses skipped, and
+    # the kept checkpoint's validation metric (None without a validation split)
+    train_loss: float | None = None
+    train_fit: float | None = None
+    train_fit_n: int | None = None
+    fit_ok: bool | None = None
+    nonfinite_losses: int | None = None
+    val_value: float | None = None
 
     def as_record(self) -> dict[str, Any]:
         """The line written to cycles.jsonl (fields that do not apply are left out)."""

@@ -70,6 +70,9 @@ class TaskSpec:
     # standard | light (per dataset) | flip | crop_flip | rrc_flip | seg_crop_flip | seg_flip
     augmentation: str = "standard"
     eval_batch_size: int = 1024
+    # training health: a cycle whose model reaches less than this metric on its own labeled set
+    # (or meets a non-finite loss) is flagged `fit_ok: false`; None: the task kind's default
+    min_fit: float | None = None
 
 
 @dataclass(frozen=True)
@@ -204,6 +207,7 @@ def _plain(obj: Any) -> Any:
 _LATER_KEYS: dict[str, Any] = {
     "task.kind": "classification",
     "task.model_width": 1.0,
+    "task.min_fit": None,
     "baselines.sa_ensemble_size": 4,
     "baselines.sa_candidates_factor": 2.0,
 }
