@@ -23,6 +23,7 @@ from .errors import DatasetError, RunDirConflict  # noqa: F401  (RunDirConflict 
 from .failpoints import configure_from_env, failpoint
 from .models import TASK_MODELS, build_task_model, check_model_options
 from .pool import Pool, indices_sha1, initial_labeled, noisy_labels, split_indices, test_subset
+from .quirks import TRAINER_QUIRKS
 from .rundir import RunDir
 from .runlog import CycleRecord, environment_record, git_revision
 from .spec import (
@@ -93,6 +94,11 @@ class ActiveLoop:
         self.run_dir = RunDir(run_dir_for(Path(out), spec, strategy, seed))
         self.data_root, self.progress, self._data, self.wait = data_root, progress, data, wait
         self.train_fn, self.env_extra = train_fn, env_extra or {}
+        if train_fn is not train_task_model and set(spec.protocol.quirks) & TRAINER_QUIRKS:
+            raise SpecError(
+                f"spec key 'protocol.quirks' holds {sorted(set(spec.protocol.quirks) & TRAINER_QUIRKS)}, "
+                "which only the single-process trainer reproduces; run with one task per node"
+            )
         self.device = resolve_device(spec.runtime.device)
         check_precision(spec.runtime.precision, self.device)
 
@@ -191,7 +197,8 @@ class ActiveLoop:
                 precision=spec.runtime.precision, device=str(self.device), query_stats=stats,
                 selected_classes=None if selected is None else batches.kind.selected_histogram(
                     true_labels, selected, data.num_classes),
-                label_noise_flipped=flipped, per_class_iou=result.per_class_iou, **health,
+                label_noise_flipped=flipped, per_class_iou=result.per_class_iou,
+                quirks=list(spec.protocol.quirks) or None, **health,
             )  # fmt: skip
             self.run_dir.commit(
                 rec.as_record(),
@@ -223,8 +230,11 @@ class ActiveLoop:
         if self.spec.runtime.channels_last:
             model = model.to(memory_format=torch.channels_last)
         gen = seed_everything(self.seed, cycle, _TRAIN)
+        quirks = (
+            {"quirks": q} if (q := frozenset(self.spec.protocol.quirks) & TRAINER_QUIRKS) else {}
+        )
         return self.train_fn(model, batches, labeled, self.spec.task, self.spec.runtime, gen,
-                             val=val, progress=self.progress)  # fmt: skip
+                             val=val, progress=self.progress, **quirks)  # fmt: skip
 
     def _health(self, cycle: int, model, batches: Batches, labeled: np.ndarray,
                 stats: TrainStats) -> dict[str, Any]:  # fmt: skip

@@ -64,12 +64,16 @@ class CycleRecord:
     fit_ok: bool | None = None
     nonfinite_losses: int | None = None
     val_value: float | None = None
+    # bugs of the original switched on (protocol.quirks); omitted when none, so records of runs
+    # without quirks keep their bytes
+    quirks: list[str] | None = None
 
     def as_record(self) -> dict[str, Any]:
         """The line written to cycles.jsonl (fields that do not apply are left out)."""
         d = dict(self.__dict__)
-        if d["per_class_iou"] is None:
-            d.pop("per_class_iou")
+        for optional in ("per_class_iou", "quirks"):
+            if d[optional] is None:
+                d.pop(optional)
         return d
 
     def to_json(self) -> str:

@@ -147,11 +147,15 @@ def train_task_model(
     generator: torch.Generator,
     val: np.ndarray | None = None,
     progress: bool = True,
+    quirks: frozenset[str] = frozenset(),
 ) -> tuple[nn.Module, TrainStats]:
     """Train `model` on the labeled indices; with a validation split keep the best epoch.
 
-    Returns (model, TrainStats): the best validation metric (accuracy or mIoU) or None, the last
-    window's training loss and the count of non-finite losses.
+    Validation runs once per pass, or every `task.val_every` steps. `quirks` (vaal_core/quirks.py):
+    `eval_mode_training` leaves the model in eval mode after its first validation (67263f3);
+    `drop_last` drops each pass's last partial batch. Returns (model, TrainStats): the best
+    validation metric (accuracy or mIoU) or None, the last window's training loss and the count
+    of non-finite losses.
     """
     device = batches.device
     model.train()
@@ -173,14 +177,27 @@ def train_task_model(
     meter = LossMeter(device)  # the training loss stays on the device between reads
     nonfinite = torch.zeros((), dtype=torch.int64, device=device)
     last_window: dict[str, float] = {}
-    best_acc, best_state = None, None
+    best_acc, best_state, train_mode = None, None, True
+
+    def validate() -> None:
+        nonlocal best_acc, best_state, train_mode
+        if val is None or not len(val):
+            return
+        acc = evaluate(model, batches, task, runtime, idx=val, split="train")
+        if best_acc is None or acc > best_acc:
+            best_acc, best_state = acc, copy.deepcopy(model.state_dict())
+        train_mode = "eval_mode_training" not in quirks  # the original never calls train() again
+        model.train(train_mode)
+
     bar = tqdm(total=total, desc="train", leave=False, disable=not progress)
     step = 0
+    # with drop_last, a labeled set smaller than a batch still trains on its one partial batch
+    usable = len(labeled_t) - len(labeled_t) % task.batch_size if "drop_last" in quirks else 0
     while step < total:  # passes over the labeled set, reshuffled each time
-        model.train()
+        model.train(train_mode)
         # drawn on the host by the seeded generator, sent to the device once per pass
         order = device_index(labeled_t[torch.randperm(len(labeled_t), generator=generator)], device)
-        for start in range(0, len(order), task.batch_size):
+        for start in range(0, usable or len(order), task.batch_size):
             if step == total:
                 break
             x, y = batches.train_batch(
@@ -205,10 +222,10 @@ def train_task_model(
             if step % runtime.log_every == 0 and (means := meter.read()):
                 last_window = means
                 bar.set_postfix({"loss": f"{_window_loss(means):.3f}"}, refresh=False)
-        if val is not None and len(val):
-            acc = evaluate(model, batches, task, runtime, idx=val, split="train")
-            if best_acc is None or acc > best_acc:
-                best_acc, best_state = acc, copy.deepcopy(model.state_dict())
+            if task.val_every and (step - 1) % task.val_every == 0:
+                validate()
+        if not task.val_every:
+            validate()
     bar.close()
     if means := meter.read():  # steps since the last read: the final window
         last_window = means
