@@ -16,7 +16,7 @@ Sections (rows in this order; `--dry-run` runs the same code at toy sizes on the
      discriminator, scoring and task steps agree and none fell back to eager;
    - `python -m vaal_core run` for 2 cycles per task kind (experiments/caltech256.yaml and
      experiments/cityscapes.yaml on the fixtures, shrunk by `--set` only), killed at a failpoint
-     (`VAAL_FAILPOINT=after_query:0`, SIGKILL), then resumed to 2 records;
+     (`VAAL_FAILPOINT=after_record:0`, SIGKILL), then resumed to 2 records;
    - disk-cache reads (vaal_core/datasets/cache.py, `os.preadv` into pinned buffers on CUDA)
      deliver the bytes of the cache file;
    - DDP (slurm/ddp.py) at world size 1, NCCL on CUDA (gloo on the CPU) runs a cycle.
@@ -410,7 +410,7 @@ def correctness(rep: Report, device: torch.device, sz: Sizes, tmp: Path) -> None
 
 
 def cli_kill_resume(name: str, sets: list[str], data_root: Path, out: Path) -> tuple:
-    """`python -m vaal_core run` killed by SIGKILL at after_query:0, then resumed to the end."""
+    """`python -m vaal_core run` killed by SIGKILL at after_record:0, then resumed to the end."""
     args = [sys.executable, "-m", "vaal_core", "run", str(REPO / "experiments" / f"{name}.yaml"),
             "--strategy", "vaal", "--seed", "0", "--out", str(out), "--data-root",
             str(data_root), "--no-progress"]  # fmt: skip
@@ -419,21 +419,30 @@ def cli_kill_resume(name: str, sets: list[str], data_root: Path, out: Path) -> t
     env = {k: v for k, v in os.environ.items() if k != "VAAL_FAILPOINT"}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     t = time.perf_counter()
-    killed = subprocess.run(args, cwd=REPO, env={**env, "VAAL_FAILPOINT": "after_query:0"},
+    killed = subprocess.run(args, cwd=REPO, env={**env, "VAAL_FAILPOINT": "after_record:0"},
                             capture_output=True, text=True)  # fmt: skip
     if killed.returncode != -signal.SIGKILL:
         tail = (killed.stderr.strip().splitlines() or ["(no stderr)"])[-1]
         return "FAIL", None, "", f"the failpoint did not fire (rc {killed.returncode}): {tail}"
+    log = out / name / "vaal" / "seed-0" / "cycles.jsonl"
+    committed = log.read_text().count("\n") if log.exists() else 0
+    if committed != 1:
+        return (
+            "FAIL",
+            None,
+            "",
+            f"killed after cycle 0's record, but {committed} records were committed",
+        )
     done = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         tail = (done.stderr.strip().splitlines() or ["(no stderr)"])[-1]
         return "FAIL", None, "", f"resume exited {done.returncode}: {tail}"
-    log = out / name / "vaal" / "seed-0" / "cycles.jsonl"
     records = [json.loads(line) for line in log.read_text().splitlines()]
     cycles = [r["cycle"] for r in records]
     finite = all(math.isfinite(r["value"]) for r in records)
-    ok = cycles == [0, 1] and finite
-    note = (f"experiments/{name}.yaml on the fixture; killed at after_query:0, resumed: cycles "
+    resumed = len({r["run_id"] for r in records}) == 1  # one run continued, not restarted
+    ok = cycles == [0, 1] and finite and resumed
+    note = (f"experiments/{name}.yaml on the fixture; killed at after_record:0, resumed: cycles "
             f"{cycles}, {records[-1]['metric']} {records[-1]['value']:.3f}, "
             f"precision {records[-1]['precision']}")  # fmt: skip
     return ("ok" if ok else "FAIL"), time.perf_counter() - t, "s", note
@@ -598,7 +607,7 @@ def speed(rep: Report, device: torch.device, sz: Sizes, tmp: Path) -> None:
     rep.check(S, "pool scoring", scoring)
 
     def cache_rate():
-        reader, _ = _cache(sz, tmp / "speed")
+        reader, _ = _cache(sz, tmp)  # the correctness check built it: reused, not rebuilt
         ips = bench_data.bench_cache_read(reader, sz.cache_crop, sz.cache_batch, 1, device)
         return "ok", ips, "images/s", (f"pread{' into pinned buffers' if cuda else ''} + "
                                        f"random-resized crop {sz.cache_crop} on {device.type}, "
@@ -631,7 +640,8 @@ def speed(rep: Report, device: torch.device, sz: Sizes, tmp: Path) -> None:
         ms = rep.values.get("vaal_ms:bf16 + channels_last")
         if ms is None:
             raise RuntimeError("the VAAL iteration row did not run")
-        gf = layers_vaal.iteration_gflop(sz.vae_width, B)
+        # counted at batch 1 (FlopCounterMode counts convolutions and matmuls: linear in batch)
+        gf = {k: B * v for k, v in layers_vaal.iteration_gflop(sz.vae_width, 1).items()}
         task = gf["task step"]
         if sz.cls_model != "vgg16_bn":  # the toy task model: its own count, training = 3x fwd
             with torch.device("meta"):
