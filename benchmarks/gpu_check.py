@@ -3,7 +3,8 @@
 Prints one table and writes one JSON file (`--json`, default results/gpu-check.json). Nothing is
 downloaded: images are random tensors or the test fixtures' generated datasets
 (tests/fixtures/), in each dataset's real on-disk format. Every value in the table was measured by
-this run; anything that was not is printed as "not run" with the reason, never as a number.
+this run (the datasheet peaks below are cited constants, shown only beside a measured peak);
+anything that was not is printed as "not run" with the reason, never as a number.
 
 Sections (rows in this order; `--dry-run` runs the same code at toy sizes on the CPU):
 1. correctness
@@ -36,8 +37,8 @@ Sections (rows in this order; `--dry-run` runs the same code at toy sizes on the
    times measured here (bench_data.measure_gpu); segmentation with bench_seg.gpu_hours' FLOP count
    divided by the DRN throughput measured here instead of its assumed 150 TFLOP/s.
 
-Budget on one H100/H200: at most 8 minutes (`--budget-s`, default 480; a section that would
-start after it is printed as "not run (time budget spent)"). Plan, from FLOP counts and the CPU
+Budget on one H100/H200: at most 8 minutes (`--budget-s`, default 480; a row that would start
+after it is printed as "not run (time budget ... spent)"). Plan, from FLOP counts and the CPU
 rehearsal, not yet from a GPU: imports and CUDA start 15 s; correctness 3 min (torch.compile of
 the VAE/disc/score/VGG steps about 2 min cold, 4 CLI processes about 15 s each, the CPU side of
 the fp32 comparison about 20 s); speed 2 min (the compiled path's second compile hits inductor's
@@ -46,7 +47,8 @@ The JSON records each section's seconds, so the first GPU run shows the real spl
 
 Usage: python benchmarks/gpu_check.py [--dry-run] [--json PATH] [--budget-s 480]
        make gpu-check            # needs CUDA
-       make gpu-check DRY=1      # the CPU rehearsal (what CI runs), well under 2 minutes
+       make gpu-check DRY=1      # the CPU rehearsal (tests/test_gpu_check.py runs it): about
+                                 # 40 s of CPU time, 63-130 s wall on the shared 2-core machine
 """
 
 from __future__ import annotations
