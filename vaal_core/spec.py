@@ -526,13 +526,33 @@ def load_spec(
     """Load a YAML spec; `overrides` are 'section.key=value' strings parsed as YAML scalars.
 
     `protocol` names a preset (paper, release, modern) applied under the spec's own values.
+    When it (or a `protocol.name` override) differs from the file's own protocol, the experiment
+    becomes `<experiment>@<protocol>`, so its runs get their own directory and never collide with
+    the file's; loading a file as it is keeps its name, its directory and its spec hash.
     """
     data = _read_yaml(Path(path), seen=())
     if isinstance(data.get("protocol"), str):
         data["protocol"] = {"name": data["protocol"]}
+    own = _protocol_name(data)
     for item in overrides or []:
         apply_override(data, item)
+    chosen = protocol if protocol is not None else _protocol_name(data)
+    if chosen != own and isinstance(data.get("experiment"), str):
+        # runs under another protocol than the file's get their own results directory
+        data["experiment"] = f"{data['experiment']}{PROTOCOL_SEPARATOR}{chosen}"
     return spec_from_dict(data, protocol)
+
+
+# `cifar100@release`: experiment cifar100 run under --protocol release (the file says paper)
+PROTOCOL_SEPARATOR = "@"
+
+
+def _protocol_name(data: dict[str, Any]) -> str:
+    """The protocol preset a raw spec mapping names ('standard' when none)."""
+    proto = data.get("protocol")
+    if isinstance(proto, dict):
+        return str(proto.get("name", "standard"))
+    return "standard" if proto is None else str(proto)
 
 
 def _read_yaml(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
