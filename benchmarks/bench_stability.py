@@ -97,14 +97,14 @@ def stability_table(spec, strategy: str, seeds: list[int], data_root) -> list[di
     return rows
 
 
-def largest_drops(root: Path) -> list[tuple[str, int, float, int]]:
+def largest_drops(root: Path) -> list[tuple[str, int | str, float, int]]:
     """(strategy/seed, cycle, fall in points, cycles) per run under an experiment directory."""
     out = []
     for log in sorted(root.glob("*/seed-*/cycles.jsonl")):
         recs = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
         vals = [100 * r["value"] for r in sorted(recs, key=lambda r: r["cycle"])]
         falls = [(a - b, c + 1) for c, (a, b) in enumerate(zip(vals[:-1], vals[1:], strict=True))]
-        fall, at = max(falls, default=(0.0, 0))
+        fall, at = max([f for f in falls if f[0] > 0], default=(0.0, "-"))  # "-": never fell
         out.append((f"{log.parent.parent.name}/{log.parent.name}", at, fall, len(vals)))
     return out
 

@@ -133,3 +133,39 @@ def test_min_fit_is_a_spec_key_that_keeps_old_hashes():
     assert "min_fit" not in spec.to_dict()["task"]
     changed = load_spec(f"{REPO}/experiments/cifar10.yaml", ["task.min_fit=0.8"])
     assert changed.task.min_fit == 0.8 and changed.hash() != spec.hash()
+
+
+# ----------------------------------------------------------------------------- the benchmark
+def test_bench_stability_quick_prints_one_row_per_labeled_set():
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "benchmarks/bench_stability.py", "--quick", "--train-seeds", "2"],
+        capture_output=True, text=True, cwd=REPO, timeout=600,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    rows = [ln for ln in r.stdout.splitlines() if ln.startswith("| random @") or
+            ln.startswith("| coreset @")]  # fmt: skip
+    assert [ln.split("|")[1].strip() for ln in rows] == ["random @80", "coreset @80"]
+    assert "CPU:" in r.stdout and "2 training seeds" in r.stdout
+
+
+def test_check_runs_reports_the_largest_fall_between_cycles(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    for strategy, values in {"random": [0.90, 0.93, 0.95], "coreset": [0.90, 0.94, 0.61]}.items():
+        run = tmp_path / strategy / "seed-0"
+        run.mkdir(parents=True)
+        lines = [json.dumps({"cycle": c, "value": v}) for c, v in enumerate(values)]
+        (run / "cycles.jsonl").write_text("\n".join(lines) + "\n")
+    cmd = [sys.executable, "benchmarks/bench_stability.py", "--check-runs", str(tmp_path)]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert r.returncode == 1  # coreset fell 33 points from cycle 1 to cycle 2
+    assert "| coreset/seed-0 | 3 | 33.00 | 2 | NO |" in r.stdout
+    assert "| random/seed-0 | 3 | 0.00 | - | yes |" in r.stdout
+    empty = subprocess.run([*cmd[:-1], str(tmp_path / "none")], capture_output=True, text=True,
+                           cwd=REPO, timeout=120)  # fmt: skip
+    assert empty.returncode == 2 and empty.stderr.startswith("error: no runs")
