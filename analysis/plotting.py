@@ -28,13 +28,15 @@ from .expected import (
     ABLATION_FAMILIES,
     PAPER_FIGURES,
     PAPER_SEEDS,
-    SAMPLING_TIME_STRATEGIES,
     PaperFigureSpec,
     missing_runs,
     reproduce_command,
+    timed_strategies,
 )
 from .reference import REFERENCE_COLUMNS, dataset_key, load_reference
 from .runs import QS_PREFIX
+from .runs import ablation_kind as _kind_of
+from .specs import dataset_command, shipped_specs
 from .stats import TOPLINE, band, band_label, percent_scale
 from .timing import sampling_time_table
 
@@ -63,6 +65,7 @@ STRATEGY_LABELS = {
     "mc_dropout": "MC-Dropout",
     "dbal": "DBAL",
     "qbc": "QBC",
+    "suggestive_annotation": "Suggestive annotation",
     TOPLINE: "Top-line (full data)",
 }
 STRATEGY_COLORS = {
@@ -73,10 +76,11 @@ STRATEGY_COLORS = {
     "mc_dropout": "#ff7f0e",
     "dbal": "#8c564b",
     "qbc": "#e377c2",
+    "suggestive_annotation": "#17becf",
     TOPLINE: "#000000",
 }
 _ORDER = list(STRATEGY_LABELS)
-_SPARE = ["#17becf", "#bcbd22", "#7f7f7f", "#aec7e8", "#98df8a", "#ffbb78"]
+_SPARE = ["#bcbd22", "#7f7f7f", "#aec7e8", "#98df8a", "#ffbb78"]
 # Legend names used in the paper's reference files, mapped back to engine names for colours.
 _PAPER_METHOD = {"VAAL": "vaal", **{v: k for k, v in STRATEGY_LABELS.items()}}
 _INITIAL_POOL = "Initial pool"
@@ -351,7 +355,8 @@ def plot_curves(
         _draw_reference(ax, panel_ref)
         if runs.empty:
             paper = " (paper's points only)" if len(panel_ref) else ""
-            _empty_panel(ax, f"no runs yet{paper}\n`make reproduce-{key}`", 0.9 if paper else 0.5)
+            how = dataset_command(key)
+            _empty_panel(ax, f"no runs yet{paper}\n`{how}`", 0.9 if paper else 0.5)
         name = DATASET_NAMES.get(key, runs["dataset"].iloc[0] if len(runs) else key)
         several = sum(k == key for k, _ in panels) > 1
         source = runs if len(runs) else panel_ref
@@ -390,7 +395,7 @@ def paper_figure(
     ref = load_reference()
     ref = ref[ref["kind"].isin(_PAPER_KINDS) & ref["mean"].notna()]
     fig = plot_curves(runs, reference=ref, datasets=list(spec.datasets), metric=spec.metric)
-    missing = missing_runs(runs, spec.datasets, spec.strategies, spec.seeds, root, DATASET_NAMES)
+    missing = missing_runs(runs, spec.datasets, spec.expected(), spec.seeds, root, DATASET_NAMES)
     shown = ref[ref["dataset"].map(dataset_key).isin(wanted)]
     paper = (
         "Dashed/starred: the paper's numbers ("
@@ -497,14 +502,17 @@ def ablation_figure(
     if not panels:
         _empty_panel(axes[0], f"no {fam.title.lower()} runs yet")
         axes[0].set_title(fam.title)
-    # variants to run: on the datasets ablated so far, else on those with main runs
-    datasets = sorted(abl["dataset"].unique()) or sorted(base["dataset"].unique()) or ["<dataset>"]
+    # variants to run: on the datasets ablated so far, with a shipped spec of this family, or with
+    # main runs
+    shipped = {s.dataset for s in shipped_specs() if fam.matches(_kind_of(s.experiment, s.dataset))}
+    datasets = sorted(set(abl["dataset"]) | shipped | set(base["dataset"])) or ["<dataset>"]
     for kind in fam.kinds:
         for dataset in datasets:
             got = abl[(abl["ablation"] == kind) & (abl["dataset"] == dataset)]
             exp = f"ablation_{kind}_{dataset_key(dataset) if dataset != '<dataset>' else dataset}"
             if got.empty:
-                missing.append(f"{exp}: not run (`{reproduce_command(exp)}`)")
+                how = reproduce_command(exp)
+                missing.append(f"{exp}: not run ({f'`{how}`' if how.startswith('make ') else how})")
                 continue
             for strategy in fam.strategies:
                 n = got.loc[got["complete"] & (got["strategy"] == strategy), "seed"].nunique()
@@ -594,7 +602,7 @@ def sampling_time_figure(
         tab.set_fontsize(8)
         tab.auto_set_column_width(list(range(len(head) + 2)))
         for exp, rows in table.groupby("experiment"):
-            absent = [s for s in SAMPLING_TIME_STRATEGIES if s not in set(rows["strategy"])]
+            absent = [s for s in timed_strategies(exp) if s not in set(rows["strategy"])]
             if absent:
                 missing.append(f"{exp}: {', '.join(absent)} not run")
             if rows["hardware"].nunique() > 1 or rows["hardware"].str.contains(";").any():

@@ -71,7 +71,12 @@ HEALTH_FIELDS: dict[str, str] = {
     "nonfinite_losses": "Int64",
     "val_value": "float64",
 }
-COLUMNS = list(_REQUIRED) + _OPTIONAL + list(HEALTH_FIELDS) + ["ablation", "hardware", "run_dir", "complete"]
+COLUMNS = (
+    list(_REQUIRED)
+    + _OPTIONAL
+    + list(HEALTH_FIELDS)
+    + ["ablation", "hardware", "run_dir", "complete"]
+)
 COLUMNS += ["expected_cycles"]
 QS_PREFIX = "qs_"
 ABLATION_PREFIX = "ablation_"

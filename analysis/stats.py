@@ -223,7 +223,9 @@ def aubc_diffs(df: pd.DataFrame, baseline: str = "random", level: float = 0.95) 
             n = len(d)
             mean = float(d.mean()) if n else np.nan
             sd = float(d.std(ddof=1)) if n >= 2 else np.nan
-            half = float(stats.t.ppf((1 + level) / 2, n - 1) * sd / np.sqrt(n)) if n >= 2 else np.nan
+            half = (
+                float(stats.t.ppf((1 + level) / 2, n - 1) * sd / np.sqrt(n)) if n >= 2 else np.nan
+            )
             rows.append(
                 dict(
                     experiment=experiment,
@@ -524,7 +526,9 @@ def win_tie_loss(df: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     for _, exp in df.groupby("experiment", sort=True):
         tests = []
         strategies = sorted(exp["strategy"].unique())
-        shared = {(i, j): shared_budgets(exp, i, j) for i in strategies for j in strategies if i < j}
+        shared = {
+            (i, j): shared_budgets(exp, i, j) for i in strategies for j in strategies if i < j
+        }
         for n_labeled, at in exp.groupby("n_labeled", sort=True):
             table = at.pivot_table(index="seed", columns="strategy", values="value", aggfunc="mean")
             for i in table.columns:
