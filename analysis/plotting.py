@@ -55,6 +55,7 @@ __all__ = [
     "sampling_time_figure",
     "plot_vaal_diagnostics",
     "plot_query_classes",
+    "unhealthy_count",
 ]
 
 STRATEGY_LABELS = {
@@ -228,6 +229,42 @@ def _legend(ax: Axes, counts: Sequence[int], **kw) -> None:
         ax.legend(handles, labels, fontsize="small", **kw)
 
 
+def _label_axes_plain(ax: Axes, title: str, xlabel: str, ylabel: str) -> None:
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.grid(alpha=0.3)
+    _legend(ax, [])
+
+
+UNHEALTHY_LABEL = "task model did not fit its labeled set"
+
+
+def unhealthy_count(runs: pd.DataFrame) -> int:
+    """Records whose task model did not fit (`fit_ok` False); <NA> (old records) is unknown."""
+    if "fit_ok" not in runs:
+        return 0
+    return int(runs["fit_ok"].astype("boolean").eq(False).fillna(False).sum())
+
+
+def _mark_unhealthy(ax: Axes, runs: pd.DataFrame) -> int:
+    """A red x on every run's point whose task model did not fit; returns how many."""
+    if not unhealthy_count(runs):
+        return 0
+    bad = runs[runs["fit_ok"].astype("boolean").eq(False).fillna(False).astype(bool)]
+    seen = UNHEALTHY_LABEL in ax.get_legend_handles_labels()[1]
+    ax.plot(
+        bad["labeled (%)"],
+        bad["value (%)"],
+        "x",
+        color="red",
+        ms=9,
+        mew=2,
+        linestyle="none",
+        label="_nolegend_" if seen else UNHEALTHY_LABEL,
+        zorder=5,
+    )
+    return len(bad)
+
+
 def _empty_panel(ax: Axes, text: str, y: float = 0.5) -> None:
     ax.text(0.5, y, text, transform=ax.transAxes, ha="center", va="center", wrap=True)
 
@@ -261,6 +298,7 @@ def _draw_runs(
             strategy_color(strategy),
             linestyle,
         )
+        _mark_unhealthy(ax, mine)
     full = runs[runs["strategy"] == TOPLINE]
     if top and len(full):
         ax.axhline(
@@ -404,9 +442,14 @@ def paper_figure(
         if len(shown)
         else "The paper's numbers for these datasets are not in analysis/reference_data."
     )
+    bad = unhealthy_count(runs)
     body = [
         "Solid lines: mean over seeds of this suite's runs, shaded band as the legend says.",
         paper,
+        f"Red x: {bad} run point{'s' if bad != 1 else ''} where the {UNHEALTHY_LABEL} (kept, not "
+        "dropped; they measure training, not selection)."
+        if bad
+        else "No point flagged unhealthy (records without training health count as unknown).",
     ]
     caption = _caption(spec.title, body, missing)
     captioned = Captioned(fig, caption, missing)
