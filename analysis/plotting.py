@@ -236,6 +236,7 @@ def _label_axes_plain(ax: Axes, title: str, xlabel: str, ylabel: str) -> None:
 
 
 UNHEALTHY_LABEL = "task model did not fit its labeled set"
+_FIRST_RUNS = "run `make demo`"  # what makes a first set of runs (Makefile `demo`)
 
 
 def unhealthy_count(runs: pd.DataFrame) -> int:
@@ -598,7 +599,7 @@ def plot_sampling_time(df: pd.DataFrame, out: str | Path | None = None) -> Figur
         )
         ax.set_ylabel("Seconds per selection")
     if not experiments:
-        _empty_panel(axes[0], "no queries recorded")
+        _empty_panel(axes[0], "no queries recorded" + ("" if len(df) else f": {_FIRST_RUNS}"))
     if out is not None:
         save_figure(fig, out)
     return fig
@@ -692,6 +693,8 @@ def plot_vaal_diagnostics(df: pd.DataFrame, out: str | Path | None = None) -> Fi
     v["auc"], v["auc_band"] = _qs(v, "disc_auc"), _qs(v, "disc_auc_band")
     v["units"], v["latent"] = _qs(v, "active_units"), _qs(v, "latent_dim")
     v = v[v["auc"].notna() | v["units"].notna()]
+    if df.empty:
+        return _message_figure("VAAL diagnostics", f"no runs yet: {_FIRST_RUNS}", out)
     if v.empty:
         return _message_figure(
             "VAAL diagnostics",
@@ -771,6 +774,8 @@ def plot_query_classes(df: pd.DataFrame, out: str | Path | None = None) -> Figur
     from random's queries at the same cycles (from uniform where random was not run). Without
     histograms in the records the figure says so."""
     shares = class_shares(df)
+    if df.empty:
+        return _message_figure("Queried classes", f"no runs yet: {_FIRST_RUNS}", out)
     if shares.empty:
         return _message_figure(
             "Queried classes",
