@@ -7,6 +7,7 @@ read back belongs to `RunDir`; this module only decides what a cycle computes.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from collections.abc import Callable
@@ -34,7 +35,14 @@ from .spec import (
     labeled_offset,
     resolved_val_size,
 )
-from .strategies import QueryContext, Strategy, check_strategy_supports, make_strategy, task_kind
+from .strategies import (
+    STRATEGIES,
+    QueryContext,
+    Strategy,
+    check_strategy_supports,
+    make_strategy,
+    task_kind,
+)
 from .trainer import (
     Batches,
     TrainStats,
@@ -90,6 +98,8 @@ class ActiveLoop:
         """
         configure_from_env()
         preflight(spec, strategy)
+        if STRATEGIES[strategy].whole_pool:  # the top-line: one cycle on every candidate
+            spec = dataclasses.replace(spec, active=dataclasses.replace(spec.active, cycles=1))
         self.spec, self.strategy_name, self.seed = spec, strategy, seed
         self.run_dir = RunDir(run_dir_for(Path(out), spec, strategy, seed))
         self.data_root, self.progress, self._data, self.wait = data_root, progress, data, wait
@@ -132,7 +142,9 @@ class ActiveLoop:
             start,
         )
         true_labels = data.labels("train").cpu().numpy()
-        if not start:
+        if not start and strategy.whole_pool:
+            labeled = self.run_dir.initial_pool(np.sort(candidates))
+        elif not start:
             labeled = self.run_dir.initial_pool(
                 initial_labeled(spec.dataset.name, candidates, initial_train_size(spec, len(val)), self.seed,
                                 self._initial_allowed(true_labels[candidates], data.num_classes))
