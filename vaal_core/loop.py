@@ -22,7 +22,13 @@ from .data import ImageData, check_dataset_name, dataset_from_spec, dataset_task
 from .device import check_precision, peak_memory_mb, resolve_device, seed_everything
 from .errors import DatasetError, RunDirConflict  # noqa: F401  (RunDirConflict re-exported)
 from .failpoints import configure_from_env, failpoint
-from .models import TASK_MODELS, build_task_model, check_model_options
+from .models import (
+    TASK_MODELS,
+    build_task_model,
+    check_model_options,
+    check_pretrained,
+    load_pretrained,
+)
 from .pool import Pool, indices_sha1, initial_labeled, noisy_labels, split_indices, test_subset
 from .quirks import TRAINER_QUIRKS
 from .rundir import RunDir
@@ -76,6 +82,7 @@ def preflight(spec: Spec, strategy: str) -> None:
             f"spec key 'task.model' is '{spec.task.model}'; valid names: {', '.join(sorted(TASK_MODELS))}"
         )
     check_model_options(spec.task.model, spec.task.model_width)
+    check_pretrained(spec.task.model, spec.task.pretrained)
 
 
 class ActiveLoop:
@@ -236,6 +243,8 @@ class ActiveLoop:
         seed_everything(self.seed, cycle, _INIT)
         model = build_task_model(self.spec.task.model, batches.channels, batches.num_classes,
                                  self.spec.task.model_width)  # fmt: skip
+        if self.spec.task.pretrained:
+            load_pretrained(model, self.spec.task.model, self.spec.task.pretrained)
         if state is not None and not self.spec.protocol.reset_task_each_cycle:
             model.load_state_dict(state)
         model = model.to(self.device)
