@@ -11,7 +11,7 @@ the VAE's active latent units, averaged over the queries of every run.
     python benchmarks/bench_ledger.py --rows kl_mean,init   # some rows
     python benchmarks/bench_ledger.py --quick               # tiny setting (CI)
 
-Runs go to `--out` (default results/ledger) as ordinary run directories, so an interrupted
+Runs go to `--out` (default results_ledger/, apart from the demo's results/) as ordinary run directories, so an interrupted
 measurement resumes where it stopped and the table can be reprinted without rerunning.
 """
 
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--cycles", type=int, default=4)
-    p.add_argument("--out", default="results/ledger")
+    p.add_argument("--out", default="results_ledger")
     p.add_argument("--quick", action="store_true", help="tiny setting for CI (2 seeds, 2 cycles)")
     p.add_argument("--table-only", action="store_true", help="print the table of runs already made")
     args = p.parse_args(argv)
