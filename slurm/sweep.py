@@ -21,6 +21,7 @@ from submitit.core.utils import cloudpickle_dump
 
 from vaal_core.errors import ExpectedError
 from vaal_core.loop import RunDirConflict, preflight, run_dir_for
+from vaal_core.rundir import holds_spec
 from vaal_core.spec import Spec, load_spec
 
 from .executors import EXECUTORS, default_executor, make_executor
@@ -75,8 +76,9 @@ def _check_run_dir(spec: Spec, run_dir: Path) -> None:
     """Refuse, before anything is queued, a run directory that holds another spec."""
     path = run_dir / "spec.yaml"
     if path.is_file():
-        theirs = (yaml.safe_load(path.read_text()) or {}).get("spec_hash")
-        if theirs != spec.hash():
+        stored = yaml.safe_load(path.read_text()) or {}
+        theirs = stored.get("spec_hash") if isinstance(stored, dict) else None
+        if not isinstance(stored, dict) or not holds_spec(stored, spec):
             raise RunDirConflict(
                 f"{run_dir} holds a run of another spec (hash {theirs}, this one {spec.hash()}); "
                 f"choose another --out, or delete that directory to start over"
