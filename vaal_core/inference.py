@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -28,7 +29,9 @@ from torch import nn
 
 from .device import autocast
 from .spec import RuntimeSpec
-from .trainer import Batches
+
+if TYPE_CHECKING:  # annotations only: at run time inference needs no data view
+    from .batches import Batches
 
 
 def last_linear(model: nn.Module) -> nn.Linear:

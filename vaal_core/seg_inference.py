@@ -22,6 +22,7 @@ turns a map into one score per image.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -31,7 +32,9 @@ from .device import autocast
 from .inference import mc_dropout_mode
 from .spec import RuntimeSpec
 from .tasks import IGNORE_INDEX, mean_over_valid
-from .trainer import Batches
+
+if TYPE_CHECKING:  # annotations only: at run time inference needs no data view
+    from .batches import Batches
 
 VOID_FRACTION = 0.5  # a pixel void in at least this share of labeled masks is left out
 
