@@ -13,6 +13,7 @@ from .batches import Batches
 from .compiled import CompiledStep
 from .device import autocast, device_index, grad_scaler
 from .hostsync import LossMeter
+from .passes import eval_mode, index_chunks
 from .schedules import build_optimization
 from .spec import RuntimeSpec, TaskSpec
 from .tasks import Evaluation
@@ -101,15 +102,11 @@ def predict_logits(
 
     On the device: nothing here waits for it; a caller reads the logits when it needs them.
     """
-    was_training = model.training
-    model.eval()
-    idx_t = device_index(torch.as_tensor(idx, dtype=torch.long), batches.device)
     out = []
-    for start in range(0, len(idx_t), batch_size):
-        with autocast(batches.device, runtime.precision):
-            x = batches.images(idx_t[start : start + batch_size], split)
-            out.append(model(x).float())
-    model.train(was_training)
+    with eval_mode(model):
+        for chunk in index_chunks(idx, batch_size, batches.device):
+            with autocast(batches.device, runtime.precision):
+                out.append(model(batches.images(chunk, split)).float())
     return torch.cat(out) if out else torch.empty(0, device=batches.device)
 
 
@@ -139,14 +136,9 @@ def evaluate_detailed(
     if idx is None:
         idx = np.arange(batches.split_size(split))
     meter = batches.kind.meter(batches, split)
-    was_training = model.training
-    model.eval()
-    idx_t = device_index(torch.as_tensor(idx, dtype=torch.long), batches.device)
-    for start in range(0, len(idx_t), task.eval_batch_size):
-        chunk = idx_t[start : start + task.eval_batch_size]
-        with autocast(batches.device, runtime.precision):
-            x = batches.images(chunk, split)
-            logits = model(x).float()
-        meter.update(logits, chunk)
-    model.train(was_training)
+    with eval_mode(model):
+        for chunk in index_chunks(idx, task.eval_batch_size, batches.device):
+            with autocast(batches.device, runtime.precision):
+                logits = model(batches.images(chunk, split)).float()
+            meter.update(logits, chunk)
     return meter.result()
