@@ -22,18 +22,20 @@ class ArgumentParser(argparse.ArgumentParser):
         raise UsageError(f"{message} (usage: {self.prog} --help)")
 
 
-def non_negative_int(text: str) -> int:
-    value = _parse(int, text, "an integer")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
+def int_at_least(minimum: int):
+    """An argparse type: an integer >= `minimum`."""
+
+    def parse(text: str) -> int:
+        value = _parse(int, text, "an integer")
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {text}")
+        return value
+
+    return parse
 
 
-def positive_int(text: str) -> int:
-    value = _parse(int, text, "an integer")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
-    return value
+non_negative_int = int_at_least(0)
+positive_int = int_at_least(1)
 
 
 def positive_float(text: str) -> float:
