@@ -10,7 +10,7 @@ STRATEGIES ?=
 SEEDS ?=
 export DATA_ROOT
 
-.PHONY: demo test lint format figures bench clean-venv venv lock ablations sweep sweep-status
+.PHONY: demo test lint format figures bench gpu-check clean-venv venv lock ablations sweep sweep-status
 
 # every dependency at the exact version CI passed with (pip constraints: only what is asked for
 # installs; torch's CUDA wheels stay out on machines that don't take them); `make lock` refreshes it
@@ -92,6 +92,13 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_data.py
 	$(PY) benchmarks/bench_seg.py --spec experiments/cityscapes.yaml
 	$(PY) benchmarks/bench_seg.py --spec experiments/bdd100k.yaml
+
+# `make gpu-check`: every CUDA path checked and timed on this machine's GPU in at most 8 minutes
+# (benchmarks/gpu_check.py); table on stdout, JSON in $(RESULTS)/gpu-check.json.
+# `make gpu-check DRY=1`: the same code at toy sizes on the CPU (no GPU needed; `make test` runs
+# it through tests/test_gpu_check.py).
+gpu-check: $(STAMP)
+	$(PY) benchmarks/gpu_check.py $(if $(DRY),--dry-run) --json $(RESULTS)/gpu-check.json
 
 clean-venv:
 	rm -rf $(VENV)

@@ -2,13 +2,15 @@
 over seeds, compare with the paper's numbers and draw the paper's figures.
 
 Entry points: `load_runs`, `summarize`, `aubc`, `compare`, `verdicts`, `win_tie_loss`,
-`load_reference`, the `plot_*` and `*_figure` functions, `chance_warnings`, `report`, and
-`python -m analysis report ROOT`.
+`load_reference`, `export`, `paper_vs_reproduction`, the `plot_*` and `*_figure` functions,
+`chance_warnings`, `report`, and `python -m analysis report|export|paper-table ROOT`.
 """
 
 from .ablations import vaal_ablation_table
 from .diagnostics import chance_cycles, chance_warnings, class_bias, class_shares
 from .expected import ABLATION_FAMILIES, PAPER_FIGURES
+from .export import export, tidy_records
+from .paper_table import paper_table_display, paper_vs_reproduction
 from .plotting import (
     STRATEGY_COLORS,
     STRATEGY_LABELS,
@@ -24,6 +26,7 @@ from .plotting import (
     strategy_color,
     strategy_label,
 )
+from .protocol_compare import protocol_figure, protocol_table
 from .reference import dataset_key, load_reference, load_reference_raw
 from .report import markdown_table, report
 from .runs import RunLogError, ablation_kind, load_runs
@@ -43,6 +46,12 @@ from .stats import (
 from .timing import sampling_time_table
 
 __all__ = [
+    "export",
+    "paper_table_display",
+    "paper_vs_reproduction",
+    "protocol_figure",
+    "protocol_table",
+    "tidy_records",
     "ABLATION_FAMILIES",
     "Captioned",
     "PAPER_FIGURES",

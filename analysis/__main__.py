@@ -1,5 +1,6 @@
 """Command line: `python -m analysis report RESULTS_ROOT [--out figures/] [--baseline random]
-[--no-figures]`."""
+[--no-figures]`, `python -m analysis export RESULTS_ROOT --out DIR [--no-parquet]` and
+`python -m analysis paper-table RESULTS_ROOT`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sys
 
 from .report import report
 from .runs import RunLogError
+from .subcommands import EXTRA_COMMANDS, add_extra_commands
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,8 +21,11 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--out", default="figures", help="folder for figures (default: figures/)")
     rep.add_argument("--baseline", default="random", help="strategy to test against")
     rep.add_argument("--no-figures", action="store_true", help="tables, verdicts and warnings only")
+    add_extra_commands(sub)
     args = parser.parse_args(argv)
     try:
+        if args.command in EXTRA_COMMANDS:
+            return EXTRA_COMMANDS[args.command](args)
         text = report(
             args.root,
             out_dir=args.out,

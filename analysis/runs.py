@@ -128,7 +128,7 @@ def ablation_kind(experiment: str, dataset: str | None = None) -> str | None:
 
     Without a matching dataset suffix the whole rest of the name is the kind.
     """
-    name = str(experiment)
+    name = str(experiment).split("@", 1)[0]  # `<experiment>@<protocol>`: the protocol is no kind
     if not name.startswith(ABLATION_PREFIX):
         return None
     kind = name[len(ABLATION_PREFIX) :]

@@ -80,6 +80,8 @@ class Path:
         compile=False,
         device: torch.device = CPU,
         host_reads: bool = False,
+        vaal_cfg: VAALSpec | None = None,
+        task_model: str = "vgg16_bn",
     ):
         self.name, self.encoder_only = name, encoder_only
         self.host_reads = host_reads  # the original: loss.item() after every step
@@ -88,8 +90,9 @@ class Path:
         )
         torch.manual_seed(0)
         self.device = device
-        self.vaal = VAALModels(3, VAALSpec(), self.runtime, self.device)
-        self.task = build_task_model("vgg16_bn", 3, 10).to(device)
+        # the paper's VAE and VGG16-bn unless a caller (gpu_check.py --dry-run) asks for toys
+        self.vaal = VAALModels(3, vaal_cfg or VAALSpec(), self.runtime, self.device)
+        self.task = build_task_model(task_model, 3, 10).to(device)
         if channels_last:
             self.task = self.task.to(memory_format=torch.channels_last)
         if compile:

@@ -109,6 +109,42 @@ runs.drop_duplicates("run_dir")[["experiment", "ablation", "strategy", "seed", "
     ("code", 'analysis.plot_sampling_time(runs, out=FIGURES / "sampling_time")'),
     ("md", "## Demo: MNIST"),
     ("code", 'analysis.paper_figure(runs, ["MNIST"], root=RESULTS, out=FIGURES / "mnist_demo")'),
+    (
+        "md",
+        "## Reproduction vs the paper, point by point\n\nEvery paper reference point (ImageNet: "
+        "exact, from the authors' arrays; others: approximate, marked `~`): our mean ± 95% "
+        "t-interval over seeds at that labeled percentage, the difference, and whether it lies "
+        "within ±1 point.",
+    ),
+    ("code", "analysis.paper_table_display(analysis.paper_vs_reproduction(runs))"),
+    (
+        "md",
+        "## One dataset under each protocol\n\n`--protocol paper|release|modern` runs land in "
+        "`<experiment>@<protocol>`; set `PROTOCOL_DATASET` to the dataset to compare.",
+    ),
+    (
+        "code",
+        """PROTOCOL_DATASET = os.environ.get("PROTOCOL_DATASET", "cifar10")
+analysis.protocol_figure(runs, PROTOCOL_DATASET, out=FIGURES / f"protocols_{PROTOCOL_DATASET}")""",
+    ),
+    ("code", "analysis.protocol_table(runs, PROTOCOL_DATASET)"),
+    (
+        "md",
+        "## Exports\n\nTidy records (CSV; parquet when pyarrow is installed) and the summary "
+        "tables as CSV, markdown and LaTeX booktabs, under `FIGURES_DIR/export`; the same as "
+        "`python -m analysis export RESULTS --out DIR`.",
+    ),
+    (
+        "code",
+        """import importlib.util
+
+if RESULTS.is_dir():
+    has_pyarrow = importlib.util.find_spec("pyarrow") is not None
+    for path in analysis.export(RESULTS, FIGURES / "export", parquet=has_pyarrow):
+        print(path)
+else:
+    print(f"no results folder {RESULTS}: nothing to export (run `make demo` first)")""",
+    ),
 ]
 
 

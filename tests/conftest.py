@@ -24,3 +24,17 @@ def mnist():
     from vaal_core.data import load_dataset
 
     return load_dataset("mnist", DATA_ROOT, image_size=32)
+
+
+@pytest.fixture
+def no_md5(monkeypatch):
+    """Bypass only torchvision's md5 comparison (file existence is still checked): the fixture
+    datasets are written in the real layouts but are not the real files."""
+    import torchvision.datasets.cifar as cifar
+    import torchvision.datasets.imagenet as imagenet
+
+    def exists(fpath, md5=None):
+        return os.path.isfile(fpath)
+
+    monkeypatch.setattr(cifar, "check_integrity", exists)
+    monkeypatch.setattr(imagenet, "check_integrity", exists)

@@ -36,19 +36,6 @@ def offline(monkeypatch):
     monkeypatch.setenv("VAAL_NO_DOWNLOAD", "1")  # never touch the network from a test
 
 
-@pytest.fixture
-def no_md5(monkeypatch):
-    """Bypass only torchvision's md5 comparison (file existence is still checked)."""
-    import torchvision.datasets.cifar as cifar
-    import torchvision.datasets.imagenet as imagenet
-
-    def exists(fpath, md5=None):
-        return os.path.isfile(fpath)
-
-    monkeypatch.setattr(cifar, "check_integrity", exists)
-    monkeypatch.setattr(imagenet, "check_integrity", exists)
-
-
 # ----------------------------------------------------------------------------- MNIST's decoded copy
 def test_mnist_decodes_once_through_torchvision_then_reads_its_copy(tmp_path):
     from torchvision.datasets import MNIST

@@ -21,7 +21,9 @@ PAPER_STRATEGIES = ["random", "vaal", "coreset", "mc_dropout", "dbal", "ensemble
 
 
 @pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
-@pytest.mark.parametrize("protocol", [None, "paper", "release", "modern", "standard"])
+@pytest.mark.parametrize(
+    "protocol", [None, "paper", "release", "modern", "standard", "paper-exact", "release-exact"]
+)
 def test_every_shipped_spec_validates_under_every_protocol(path, protocol):
     spec = load_spec(path, protocol=protocol)
     assert spec.protocol.name == (protocol or yaml_protocol(path))
@@ -70,7 +72,9 @@ def test_paper_preset_matches_395da2e_without_its_bugs():
 
 def test_unknown_protocol_lists_valid_names():
     with pytest.raises(
-        SpecError, match="unknown protocol 'papr'; valid: standard, modern, paper, release"
+        SpecError,
+        match="unknown protocol 'papr'; valid: standard, modern, paper, paper-exact, release, "
+        "release-exact",
     ):
         spec_from_dict({"experiment": "x", "protocol": "papr"})
 

@@ -1,7 +1,8 @@
 """The spec hash: pinned for every shipped spec, blind to the thread count, and old run
 directories (hashed with the thread count) still resume.
 
-The pins were computed before `runtime.num_threads` left the hash (main at 600cdef); a new
+The pins were computed before `runtime.num_threads` left the hash (main at 600cdef; the CIFAR-100
+and Caltech-256 ablations at main b52a5c1); a new
 shipped spec must be added here, so its hash is pinned from its first commit.
 """
 
@@ -30,6 +31,16 @@ SHIPPED = {
     "experiments/cityscapes.yaml": "ea9d2629f8e5",
     "experiments/imagenet.yaml": "fbe299c5cccb",
     "experiments/mnist.yaml": "d4f41009a3ee",
+    "experiments/ablations/caltech256_biased20.yaml": "e92e1d7c40ad",
+    "experiments/ablations/cifar100_biased10.yaml": "bf06785e6e23",
+    "experiments/ablations/cifar100_biased20.yaml": "0ad37c11133f",
+    "experiments/ablations/cifar100_budget_large.yaml": "fc554d87c160",
+    "experiments/ablations/cifar100_budget_xlarge.yaml": "3fcef5bde2be",
+    "experiments/ablations/cifar100_fixedvae.yaml": "447cbb16c780",
+    "experiments/ablations/cifar100_noadv.yaml": "dfde67d9940a",
+    "experiments/ablations/cifar100_noise10.yaml": "58d5b276d492",
+    "experiments/ablations/cifar100_noise20.yaml": "c2bcc4677d3d",
+    "experiments/ablations/cifar100_noise30.yaml": "bfec0a35451b",
     "experiments/ablations/mnist_biased.yaml": "d3ab1d1397e9",
     "experiments/ablations/mnist_budget_large.yaml": "e332dfe32f75",
     "experiments/ablations/mnist_budget_small.yaml": "b28e3659abd2",

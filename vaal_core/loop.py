@@ -24,6 +24,7 @@ from .errors import DatasetError, RunDirConflict  # noqa: F401  (RunDirConflict 
 from .failpoints import configure_from_env, failpoint
 from .models import TASK_MODELS, build_task_model, check_model_options
 from .pool import Pool, indices_sha1, initial_labeled, noisy_labels, split_indices, test_subset
+from .quirks import TRAINER_QUIRKS
 from .rundir import RunDir
 from .runlog import CycleRecord, environment_record, git_revision
 from .spec import (
@@ -35,10 +36,18 @@ from .spec import (
     resolved_val_size,
 )
 from .strategies import QueryContext, Strategy, check_strategy_supports, make_strategy, task_kind
-from .trainer import Batches, evaluate_detailed, train_task_model
+from .trainer import (
+    Batches,
+    TrainStats,
+    evaluate_detailed,
+    fit_threshold,
+    is_fit_ok,
+    labeled_fit,
+    train_task_model,
+)
 
 # purposes of the per-cycle random streams
-_INIT, _TRAIN, _QUERY = 0, 1, 2
+_INIT, _TRAIN, _QUERY, _FIT = 0, 1, 2, 3
 
 
 def run_dir_for(out: Path, spec: Spec, strategy: str, seed: int) -> Path:
@@ -73,7 +82,7 @@ class ActiveLoop:
         progress: bool = True,
         data: ImageData | None = None,
         wait: bool = False,
-        train_fn: Callable[..., tuple[torch.nn.Module, float | None]] = train_task_model,
+        train_fn: Callable[..., tuple[torch.nn.Module, TrainStats]] = train_task_model,
         env_extra: dict[str, Any] | None = None,
     ):
         """`wait`: wait for another process holding the run directory instead of failing.
@@ -86,6 +95,11 @@ class ActiveLoop:
         self.run_dir = RunDir(run_dir_for(Path(out), spec, strategy, seed))
         self.data_root, self.progress, self._data, self.wait = data_root, progress, data, wait
         self.train_fn, self.env_extra = train_fn, env_extra or {}
+        if train_fn is not train_task_model and set(spec.protocol.quirks) & TRAINER_QUIRKS:
+            raise SpecError(
+                f"spec key 'protocol.quirks' holds {sorted(set(spec.protocol.quirks) & TRAINER_QUIRKS)}, "
+                "which only the single-process trainer reproduces; run with one task per node"
+            )
         self.device = resolve_device(spec.runtime.device)
         check_precision(spec.runtime.precision, self.device)
 
@@ -156,9 +170,10 @@ class ActiveLoop:
                 )
                 prev = labeled_now
             t0 = time.perf_counter()
-            model, val_acc = self._train(cycle, batches, labeled_now, val, model_state)
+            model, train_stats = self._train(cycle, batches, labeled_now, val, model_state)
             result = evaluate_detailed(model, batches, spec.task, spec.runtime)
             value = result.value
+            health = self._health(cycle, model, batches, labeled_now, train_stats)
             train_s = time.perf_counter() - t0
             failpoint("after_train", cycle)
 
@@ -183,6 +198,7 @@ class ActiveLoop:
                 selected_classes=None if selected is None else batches.kind.selected_histogram(
                     true_labels, selected, data.num_classes),
                 label_noise_flipped=flipped, per_class_iou=result.per_class_iou,
+                quirks=list(spec.protocol.quirks) or None, **health,
             )  # fmt: skip
             self.run_dir.commit(
                 rec.as_record(),
@@ -190,7 +206,10 @@ class ActiveLoop:
                 carry=None if selected is None else self._carry(model, strategy),
             )
             records.append(rec.as_record())
-            val_note = f" val={val_acc:.4f}" if val_acc is not None else ""
+            val_note = f" val={rec.val_value:.4f}" if rec.val_value is not None else ""
+            if not rec.fit_ok:
+                val_note += (f" UNHEALTHY: {rec.metric}={rec.train_fit:.4f} on its own labeled set, "
+                             f"{rec.nonfinite_losses} non-finite losses")  # fmt: skip
             tqdm.write(
                 f"[{spec.experiment} {self.strategy_name} seed {self.seed}] cycle {cycle + 1}/{a.cycles} "
                 f"labeled={len(labeled_now)} ({100 * rec.fraction:.1f}%) {rec.metric}={value:.4f}{val_note} "
@@ -211,8 +230,28 @@ class ActiveLoop:
         if self.spec.runtime.channels_last:
             model = model.to(memory_format=torch.channels_last)
         gen = seed_everything(self.seed, cycle, _TRAIN)
+        quirks = (
+            {"quirks": q} if (q := frozenset(self.spec.protocol.quirks) & TRAINER_QUIRKS) else {}
+        )
         return self.train_fn(model, batches, labeled, self.spec.task, self.spec.runtime, gen,
-                             val=val, progress=self.progress)  # fmt: skip
+                             val=val, progress=self.progress, **quirks)  # fmt: skip
+
+    def _health(self, cycle: int, model, batches: Batches, labeled: np.ndarray,
+                stats: TrainStats) -> dict[str, Any]:  # fmt: skip
+        """The record's training-health fields: did the task model fit its own labeled set?"""
+        rng = np.random.default_rng([self.seed, cycle, _FIT])
+        fit, n = labeled_fit(model, batches, labeled, self.spec.task, self.spec.runtime, rng)
+        threshold = fit_threshold(self.spec.task, batches.kind, self.spec.protocol.label_noise)
+        loss = stats.train_loss
+        return {
+            # null when no step ran or every step of the last window was non-finite
+            "train_loss": round(loss, 6) if loss is not None and np.isfinite(loss) else None,
+            "train_fit": fit,
+            "train_fit_n": n,
+            "fit_ok": is_fit_ok(stats, fit, threshold),
+            "nonfinite_losses": stats.nonfinite_losses,
+            "val_value": stats.val_value,
+        }
 
     def _query(self, cycle: int, strategy: Strategy, pool: Pool, model, batches: Batches):
         gen = seed_everything(self.seed, cycle, _QUERY)

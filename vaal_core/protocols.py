@@ -4,10 +4,10 @@
 `--set` override states explicitly wins. Only dataset-independent values live here; sizes that
 depend on the dataset (budgets, the VAE's iterations as epochs of the pool) are in
 experiments/<dataset>.yaml. README.md lists every difference from both original code versions
-(github.com/sinhasam/vaal: first public commit 395da2e, release 67263f3), including the ones no
-preset copies because they are bugs: the task model evaluated in train mode (395da2e; fixed in
-547b46b), the VAE and discriminator scoring the pool in train mode, and random flips applied
-while scoring the pool and evaluating (both versions).
+(github.com/sinhasam/vaal: first public commit 395da2e, release 67263f3). `paper` and `release`
+leave out the originals' bugs; `paper-exact` and `release-exact` switch them back on by name
+(`protocol.quirks`, vaal_core/quirks.py) with the originals' VAE input range, initialisation and
+lr decay, and keep no VAAL hold-out. README.md's ledger lists each deviation with its source.
 """
 
 from __future__ import annotations
@@ -66,6 +66,40 @@ PRESETS: dict[str, dict[str, Any]] = {
         "dataset": {"val_fraction": 0.1},  # 5,000 of CIFAR's 50,000; 128,120 of ImageNet's
         "protocol": {"initial_size": "spec", "val_counts_against_budget": False},
     },
+    # Bug for bug what 395da2e computed (issue 18): `paper` plus the quirks that commit had, the
+    # VAE fed [0, 1], the original's init, its VAE/discriminator lr decay, no hold-out and its
+    # 5% initial set. Not reproducible: its unseeded draws (random.sample, SubsetRandomSampler,
+    # torch.randn), its VAE sharing the task model's labeled batches (VAAL trains after the task
+    # model here), evaluation in train mode with flips (test(), solver.py:135-147, main.py:19-23).
+    "paper-exact": {
+        "vaal": {
+            "input_range": "unit",
+            "init": "original",
+            "lr_step_fraction": 0.04,
+            "lr_gamma": 0.9,
+        },
+        "protocol": {
+            "initial_size": "budget",
+            "quirks": ["train_mode_scoring", "flip_when_scoring", "drop_last", "no_vaal_holdout"],
+        },
+    },  # fmt: skip
+    # Bug for bug what 67263f3 computed: `release` plus its quirks (the task model in eval mode
+    # after the first validation above all), validation every 1,000 iterations, the VAE fed
+    # [-1, 1], the original's init, no hold-out. Not reproducible: the unseeded draws, the shared
+    # labeled batches, and the flips of its validation images (val loader on train_dataset).
+    "release-exact": {
+        "task": {"val_every": 1000},
+        "vaal": {"input_range": "symmetric", "init": "original"},
+        "protocol": {
+            "quirks": [
+                "eval_mode_training",
+                "train_mode_scoring",
+                "flip_when_scoring",
+                "drop_last",
+                "no_vaal_holdout",
+            ]
+        },
+    },  # fmt: skip
     # What later work found to matter (Munjal et al., CVPR 2022; Lüth et al., NeurIPS 2023):
     # regularised training with epochs over the labeled set, crop+flip, cosine decay, strong
     # weight decay, and a validation set paid from the labeling budget.
@@ -92,3 +126,12 @@ PRESETS: dict[str, dict[str, Any]] = {
         "protocol": {"initial_size": "spec", "val_counts_against_budget": True},
     },
 }
+
+
+def _with_base(base: str, extra: dict[str, Any]) -> dict[str, Any]:
+    """`base`'s values with `extra`'s on top, section by section."""
+    return {k: {**PRESETS[base].get(k, {}), **extra.get(k, {})} for k in {*PRESETS[base], *extra}}
+
+
+PRESETS["paper-exact"] = _with_base("paper", PRESETS["paper-exact"])
+PRESETS["release-exact"] = _with_base("release", PRESETS["release-exact"])

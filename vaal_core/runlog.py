@@ -55,12 +55,26 @@ class CycleRecord:
     # absent from both truth and prediction, left out of `value`, the mIoU). Omitted from
     # classification records, which keep their bytes.
     per_class_iou: list[float | None] | None = None
+    # training health (README, "Training health"): the last window's training loss, the metric
+    # on the labeled set itself (eval mode, no augmentation; on `train_fit_n` images, a seeded
+    # subsample past trainer.FIT_SAMPLE), whether the model fit, non-finite losses skipped, and
+    # the kept checkpoint's validation metric (None without a validation split)
+    train_loss: float | None = None
+    train_fit: float | None = None
+    train_fit_n: int | None = None
+    fit_ok: bool | None = None
+    nonfinite_losses: int | None = None
+    val_value: float | None = None
+    # bugs of the original switched on (protocol.quirks); omitted when none, so records of runs
+    # without quirks keep their bytes
+    quirks: list[str] | None = None
 
     def as_record(self) -> dict[str, Any]:
         """The line written to cycles.jsonl (fields that do not apply are left out)."""
         d = dict(self.__dict__)
-        if d["per_class_iou"] is None:
-            d.pop("per_class_iou")
+        for optional in ("per_class_iou", "quirks"):
+            if d[optional] is None:
+                d.pop(optional)
         return d
 
     def to_json(self) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from .errors import SpecError  # noqa: F401  (re-exported: callers import it from here)
+from .quirks import check_quirks
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,12 @@ class TaskSpec:
     # standard | light (per dataset) | flip | crop_flip | rrc_flip | seg_crop_flip | seg_flip
     augmentation: str = "standard"
     eval_batch_size: int = 1024
+    # training health: a cycle whose model reaches less than this metric on its own labeled set
+    # (or meets a non-finite loss) is flagged `fit_ok: false`; None: the task kind's default
+    min_fit: float | None = None
+    # validate every this many optimiser steps (after steps 1, 1+N, ...: the release's
+    # `iter_count % 1000 == 0`, 67263f3 solver.py:155); None: once per pass over the labeled set
+    val_every: int | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,17 @@ class VAALSpec:
     disc_hidden: int = 512
     disc_layers: int = 2  # hidden layers of the discriminator MLP
     reset_each_cycle: bool = True
+    # what the VAE sees, whatever the task model's normalisation: `standardized` (the dataset's
+    # mean/std, as the task model), `unit` ([0, 1]: ToTensor, 395da2e main.py:19-23) or
+    # `symmetric` ([-1, 1]: Normalize(0.5, 0.5), 67263f3 custom_datasets.py:17-23)
+    input_range: str = "standardized"
+    # `suite`: kaiming-normal on every VAE conv/linear, PyTorch's default in the discriminator;
+    # `original`: model.py's weight_init (vaal_core/vaal.py `original_init`)
+    init: str = "suite"
+    # VAE and discriminator lr x lr_gamma every this fraction of the iterations (395da2e
+    # solver.py:50-61: x0.9 every iterations // 25); None: constant (67263f3)
+    lr_step_fraction: float | None = None
+    lr_gamma: float = 0.9
 
 
 @dataclass(frozen=True)
@@ -137,6 +155,8 @@ class ProtocolSpec:
     initial_classes: tuple[int, ...] = ()
     initial_size: str = "spec"  # spec: active.initial images; budget: active.budget (395da2e)
     val_counts_against_budget: bool = False  # validation labels are paid from the labeled budget
+    # bugs of the original code switched back on by name (vaal_core/quirks.py); [] = none
+    quirks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -223,8 +243,16 @@ def _plain(obj: Any) -> Any:
 _LATER_KEYS: dict[str, Any] = {
     "task.kind": "classification",
     "task.model_width": 1.0,
+    "task.min_fit": None,
     "baselines.sa_ensemble_size": 4,
     "baselines.sa_candidates_factor": 2.0,
+    # the bug-for-bug presets (issue 18)
+    "task.val_every": None,
+    "vaal.input_range": "standardized",
+    "vaal.init": "suite",
+    "vaal.lr_step_fraction": None,
+    "vaal.lr_gamma": 0.9,
+    "protocol.quirks": [],
 }
 
 _VALID = {
@@ -245,6 +273,8 @@ _VALID = {
     "protocol.initial_size": {"spec", "budget"},
     "vaal.kl_reduction": {"sum", "mean"},
     "vaal.game": {"adversarial", "fixed_vae"},
+    "vaal.input_range": {"standardized", "unit", "symmetric"},
+    "vaal.init": {"suite", "original"},
     "runtime.device": {"auto", "cpu", "cuda"},
     "runtime.precision": {"fp32", "bf16", "fp16"},
 }
@@ -347,6 +377,13 @@ def validate(spec: Spec) -> Spec:
     _positive(v.num_adv_steps, "vaal.num_adv_steps", allow_zero=True)
     _positive(v.diag_holdout, "vaal.diag_holdout", allow_zero=True)
     _positive(spec.runtime.log_every, "runtime.log_every")
+    _positive(t.val_every, "task.val_every")
+    _positive(v.lr_gamma, "vaal.lr_gamma")
+    if v.lr_step_fraction is not None and not 0 < v.lr_step_fraction <= 1:
+        raise SpecError(
+            f"spec key 'vaal.lr_step_fraction' must lie in (0, 1], got {v.lr_step_fraction}"
+        )
+    check_quirks(spec.protocol.quirks)
     _positive(v.epochs, "vaal.epochs")
     _validate_baselines(spec.baselines)
     _positive(v.beta, "vaal.beta", allow_zero=True)
@@ -508,13 +545,33 @@ def load_spec(
     """Load a YAML spec; `overrides` are 'section.key=value' strings parsed as YAML scalars.
 
     `protocol` names a preset (paper, release, modern) applied under the spec's own values.
+    When it (or a `protocol.name` override) differs from the file's own protocol, the experiment
+    becomes `<experiment>@<protocol>`, so its runs get their own directory and never collide with
+    the file's; loading a file as it is keeps its name, its directory and its spec hash.
     """
     data = _read_yaml(Path(path), seen=())
     if isinstance(data.get("protocol"), str):
         data["protocol"] = {"name": data["protocol"]}
+    own = _protocol_name(data)
     for item in overrides or []:
         apply_override(data, item)
+    chosen = protocol if protocol is not None else _protocol_name(data)
+    if chosen != own and isinstance(data.get("experiment"), str):
+        # runs under another protocol than the file's get their own results directory
+        data["experiment"] = f"{data['experiment']}{PROTOCOL_SEPARATOR}{chosen}"
     return spec_from_dict(data, protocol)
+
+
+# `cifar100@release`: experiment cifar100 run under --protocol release (the file says paper)
+PROTOCOL_SEPARATOR = "@"
+
+
+def _protocol_name(data: dict[str, Any]) -> str:
+    """The protocol preset a raw spec mapping names ('standard' when none)."""
+    proto = data.get("protocol")
+    if isinstance(proto, dict):
+        return str(proto.get("name", "standard"))
+    return "standard" if proto is None else str(proto)
 
 
 def _read_yaml(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:

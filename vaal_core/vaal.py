@@ -42,7 +42,12 @@ def _stage_channels(image_size: int, width: int) -> list[int]:
 
 class VAE(nn.Module):
     def __init__(
-        self, in_channels: int, latent_dim: int = 32, image_size: int = 32, width: int = 128
+        self,
+        in_channels: int,
+        latent_dim: int = 32,
+        image_size: int = 32,
+        width: int = 128,
+        init: str = "suite",
     ):
         super().__init__()
         chans = _stage_channels(image_size, width)
@@ -69,11 +74,12 @@ class VAE(nn.Module):
             ]
             c_in = c
         self.decoder = nn.Sequential(*dec, nn.ConvTranspose2d(c_in, in_channels, 1))
-        for m in self.modules():
-            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-                nn.init.kaiming_normal_(m.weight)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
+        if init == "original":  # model.py's weight_init: see `original_vae_init`
+            original_vae_init(self)
+        else:
+            for m in self.modules():
+                if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+                    _kaiming(m)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.encoder(x)
@@ -94,16 +100,45 @@ class VAE(nn.Module):
         return self.decode(z), z, mu, logvar
 
 
-class Discriminator(nn.Module):
-    """MLP on mu; returns logits (sigmoid gives P(labeled)), so BCE-with-logits is autocast-safe."""
+def _kaiming(m: nn.Module) -> None:
+    """kaiming-normal weights (fan_in, gain sqrt(2)) and zero bias: model.py's `kaiming_init`."""
+    nn.init.kaiming_normal_(m.weight)
+    if m.bias is not None:
+        nn.init.zeros_(m.bias)
 
-    def __init__(self, latent_dim: int = 32, hidden: int = 512, layers: int = 2):
+
+def original_vae_init(vae: VAE) -> None:
+    """What the original's `VAE.weight_init` does (model.py:56-62 and :115-124, 395da2e = 67263f3).
+
+    It walks the top-level blocks; `fc_mu`/`fc_logvar` are not iterable, so the `except` branch
+    calls `kaiming_init` on the block's *name* (a string), which matches nothing: both keep
+    PyTorch's default. `kaiming_init` matches nn.Linear and nn.Conv2d only, so the transposed
+    convs keep the default too. Kaiming-normal reaches the encoder's convs and the decoder's first
+    Linear (our `fc_dec`); BatchNorm gets weight 1, bias 0 (PyTorch's default already).
+    """
+    for m in [*vae.encoder, vae.fc_dec]:
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
+            _kaiming(m)
+
+
+class Discriminator(nn.Module):
+    """MLP on mu; returns logits (sigmoid gives P(labeled)), so BCE-with-logits is autocast-safe.
+
+    `init: original` gives every Linear kaiming-normal weights and zero bias, as model.py's
+    `Discriminator.weight_init` (:106-109); `suite` keeps PyTorch's default.
+    """
+
+    def __init__(self, latent_dim: int = 32, hidden: int = 512, layers: int = 2, init="suite"):
         super().__init__()
         mods, d = [], latent_dim
         for _ in range(layers):
             mods += [nn.Linear(d, hidden), nn.ReLU(inplace=True)]
             d = hidden
         self.net = nn.Sequential(*mods, nn.Linear(d, 1))
+        if init == "original":
+            for m in self.net:
+                if isinstance(m, nn.Linear):
+                    _kaiming(m)
 
     def forward(self, mu: torch.Tensor) -> torch.Tensor:
         return self.net(mu).squeeze(1)
@@ -140,8 +175,9 @@ class VAALModels:
 
     def __init__(self, channels: int, cfg: VAALSpec, runtime: RuntimeSpec, device: torch.device):
         self.cfg, self.runtime, self.device = cfg, runtime, device
-        self.vae = VAE(channels, cfg.latent_dim, cfg.image_size, cfg.width).to(device)
-        self.disc = Discriminator(cfg.latent_dim, cfg.disc_hidden, cfg.disc_layers).to(device)
+        self.vae = VAE(channels, cfg.latent_dim, cfg.image_size, cfg.width, cfg.init).to(device)
+        self.disc = Discriminator(cfg.latent_dim, cfg.disc_hidden, cfg.disc_layers, cfg.init)
+        self.disc = self.disc.to(device)
         if runtime.channels_last:
             self.vae = self.vae.to(memory_format=torch.channels_last)
         fused = {"fused": True} if runtime.fused_optimizer else {}
@@ -227,13 +263,25 @@ class VAALModels:
         self.vae.train()  # as in the original: BN in the VAE uses batch statistics here too
         return self._optimise(self._disc_loss[encoder_only], self.opt_disc, x_l, x_u)
 
+    def set_lr_factor(self, factor: float) -> None:
+        """Both optimisers at their base lr x factor (395da2e's decay, `vaal.lr_step_fraction`)."""
+        for opt, base in ((self.opt_vae, self.cfg.lr_vae), (self.opt_disc, self.cfg.lr_disc)):
+            for group in opt.param_groups:
+                group["lr"] = base * factor
+
     @torch.inference_mode()
-    def score(self, batches: Iterator[torch.Tensor], encoder_only: bool = True) -> torch.Tensor:
+    def score(
+        self,
+        batches: Iterator[torch.Tensor],
+        encoder_only: bool = True,
+        train_mode: bool = False,
+    ) -> torch.Tensor:
         """P(labeled) for each image, eval mode (BN running statistics), no augmentation.
 
+        `train_mode` (the `train_mode_scoring` quirk) keeps the VAE's BN on batch statistics.
         Stays on the device: the selection reads it once, after the whole pool is scored.
         """
-        self.vae.eval()
+        self.vae.train(train_mode)
         self.disc.eval()
         out = [self._score[encoder_only](x).clone() for x in batches]
         return torch.cat(out) if out else torch.empty(0, device=self.device)
@@ -254,9 +302,15 @@ class VAALModels:
 
 
 def _endless_batches(
-    idx: np.ndarray, batch: int, generator: torch.Generator, device: torch.device
+    idx: np.ndarray,
+    batch: int,
+    generator: torch.Generator,
+    device: torch.device,
+    drop_last: bool = False,
 ) -> Iterator[torch.Tensor]:
     """Reshuffled every pass, like a DataLoader with shuffle=True read forever.
+
+    `drop_last` (the quirk) drops each pass's partial batch unless the set is smaller than one.
 
     The permutation is drawn on the host (the seeded CPU generator decides the order on every
     device) and sent to the device once per pass; each batch is then a slice of device memory,
@@ -265,7 +319,8 @@ def _endless_batches(
     t = torch.as_tensor(idx, dtype=torch.long)
     while True:
         order = device_index(t[torch.randperm(len(t), generator=generator)], device)
-        for start in range(0, len(order), batch):
+        usable = len(order) - len(order) % batch if drop_last else 0
+        for start in range(0, usable or len(order), batch):
             yield order[start : start + batch]
 
 
@@ -284,6 +339,7 @@ class VAALStrategy(Strategy):
     def _images(self, ctx: QueryContext, idx: torch.Tensor, augment: bool) -> torch.Tensor:
         x = ctx.batches.images(idx, augment=augment, generator=ctx.generator)
         size = self.spec.vaal.image_size
+        x = self._input_range(ctx, x)
         if tuple(x.shape[-2:]) != (size, size):  # a wide scene is squashed to the square
             x = F.interpolate(
                 x, size=(size, size), mode="bilinear", align_corners=False, antialias=True
@@ -291,6 +347,22 @@ class VAALStrategy(Strategy):
         if self.spec.runtime.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return x
+
+    def _input_range(self, ctx: QueryContext, x: torch.Tensor) -> torch.Tensor:
+        """The VAE's input scale (`vaal.input_range`), undone from the task's standardisation.
+
+        The scale sets the balance of the per-pixel MSE against the KL summed over the batch:
+        [0, 1] (395da2e) has about 1/16 and [-1, 1] (67263f3) about 1/4 of the squared range
+        of standardised CIFAR images.
+        """
+        rng = self.spec.vaal.input_range
+        if rng == "standardized":
+            return x
+        data = ctx.batches.data
+        mean = torch.tensor(data.mean, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
+        std = torch.tensor(data.std, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
+        unit = x * std + mean
+        return unit if rng == "unit" else unit * 2 - 1
 
     def train(self, ctx: QueryContext, labeled=None, unlabeled=None) -> None:
         """Play the game on `labeled`/`unlabeled` (default: the whole pool).
@@ -311,7 +383,8 @@ class VAALStrategy(Strategy):
         if self._carried is not None and not cfg.reset_each_cycle:
             self.models.load_state_dict(self._carried)
         augment = self.spec.task.augment
-        lab = _endless_batches(labeled, cfg.batch_size, ctx.generator, ctx.device)
+        drop_last = "drop_last" in self.spec.protocol.quirks
+        lab = _endless_batches(labeled, cfg.batch_size, ctx.generator, ctx.device, drop_last)
         unl = _endless_batches(unlabeled, cfg.batch_size, ctx.generator, ctx.device)
 
         def draw():
@@ -322,9 +395,12 @@ class VAALStrategy(Strategy):
         )
         phases = [(True, True)] if cfg.game == "adversarial" else [(True, False), (False, True)]
         meter, means = LossMeter(ctx.device), {}  # losses stay on the device between reads
+        decay_every = max(1, int(cfg.lr_step_fraction * iterations)) if cfg.lr_step_fraction else 0
         for vae_on, disc_on in phases:
             bar = tqdm(range(iterations), desc="vaal", leave=False, disable=not ctx.progress)
             for it in bar:
+                if decay_every and it % decay_every == 0:  # 395da2e: x0.9 at it = k x every
+                    self.models.set_lr_factor(cfg.lr_gamma ** (it // decay_every))
                 x_l, x_u = draw()
                 for step in range(cfg.num_vae_steps if vae_on else 0):
                     meter.add(vae=self.models.vae_step(x_l, x_u))
@@ -352,12 +428,31 @@ class VAALStrategy(Strategy):
         batch_size = (
             batch_size or ctx.batches.kind.vaal_score_batch or self.spec.task.eval_batch_size
         )
-        t = device_index(torch.as_tensor(idx, dtype=torch.long), ctx.device)
+        quirks = self.spec.protocol.quirks
+        t = torch.as_tensor(idx, dtype=torch.long)
+        train_mode = "train_mode_scoring" in quirks
+        if train_mode:  # BN statistics of shuffled loader-sized batches, as the original's loader
+            batch_size = self.spec.vaal.batch_size
+            order = torch.randperm(len(t), generator=ctx.generator)
+            t = t[order]
+        t = device_index(t, ctx.device)
+        flip = "flip_when_scoring" in quirks
         chunks = (
-            self._images(ctx, t[s : s + batch_size], augment=False)
+            self._scoring_view(ctx, t[s : s + batch_size], flip)
             for s in range(0, len(t), batch_size)
         )
-        return self.models.score(chunks)
+        scores = self.models.score(chunks, train_mode=train_mode)
+        if train_mode:  # back to the order of `idx`
+            scores = scores[device_index(torch.argsort(order), scores.device)]
+        return scores
+
+    def _scoring_view(self, ctx: QueryContext, idx: torch.Tensor, flip: bool) -> torch.Tensor:
+        """Images as scored: no augmentation, or (`flip_when_scoring`) a coin-flip mirror each."""
+        x = self._images(ctx, idx, augment=False)
+        if flip:
+            coin = torch.rand(len(x), generator=ctx.generator) < 0.5
+            x = torch.where(device_index(coin, x.device).view(-1, 1, 1, 1), x.flip(-1), x)
+        return x
 
     def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
         held_l, held_u = self._holdout(ctx)
@@ -375,7 +470,7 @@ class VAALStrategy(Strategy):
     # ------------------------------------------------------------------ diagnostics
     def _holdout(self, ctx: QueryContext) -> tuple[np.ndarray, np.ndarray]:
         """Labeled and unlabeled images kept out of training (drawn from ctx.rng: seed, cycle)."""
-        n = self.spec.vaal.diag_holdout
+        n = 0 if "no_vaal_holdout" in self.spec.protocol.quirks else self.spec.vaal.diag_holdout
 
         def sample(idx: np.ndarray) -> np.ndarray:
             k = min(n, len(idx) // 10)
@@ -430,7 +525,13 @@ class VAALStrategy(Strategy):
                 "disc_auc_band": round(auc_chance_band(int(in_l.sum()), int(in_u.sum())), 6),
                 "disc_acc": round(accuracy_at_half(s_l[in_l], s_u[in_u]), 6),
             }
-        return out | self._vae_numbers(ctx, np.concatenate([held_l, held_u]))
+        if len(held_l) or len(held_u):
+            return out | self._vae_numbers(ctx, np.concatenate([held_l, held_u]))
+        # nothing held out (as the original): the VAE's numbers on images it trained on
+        n = self.spec.vaal.diag_holdout or 256
+        seen = [np.sort(ctx.rng.choice(s, min(n, len(s)), replace=False)) if len(s) else s
+                for s in (ctx.pool.labeled, ctx.pool.unlabeled)]  # fmt: skip
+        return out | {"diagnostics": "in_sample"} | self._vae_numbers(ctx, np.concatenate(seen))
 
     @property
     def carries_state(self) -> bool:
