@@ -10,7 +10,9 @@ averaged across ranks, so one optimiser step sees the whole batch (Li et al., "P
 Distributed: Experiences on Accelerating Data Parallel Training", VLDB 2020).
 
 Rank 0 hands the loop its distributed trainer (`ActiveLoop(train_fn=...)`) and records the
-process group in env.json (`env_extra`).
+process group in env.json (`env_extra`). Every rank builds its data and batches through the loop's
+own factory (`vaal_core.batches`), so the ranks share storage, cache and augmentation settings
+(tests/test_ddp_ranks.py).
 """
 
 from __future__ import annotations
