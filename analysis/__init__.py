@@ -8,8 +8,10 @@ Entry points: `load_runs`, `summarize`, `aubc`, `compare`, `verdicts`, `win_tie_
 
 from .ablations import vaal_ablation_table
 from .diagnostics import chance_cycles, chance_warnings, class_bias, class_shares
+from .efficiency import label_efficiency, label_efficiency_figure, labels_to_reach
 from .expected import ABLATION_FAMILIES, PAPER_FIGURES
 from .export import export, tidy_records
+from .health import health_warnings, unhealthy_cycles
 from .paper_table import paper_table_display, paper_vs_reproduction
 from .plotting import (
     STRATEGY_COLORS,
@@ -30,15 +32,20 @@ from .protocol_compare import protocol_figure, protocol_table
 from .reference import dataset_key, load_reference, load_reference_raw
 from .report import markdown_table, report
 from .runs import RunLogError, ablation_kind, load_runs
+from .specs import dataset_command, dataset_strategies, shipped_specs
 from .stats import (
     aubc,
+    aubc_diffs,
     aubc_summary,
     band,
     band_label,
+    common_grid,
     compare,
     holm,
     paired_test,
+    shared_budgets,
     summarize,
+    training_noise,
     verdicts,
     wilcoxon_floor,
     win_tie_loss,
@@ -92,4 +99,19 @@ __all__ = [
     "summarize",
     "verdicts",
     "win_tie_loss",
+]
+# issue 19/17 additions (kept apart so parallel edits merge cleanly)
+__all__ += [
+    "aubc_diffs",
+    "common_grid",
+    "dataset_command",
+    "dataset_strategies",
+    "health_warnings",
+    "label_efficiency",
+    "label_efficiency_figure",
+    "labels_to_reach",
+    "shared_budgets",
+    "shipped_specs",
+    "training_noise",
+    "unhealthy_cycles",
 ]

@@ -4,16 +4,20 @@ Sinha, Ebrahimi, Darrell, "Variational Adversarial Active Learning", ICCV 2019: 
 CIFAR10/100, Caltech-256 and ImageNet, segmentation on Cityscapes and BDD100K, robustness to a
 biased initial pool, the budget size and a noisy oracle, an ablation of VAAL's own parts, and a
 table of sampling times. Every curve there averages 5 runs.
+
+Which strategies each dataset should show, and the command that runs them, come from the shipped
+specs (`analysis.specs`), never from a list kept here by hand.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
 from .reference import dataset_key
+from .specs import dataset_command, dataset_strategies, spec_for_experiment
 
 __all__ = [
     "PAPER_SEEDS",
@@ -25,12 +29,12 @@ __all__ = [
     "ablation_family",
     "missing_runs",
     "reproduce_command",
+    "timed_strategies",
 ]
 
 PAPER_SEEDS = 5  # "averaged over 5 runs" (Sinha et al. 2019, Sec. 4)
-_CLASSIFICATION_METHODS = ("vaal", "random", "coreset", "ensemble_varr", "mc_dropout", "dbal")
-_SEGMENTATION_METHODS = ("vaal", "random", "coreset", "ensemble_varr", "mc_dropout", "qbc")
 SAMPLING_TIME_STRATEGIES = ("vaal", "coreset", "ensemble_varr", "mc_dropout", "dbal")
+_NOT_TIMED = {"random", "full"}  # no query to time
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,13 @@ class PaperFigureSpec:
     strategies: tuple[str, ...] = ()
     seeds: int = PAPER_SEEDS
     metric: str = ""  # the y label of panels that have no runs yet
+    from_specs: bool = False  # expected strategies per dataset: those its shipped spec runs
+
+    def expected(self) -> dict[str, tuple[str, ...]]:
+        """Strategies expected per dataset (the shipped spec's list when `from_specs`)."""
+        return {
+            d: dataset_strategies(d) if self.from_specs else self.strategies for d in self.datasets
+        }
 
     @classmethod
     def adhoc(cls, datasets: Sequence[str]) -> PaperFigureSpec:
@@ -76,15 +87,15 @@ PAPER_FIGURES: dict[str, PaperFigureSpec] = {
             "classification",
             "Image classification",
             ("CIFAR10", "CIFAR100", "Caltech-256", "ImageNet"),
-            _CLASSIFICATION_METHODS,
             metric="accuracy",
+            from_specs=True,
         ),
         PaperFigureSpec(
             "segmentation",
             "Semantic segmentation (mIoU)",
             ("Cityscapes", "BDD100K"),
-            _SEGMENTATION_METHODS,
             metric="miou",
+            from_specs=True,
         ),
     )
 }
@@ -121,20 +132,39 @@ def ablation_family(kind: object) -> str | None:
 
 
 def reproduce_command(experiment: str) -> str:
-    """The make target that runs every strategy and seed of an experiment spec."""
-    prefix = "ablations/" if experiment.startswith("ablation_") else ""
-    return f"make reproduce-{prefix}{experiment}"
+    """`make <target>` of the shipped spec making `experiment`, or what to write when none does."""
+    spec = spec_for_experiment(experiment)
+    if spec is not None:
+        return spec.command
+    folder = "experiments/ablations/" if experiment.startswith("ablation_") else "experiments/"
+    return f"no shipped spec makes {experiment}: write one under {folder}"
+
+
+def timed_strategies(experiment: str) -> tuple[str, ...]:
+    """Strategies whose sampling time an experiment should show: its spec's, else the paper's."""
+    spec = spec_for_experiment(experiment)
+    if spec is None:
+        return SAMPLING_TIME_STRATEGIES
+    return tuple(s for s in spec.strategies if s not in _NOT_TIMED)
+
+
+def _how(command: str) -> str:
+    """'run `make x`' for a command, the sentence itself when no shipped spec makes the runs."""
+    return f"run `{command}`" if command.startswith("make ") else command
 
 
 def missing_runs(
     runs: pd.DataFrame,
     datasets: Sequence[str],
-    strategies: Sequence[str],
+    strategies: Sequence[str] | Mapping[str, Sequence[str]],
     seeds: int,
     root: object,
     display: dict[str, str],
 ) -> list[str]:
-    """One line per dataset without runs, strategy not run, or strategy with fewer complete seeds."""
+    """One line per dataset without runs, strategy not run, or strategy with fewer complete seeds.
+
+    `strategies`: one list for every dataset, or a list per dataset name.
+    """
     out = []
     keys = runs["dataset"].map(dataset_key)
     for dataset in datasets:
@@ -142,12 +172,16 @@ def missing_runs(
         name = display.get(key, dataset)
         got = runs[keys == key]
         if got.empty:
-            out.append(f"no runs for {name} under {root}: run `make reproduce-{key}`")
+            out.append(f"no runs for {name} under {root}: {_how(dataset_command(dataset))}")
             continue
-        absent = [s for s in strategies if not (got["strategy"] == s).any()]
+        if isinstance(strategies, Mapping):
+            wanted = tuple(strategies.get(dataset, ()))
+        else:
+            wanted = tuple(strategies)
+        absent = [s for s in wanted if not (got["strategy"] == s).any()]
         if absent:
-            out.append(f"{name}: {', '.join(absent)} not run")
-        for strategy in strategies:
+            out.append(f"{name}: {', '.join(absent)} not run ({_how(dataset_command(dataset))})")
+        for strategy in wanted:
             mine = got[got["strategy"] == strategy]
             n = mine.loc[mine["complete"], "seed"].nunique()
             if len(mine) and n < seeds:

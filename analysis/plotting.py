@@ -28,13 +28,15 @@ from .expected import (
     ABLATION_FAMILIES,
     PAPER_FIGURES,
     PAPER_SEEDS,
-    SAMPLING_TIME_STRATEGIES,
     PaperFigureSpec,
     missing_runs,
     reproduce_command,
+    timed_strategies,
 )
 from .reference import REFERENCE_COLUMNS, dataset_key, load_reference
 from .runs import QS_PREFIX
+from .runs import ablation_kind as _kind_of
+from .specs import dataset_command, shipped_specs
 from .stats import TOPLINE, band, band_label, percent_scale
 from .timing import sampling_time_table
 
@@ -53,6 +55,7 @@ __all__ = [
     "sampling_time_figure",
     "plot_vaal_diagnostics",
     "plot_query_classes",
+    "unhealthy_count",
 ]
 
 STRATEGY_LABELS = {
@@ -63,6 +66,7 @@ STRATEGY_LABELS = {
     "mc_dropout": "MC-Dropout",
     "dbal": "DBAL",
     "qbc": "QBC",
+    "suggestive_annotation": "Suggestive annotation",
     TOPLINE: "Top-line (full data)",
 }
 STRATEGY_COLORS = {
@@ -73,10 +77,11 @@ STRATEGY_COLORS = {
     "mc_dropout": "#ff7f0e",
     "dbal": "#8c564b",
     "qbc": "#e377c2",
+    "suggestive_annotation": "#17becf",
     TOPLINE: "#000000",
 }
 _ORDER = list(STRATEGY_LABELS)
-_SPARE = ["#17becf", "#bcbd22", "#7f7f7f", "#aec7e8", "#98df8a", "#ffbb78"]
+_SPARE = ["#bcbd22", "#7f7f7f", "#aec7e8", "#98df8a", "#ffbb78"]
 # Legend names used in the paper's reference files, mapped back to engine names for colours.
 _PAPER_METHOD = {"VAAL": "vaal", **{v: k for k, v in STRATEGY_LABELS.items()}}
 _INITIAL_POOL = "Initial pool"
@@ -224,6 +229,43 @@ def _legend(ax: Axes, counts: Sequence[int], **kw) -> None:
         ax.legend(handles, labels, fontsize="small", **kw)
 
 
+def _label_axes_plain(ax: Axes, title: str, xlabel: str, ylabel: str) -> None:
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.grid(alpha=0.3)
+    _legend(ax, [])
+
+
+UNHEALTHY_LABEL = "task model did not fit its labeled set"
+_FIRST_RUNS = "run `make demo`"  # what makes a first set of runs (Makefile `demo`)
+
+
+def unhealthy_count(runs: pd.DataFrame) -> int:
+    """Records whose task model did not fit (`fit_ok` False); <NA> (old records) is unknown."""
+    if "fit_ok" not in runs:
+        return 0
+    return int(runs["fit_ok"].astype("boolean").eq(False).fillna(False).sum())
+
+
+def _mark_unhealthy(ax: Axes, runs: pd.DataFrame) -> int:
+    """A red x on every run's point whose task model did not fit; returns how many."""
+    if not unhealthy_count(runs):
+        return 0
+    bad = runs[runs["fit_ok"].astype("boolean").eq(False).fillna(False).astype(bool)]
+    seen = UNHEALTHY_LABEL in ax.get_legend_handles_labels()[1]
+    ax.plot(
+        bad["labeled (%)"],
+        bad["value (%)"],
+        "x",
+        color="red",
+        ms=9,
+        mew=2,
+        linestyle="none",
+        label="_nolegend_" if seen else UNHEALTHY_LABEL,
+        zorder=5,
+    )
+    return len(bad)
+
+
 def _empty_panel(ax: Axes, text: str, y: float = 0.5) -> None:
     ax.text(0.5, y, text, transform=ax.transAxes, ha="center", va="center", wrap=True)
 
@@ -257,6 +299,7 @@ def _draw_runs(
             strategy_color(strategy),
             linestyle,
         )
+        _mark_unhealthy(ax, mine)
     full = runs[runs["strategy"] == TOPLINE]
     if top and len(full):
         ax.axhline(
@@ -351,7 +394,8 @@ def plot_curves(
         _draw_reference(ax, panel_ref)
         if runs.empty:
             paper = " (paper's points only)" if len(panel_ref) else ""
-            _empty_panel(ax, f"no runs yet{paper}\n`make reproduce-{key}`", 0.9 if paper else 0.5)
+            how = dataset_command(key)
+            _empty_panel(ax, f"no runs yet{paper}\n`{how}`", 0.9 if paper else 0.5)
         name = DATASET_NAMES.get(key, runs["dataset"].iloc[0] if len(runs) else key)
         several = sum(k == key for k, _ in panels) > 1
         source = runs if len(runs) else panel_ref
@@ -390,7 +434,7 @@ def paper_figure(
     ref = load_reference()
     ref = ref[ref["kind"].isin(_PAPER_KINDS) & ref["mean"].notna()]
     fig = plot_curves(runs, reference=ref, datasets=list(spec.datasets), metric=spec.metric)
-    missing = missing_runs(runs, spec.datasets, spec.strategies, spec.seeds, root, DATASET_NAMES)
+    missing = missing_runs(runs, spec.datasets, spec.expected(), spec.seeds, root, DATASET_NAMES)
     shown = ref[ref["dataset"].map(dataset_key).isin(wanted)]
     paper = (
         "Dashed/starred: the paper's numbers ("
@@ -399,9 +443,14 @@ def paper_figure(
         if len(shown)
         else "The paper's numbers for these datasets are not in analysis/reference_data."
     )
+    bad = unhealthy_count(runs)
     body = [
         "Solid lines: mean over seeds of this suite's runs, shaded band as the legend says.",
         paper,
+        f"Red x: {bad} run point{'s' if bad != 1 else ''} where the {UNHEALTHY_LABEL} (kept, not "
+        "dropped; they measure training, not selection)."
+        if bad
+        else "No point flagged unhealthy (records without training health count as unknown).",
     ]
     caption = _caption(spec.title, body, missing)
     captioned = Captioned(fig, caption, missing)
@@ -497,14 +546,17 @@ def ablation_figure(
     if not panels:
         _empty_panel(axes[0], f"no {fam.title.lower()} runs yet")
         axes[0].set_title(fam.title)
-    # variants to run: on the datasets ablated so far, else on those with main runs
-    datasets = sorted(abl["dataset"].unique()) or sorted(base["dataset"].unique()) or ["<dataset>"]
+    # variants to run: on the datasets ablated so far, with a shipped spec of this family, or with
+    # main runs
+    shipped = {s.dataset for s in shipped_specs() if fam.matches(_kind_of(s.experiment, s.dataset))}
+    datasets = sorted(set(abl["dataset"]) | shipped | set(base["dataset"])) or ["<dataset>"]
     for kind in fam.kinds:
         for dataset in datasets:
             got = abl[(abl["ablation"] == kind) & (abl["dataset"] == dataset)]
             exp = f"ablation_{kind}_{dataset_key(dataset) if dataset != '<dataset>' else dataset}"
             if got.empty:
-                missing.append(f"{exp}: not run (`{reproduce_command(exp)}`)")
+                how = reproduce_command(exp)
+                missing.append(f"{exp}: not run ({f'`{how}`' if how.startswith('make ') else how})")
                 continue
             for strategy in fam.strategies:
                 n = got.loc[got["complete"] & (got["strategy"] == strategy), "seed"].nunique()
@@ -547,7 +599,7 @@ def plot_sampling_time(df: pd.DataFrame, out: str | Path | None = None) -> Figur
         )
         ax.set_ylabel("Seconds per selection")
     if not experiments:
-        _empty_panel(axes[0], "no queries recorded")
+        _empty_panel(axes[0], "no queries recorded" + ("" if len(df) else f": {_FIRST_RUNS}"))
     if out is not None:
         save_figure(fig, out)
     return fig
@@ -594,7 +646,7 @@ def sampling_time_figure(
         tab.set_fontsize(8)
         tab.auto_set_column_width(list(range(len(head) + 2)))
         for exp, rows in table.groupby("experiment"):
-            absent = [s for s in SAMPLING_TIME_STRATEGIES if s not in set(rows["strategy"])]
+            absent = [s for s in timed_strategies(exp) if s not in set(rows["strategy"])]
             if absent:
                 missing.append(f"{exp}: {', '.join(absent)} not run")
             if rows["hardware"].nunique() > 1 or rows["hardware"].str.contains(";").any():
@@ -641,6 +693,8 @@ def plot_vaal_diagnostics(df: pd.DataFrame, out: str | Path | None = None) -> Fi
     v["auc"], v["auc_band"] = _qs(v, "disc_auc"), _qs(v, "disc_auc_band")
     v["units"], v["latent"] = _qs(v, "active_units"), _qs(v, "latent_dim")
     v = v[v["auc"].notna() | v["units"].notna()]
+    if df.empty:
+        return _message_figure("VAAL diagnostics", f"no runs yet: {_FIRST_RUNS}", out)
     if v.empty:
         return _message_figure(
             "VAAL diagnostics",
@@ -720,6 +774,8 @@ def plot_query_classes(df: pd.DataFrame, out: str | Path | None = None) -> Figur
     from random's queries at the same cycles (from uniform where random was not run). Without
     histograms in the records the figure says so."""
     shares = class_shares(df)
+    if df.empty:
+        return _message_figure("Queried classes", f"no runs yet: {_FIRST_RUNS}", out)
     if shares.empty:
         return _message_figure(
             "Queried classes",

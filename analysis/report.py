@@ -14,7 +14,9 @@ import pandas as pd
 
 from .ablations import vaal_ablation_table
 from .diagnostics import chance_warnings, class_shares
+from .efficiency import label_efficiency, label_efficiency_figure
 from .expected import ABLATION_FAMILIES
+from .health import health_warnings
 from .plotting import (
     _sort_strategies,
     ablation_figure,
@@ -29,7 +31,18 @@ from .plotting import (
 )
 from .reference import load_reference
 from .runs import QS_PREFIX, load_runs
-from .stats import TOPLINE, aubc_summary, compare, percent_scale, summarize, verdicts, win_tie_loss
+from .stats import (
+    FAMILY,
+    TOPLINE,
+    aubc_diffs,
+    aubc_summary,
+    compare,
+    percent_scale,
+    summarize,
+    training_noise,
+    verdicts,
+    win_tie_loss,
+)
 
 __all__ = ["report", "markdown_table"]
 
@@ -102,7 +115,62 @@ def _compare_table(cmp: pd.DataFrame, scale: float) -> str:
             "p (t)": [_num(p, ".3g") for p in cmp["p_ttest"]],
             "p (Wilcoxon)": [_num(p, ".3g") for p in cmp["p_wilcoxon"]],
             "p Holm (t)": [_num(p, ".3g") for p in cmp["p_holm"]],
+            "p Holm (family)": [_num(p, ".3g") for p in cmp["p_holm_family"]],
             "significant": ["yes" if s else "" for s in cmp["significant"]],
+            "unhealthy": cmp["unhealthy"],
+        }
+    )
+    table.loc[cmp["shared"].to_numpy(), "p (t)"] = "shared set: not tested"
+    return markdown_table(table)
+
+
+def _aubc_diff_table(exp: pd.DataFrame, baseline: str, scale: float) -> str:
+    d = aubc_diffs(exp, baseline)
+    if d.empty or not (d["n_pairs"] > 0).any():
+        return "_no complete paired runs: AUBC differences need whole curves of both_"
+    table = pd.DataFrame(
+        {
+            "strategy": d["strategy"].map(strategy_label),
+            "pairs": d["n_pairs"],
+            "budgets": d["budgets"],
+            f"AUBC − {baseline}": [_num(m * scale, "+.2f") for m in d["mean_diff"]],
+            "95% CI (paired t)": [
+                "n/a (needs 2 pairs)" if pd.isna(lo) else f"[{lo * scale:+.2f}, {hi * scale:+.2f}]"
+                for lo, hi in zip(d["ci_lo"], d["ci_hi"], strict=True)
+            ],
+        }
+    )
+    return markdown_table(table)
+
+
+def _noise_table(exp: pd.DataFrame, baseline: str, scale: float) -> str:
+    n = training_noise(exp, baseline)
+    if n.empty:
+        return "_nothing to compare_"
+    n["cell"] = [
+        _num(d * scale, "+.2f") + (" (shared set)" if s else "")
+        for d, s in zip(n["mean_diff"], n["shared"], strict=True)
+    ]
+    n["method"] = n["strategy"].map(strategy_label)
+    wide = n.pivot_table(index="n_labeled", columns="method", values="cell", aggfunc="first")
+    std = n.drop_duplicates("n_labeled").set_index("n_labeled")["baseline_std"]
+    wide.insert(0, f"{baseline} std over seeds", [_num(v * scale) for v in std[wide.index]])
+    return markdown_table(wide.reset_index().rename(columns={"n_labeled": "labeled"}))
+
+
+def _efficiency_table(exp: pd.DataFrame, baseline: str, scale: float) -> str:
+    e = label_efficiency(exp, baseline=baseline)
+    if e.empty or e["target"].isna().all():
+        return f"_no {baseline} curve to set a target_"
+    e = e.set_index("strategy").loc[[s for s in _strategies(exp) if s in set(e["strategy"])]]
+    table = pd.DataFrame(
+        {
+            "strategy": [strategy_label(s) for s in e.index],
+            "labels needed": [
+                "not reached" if pd.isna(v) else f"{v:.0f}" for v in e["labels"]
+            ],  # fmt: skip
+            f"ratio to {baseline}": [_num(r) for r in e["ratio"]],
+            "read": e["note"].to_numpy(),
         }
     )
     return markdown_table(table)
@@ -143,11 +211,36 @@ def _experiment_section(exp: pd.DataFrame, baseline: str) -> list[str]:
         return out
     cmp = compare(exp, baseline=baseline)
     out += [
-        f"### Paired comparison with {baseline} (paired on seed, Holm across budgets)",
+        f"### Paired comparison with {baseline} (paired on seed)",
         "",
-        f"diff = strategy − {baseline} in {unit} points",
+        f"diff = strategy − {baseline} in {unit} points. Budgets where both trained on the same",
+        "labeled set (equal labeled_sha1 at every seed, e.g. the shared initial pool) are not",
+        f"tested. p Holm (t): across one strategy's budgets; p Holm (family): {FAMILY}",
+        "(the verdicts use it). unhealthy: points in the pairs whose task model did not fit.",
         "",
         _compare_table(cmp, scale),
+        "",
+        f"### AUBC difference from {baseline} (paired on seed, 95% t-interval over seeds)",
+        "",
+        "Both AUBCs over the budgets the two strategies share; in points.",
+        "",
+        _aubc_diff_table(exp, baseline, scale),
+        "",
+        "### Training noise beside selection",
+        "",
+        f"Per budget: the seed-to-seed std of {baseline} (the learner's own noise) and each",
+        f"strategy's mean paired difference from {baseline}, in {unit} points. A difference no",
+        "larger than the std may be training noise, whatever a test says.",
+        "",
+        _noise_table(exp, baseline, scale),
+        "",
+        "### Label efficiency",
+        "",
+        f"Labels needed to reach {baseline}'s mean at its last budget, read off each mean curve",
+        "over seeds by linear interpolation between budgets; ratio < 1: fewer labels than "
+        f"{baseline}.",
+        "",
+        _efficiency_table(exp, baseline, scale),
         "",
         "### Verdicts",
         "",
@@ -159,7 +252,8 @@ def _experiment_section(exp: pd.DataFrame, baseline: str) -> list[str]:
         wtl.columns = [strategy_label(s) for s in wtl.columns]
         out += [
             "",
-            "### Pairwise wins (row beats column; paired t-test p<0.05; Ash et al. 2020)",
+            "### Pairwise wins (row beats column; paired t-test, Holm over every pair x budget of "
+            "the experiment, p<0.05; Ash et al. 2020)",
             "",
             markdown_table(wtl.reset_index(names="winner")),
         ]
@@ -187,6 +281,7 @@ def _vaal_ablation_section(df: pd.DataFrame) -> list[str]:
             "p vs base": [_num(p, ".3f") for p in table["p_vs_base"]],
             "Δ vs random": [_num(d * scale) for d in table["diff_vs_random"]],
             "p vs random": [_num(p, ".3f") for p in table["p_vs_random"]],
+            "random from": table["random_from"].replace("", "not run"),
             "disc AUC by cycle": table["disc_auc_by_cycle"],
             "chance ±": [_num(b) for b in table["chance_band"]],
         }
@@ -194,8 +289,9 @@ def _vaal_ablation_section(df: pd.DataFrame) -> list[str]:
     return [
         "## VAAL ablations against base VAAL (AUBC paired on seed)",
         "",
-        "Δ in points; p from a paired t-test over seeds; the discriminator's held-out ROC-AUC is",
-        "the mean over seeds per cycle, at chance when within ± the band of 0.5.",
+        "Δ in points over the budgets both sides share; p from a paired t-test over seeds; random",
+        "is random under the same ablation (`random from`); the discriminator's held-out ROC-AUC",
+        "is the mean over seeds per cycle, at chance when within ± the band of 0.5.",
         "",
         markdown_table(shown),
         "",
@@ -223,6 +319,10 @@ def report(
     lines = [f"# VAAL reproduction report: {root}", ""]
     if caught:
         lines += ["Log issues:", ""] + [f"- {w.message}" for w in caught] + [""]
+    unhealthy = health_warnings(df)
+    if unhealthy:
+        lines += ["## Task model did not fit its labeled set", ""]
+        lines += [f"warning: {w}" for w in unhealthy] + [""]
     chance = chance_warnings(df)
     if chance:
         lines += ["## VAAL discriminator at chance", ""]
@@ -249,6 +349,8 @@ def _write_figures(df: pd.DataFrame, root: str | Path, out_dir: Path) -> list[Pa
     for name in ABLATION_FAMILIES:
         if df["ablation"].map(ABLATION_FAMILIES[name].matches).any():
             written += ablation_figure(df, name, root=root).save(out_dir / f"ablation_{name}")
+    if (df["strategy"] == "random").any():
+        written += label_efficiency_figure(df, root=root).save(out_dir / "label_efficiency")
     if (df["strategy"] != TOPLINE).any():
         written += save_figure(plot_sampling_time(df), out_dir / "sampling_time")
         written += sampling_time_figure(df, root=root).save(out_dir / "sampling_time_table")

@@ -12,6 +12,9 @@ Columns beyond the record's own fields:
   (`standard`, `paper`, `release`, `modern`) are not ablations.
 - `hardware`: the GPU name or CPU of the run, from its env.json (the record's `device` otherwise).
 - `run_dir`, `complete`, `expected_cycles`: where the run lives and whether all its cycles are in.
+- training health (`HEALTH_FIELDS`: `train_loss`, `train_fit`, `train_fit_n`, `fit_ok`,
+  `nonfinite_losses`, `val_value`): NaN/<NA> where a record predates them. `fit_ok` is a nullable
+  boolean: <NA> means unknown, never unhealthy.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-__all__ = ["RunLogError", "load_runs", "ablation_kind", "COLUMNS", "QS_PREFIX"]
+__all__ = ["RunLogError", "load_runs", "ablation_kind", "COLUMNS", "HEALTH_FIELDS", "QS_PREFIX"]
 
 HOW_TO_RUN = (
     "produce runs with `make demo` or "
@@ -57,8 +60,23 @@ _OPTIONAL = [
     "device",
     "selected_classes",
     "label_noise_flipped",
+    "labeled_sha1",
 ]
-COLUMNS = list(_REQUIRED) + _OPTIONAL + ["ablation", "hardware", "run_dir", "complete"]
+# Training health of the task model, per cycle (issue 17); older records lack them: unknown.
+HEALTH_FIELDS: dict[str, str] = {
+    "train_loss": "float64",
+    "train_fit": "float64",
+    "train_fit_n": "Int64",
+    "fit_ok": "boolean",
+    "nonfinite_losses": "Int64",
+    "val_value": "float64",
+}
+COLUMNS = (
+    list(_REQUIRED)
+    + _OPTIONAL
+    + list(HEALTH_FIELDS)
+    + ["ablation", "hardware", "run_dir", "complete"]
+)
 COLUMNS += ["expected_cycles"]
 QS_PREFIX = "qs_"
 ABLATION_PREFIX = "ablation_"
@@ -164,7 +182,8 @@ def _flatten_query_stats(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _empty() -> pd.DataFrame:
     """A frame with the right columns and no rows, for callers that accept 'no runs yet'."""
-    frame = pd.DataFrame({c: pd.Series(dtype=_REQUIRED.get(c, "object")) for c in COLUMNS})
+    dtypes = _REQUIRED | HEALTH_FIELDS
+    frame = pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, "object")) for c in COLUMNS})
     return frame.astype({"complete": "bool"})
 
 
@@ -189,7 +208,7 @@ def load_runs(root: str | Path, allow_empty: bool = False) -> pd.DataFrame:
         expected = _expected_cycles(path.parent)
         complete = expected is not None and not truncated and set(range(expected)) <= set(cycles)
         frame = _flatten_query_stats(pd.DataFrame.from_records(records))
-        for col in _OPTIONAL:
+        for col in _OPTIONAL + list(HEALTH_FIELDS):
             if col not in frame:
                 frame[col] = None
         frame["ablation"] = [
@@ -209,9 +228,17 @@ def load_runs(root: str | Path, allow_empty: bool = False) -> pd.DataFrame:
         warnings.simplefilter("ignore", FutureWarning)
         df = pd.concat(frames, ignore_index=True)
     df = df.astype(_REQUIRED).astype({"complete": "bool", "expected_cycles": "Int64"})
+    for col, dtype in HEALTH_FIELDS.items():
+        values = pd.to_numeric(df[col].astype("object").where(df[col].notna()), errors="coerce")
+        df[col] = values.astype("float64").astype(dtype) if dtype != "boolean" else _flags(df[col])
     _check_one_spec_per_experiment(df)
     keys = ["experiment", "strategy", "seed", "cycle"]
     return df.sort_values(keys + ["run_dir"], kind="stable").reset_index(drop=True)
+
+
+def _flags(values: pd.Series) -> pd.Series:
+    """True/False where a record says so, <NA> where it is missing (unknown, not unhealthy)."""
+    return values.map(lambda v: v if isinstance(v, bool) else pd.NA).astype("boolean")
 
 
 def _check_one_spec_per_experiment(df: pd.DataFrame) -> None:

@@ -34,7 +34,11 @@ class MCDropoutStrategy(Strategy):
 @register_strategy("dbal")
 class DBALStrategy(Strategy):
     """BALD mutual information between prediction and weights from MC-dropout samples
-    (Houlsby et al., arXiv 2011; Gal, Islam & Ghahramani, ICML 2017)."""
+    (Houlsby et al., arXiv 2011; Gal, Islam & Ghahramani, ICML 2017).
+
+    Which acquisition the VAAL paper's "DBAL" baseline used (BALD or max entropy over MC-dropout)
+    is unverified here: its Sec. 4 text could not be read (README, "The paper's text"). The
+    max-entropy reading is `mc_dropout`'s score, so both readings can be run without a new option."""
 
     needs = frozenset({"mc_samples"})
 

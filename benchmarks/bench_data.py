@@ -208,18 +208,24 @@ def work_per_run(ds: str, protocol: str) -> dict:
     vaal = steps[:-1] if protocol in ("paper", "release") else [  # modern: vaal.epochs of the pool
         math.ceil(VAAL_EPOCHS[ds] * n_train / BATCH) for _ in labeled[:-1]]  # fmt: skip
     pool = [n_train - n for n in labeled[:-1]]
+    # the top-line (`full`): one cycle of the protocol's recipe on the whole training set
+    full = {"paper": 100000, "release": n_train * 100 // BATCH}.get(
+        protocol, 200 * math.ceil(n_train / BATCH)
+    )
     return {"task_steps": sum(steps), "vaal_iters": sum(vaal), "pool_images": sum(pool),
-            "test_images": n_test * cycles}  # fmt: skip
+            "test_images": n_test * cycles, "full_steps": full}  # fmt: skip
 
 
 def gpu_hours(ds: str, protocol: str, t_step: float, t_vaal: float, t_fwd_img: float) -> float:
     """All strategies x seeds: 6 task-training streams (+4 extra ensemble members), VAAL's own
-    training, one pool pass for scoring strategies (20 for the MC-dropout ones), test passes."""
+    training, one pool pass for scoring strategies (20 for the MC-dropout ones), test passes,
+    and the full-data top-line (`full`: one cycle on the whole training set per seed)."""
     w = work_per_run(ds, protocol)
     task_runs = STRATEGIES + (ENSEMBLE - 1)
     pool_passes = 1 * 3 + 20 * 2  # vaal/coreset/ensemble-ish once; mc_dropout & dbal ~20 samples
     sec = (task_runs * w["task_steps"] * t_step + w["vaal_iters"] * t_vaal
-           + (pool_passes * w["pool_images"] + task_runs * w["test_images"]) * t_fwd_img)  # fmt: skip
+           + (pool_passes * w["pool_images"] + task_runs * w["test_images"]) * t_fwd_img
+           + w["full_steps"] * t_step)  # fmt: skip
     return SEEDS * sec / 3600
 
 

@@ -187,6 +187,8 @@ def gpu_hours(spec: Spec) -> tuple[list[tuple[str, float]], dict[str, float]]:
         "suggestive_annotation": base
         + m * sum(labeled[:-1]) * spec.task.epochs * 3 * g["train_crop"]
         + (m + 1) * sum(unlabeled) * g["frame"],
+        # the top-line: one cycle of the recipe on the whole training set, one evaluation
+        "full": n_train * spec.task.epochs * 3 * g["train_crop"] + n_val * g["frame"],
     }
     seeds = len(spec.seeds)
     rows = [(s, f * seeds / (ASSUMED_TFLOPS * 1e12) / 3600) for s, f in per_strategy.items()]

@@ -36,6 +36,8 @@ RESULTS = Path(os.environ.get("RESULTS_DIR", "../results"))
 FIGURES = Path(os.environ.get("FIGURES_DIR", "../figures"))
 runs = analysis.load_runs(RESULTS, allow_empty=True)
 print(f"{runs['run_dir'].nunique()} runs, {len(runs)} cycle records under {RESULTS}")
+if runs.empty:
+    print(f"no runs yet: {analysis.runs.HOW_TO_RUN}")
 runs.drop_duplicates("run_dir")[["experiment", "ablation", "strategy", "seed", "complete"]]""",
     ),
     (
@@ -46,11 +48,25 @@ runs.drop_duplicates("run_dir")[["experiment", "ablation", "strategy", "seed", "
     ("code", "analysis.aubc_summary(runs)"),
     (
         "md",
-        "## Significance against random\n\nPaired on seed; Holm correction across budgets per "
-        "strategy; pairwise wins after Ash et al. (2020). Verdicts say when a test cannot reach "
-        "significance by construction (exact Wilcoxon on n pairs: p >= 2/2^n).",
+        "## Significance against random\n\nPaired on seed; budgets where strategies trained on "
+        "the same labeled set (equal `labeled_sha1`) are not tested; Holm across every strategy x "
+        "budget of an experiment for the verdicts (`p_holm_family`), across one strategy's "
+        "budgets in `p_holm`; pairwise wins after Ash et al. (2020), Holm over every pair x "
+        "budget. Verdicts say when a test cannot reach significance by construction (exact "
+        "Wilcoxon on n pairs: p >= 2/2^n). Then: AUBC differences with a paired 95% t-interval, "
+        "and random's seed-to-seed std beside each strategy's mean difference.",
     ),
+    (
+        "md",
+        "## Training health\n\nOne warning per cycle whose task model did not fit its own "
+        "labeled set (`fit_ok` false): that point measures training, not selection. Curve "
+        "figures mark them with a red x; nothing is dropped. Records without the health fields "
+        "count as unknown.",
+    ),
+    ("code", 'print("\\n".join(analysis.health_warnings(runs)) or "no unhealthy cycle recorded")'),
     ("code", 'analysis.compare(runs, baseline="random")'),
+    ("code", 'analysis.aubc_diffs(runs, baseline="random")'),
+    ("code", 'analysis.training_noise(runs, baseline="random")'),
     ("code", 'print("\\n".join(analysis.verdicts(runs, baseline="random")["verdict"]))'),
     ("code", "analysis.win_tie_loss(runs)"),
     (
@@ -107,6 +123,16 @@ runs.drop_duplicates("run_dir")[["experiment", "ablation", "strategy", "seed", "
         'analysis.sampling_time_figure(runs, root=RESULTS, out=FIGURES / "sampling_time_table")',
     ),
     ("code", 'analysis.plot_sampling_time(runs, out=FIGURES / "sampling_time")'),
+    (
+        "md",
+        "## Label efficiency\n\nLabels each strategy needs to reach random's mean at its last "
+        "budget, interpolated linearly on the mean curve over seeds; ratio to random's labels.",
+    ),
+    ("code", 'analysis.label_efficiency(runs, baseline="random")'),
+    (
+        "code",
+        'analysis.label_efficiency_figure(runs, root=RESULTS, out=FIGURES / "label_efficiency")',
+    ),
     ("md", "## Demo: MNIST"),
     ("code", 'analysis.paper_figure(runs, ["MNIST"], root=RESULTS, out=FIGURES / "mnist_demo")'),
     (

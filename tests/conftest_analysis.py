@@ -5,6 +5,7 @@ Imported as a plain module (not a pytest conftest) so the tests can build exactl
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,8 +32,13 @@ def record(
     metric: str = "accuracy",
     query_s: float = 0.5,
 ) -> dict:
-    """One cycle record with every field the engine writes."""
+    """One cycle record with every field the engine writes.
+
+    Every strategy of a seed starts from the same labeled set (cycle 0: one `labeled_sha1`), then
+    each trains on what it selected; the task model fits its labeled set (health fields of issue 17).
+    """
     n_labeled = initial + cycle * budget
+    labeled = f"{seed}" if cycle == 0 else f"{experiment}/{strategy}/{seed}/{cycle}"
     last = cycle == cycles - 1
     return {
         "run_id": f"{experiment}-{strategy}-{seed}",
@@ -51,11 +57,17 @@ def record(
         "train_s": 1.0,
         "query_s": 0.0 if last else query_s,
         "peak_mem_mb": 100.0,
-        "labeled_sha1": f"{seed:040d}",
+        "labeled_sha1": hashlib.sha1(labeled.encode()).hexdigest(),
         "n_selected": 0 if last else budget,
         "selected_sha1": None if last else f"{cycle:040d}",
         "precision": "fp32",
         "device": "cpu",
+        "train_loss": 0.05,
+        "train_fit": 0.99,
+        "train_fit_n": n_labeled,
+        "fit_ok": True,
+        "nonfinite_losses": 0,
+        "val_value": None,
     }
 
 

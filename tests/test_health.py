@@ -169,3 +169,34 @@ def test_check_runs_reports_the_largest_fall_between_cycles(tmp_path):
     empty = subprocess.run([*cmd[:-1], str(tmp_path / "none")], capture_output=True, text=True,
                            cwd=REPO, timeout=120)  # fmt: skip
     assert empty.returncode == 2 and empty.stderr.startswith("error: no runs")
+
+
+def test_a_broken_recipe_is_flagged_by_the_cli_the_report_and_the_figure(tmp_path):
+    """`task.lr=50` through `python -m vaal_core demo`: every cycle flagged, one report warning
+    per cycle, and the curve figure marks every one of those points."""
+    import json
+    import subprocess
+    import sys
+
+    from analysis import load_runs, plot_curves
+    from tests.helpers import TINY_OVERRIDES
+
+    sets = [a for o in [*TINY_OVERRIDES, "active.cycles=2", "task.lr=50"] for a in ("--set", o)]
+    r = subprocess.run(
+        [sys.executable, "-m", "vaal_core", "demo", "experiments/mnist.yaml", *sets,
+         "--strategies", "random", "--seeds", "2", "--out", str(tmp_path / "res"),
+         "--figures", str(tmp_path / "fig"), "--no-progress"],
+        capture_output=True, text=True, cwd=REPO, timeout=600,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    recs = [json.loads(line) for p in sorted((tmp_path / "res").rglob("cycles.jsonl"))
+            for line in p.read_text().splitlines()]  # fmt: skip
+    assert len(recs) == 4 and not any(rec["fit_ok"] for rec in recs)
+    assert r.stdout.count("UNHEALTHY") == 4  # the CLI's line per cycle
+    warned = [ln for ln in r.stdout.splitlines() if ln.startswith("warning: ") and
+              ln.endswith("this point measures training, not selection")]  # fmt: skip
+    assert len(warned) == 4
+    assert "Random seed 1 cycle 1" in r.stdout
+    fig = plot_curves(load_runs(tmp_path / "res"))
+    red_x = [ln for ax in fig.axes for ln in ax.lines if ln.get_marker() == "x"]
+    assert sum(len(ln.get_xdata()) for ln in red_x) == 4

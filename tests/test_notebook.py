@@ -149,3 +149,16 @@ def test_notebook_committed_clean_and_generated():
     gen = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gen)
     assert nbformat.writes(gen.build()) == nbformat.writes(nb), "run plots/make_notebook.py"
+
+
+def test_notebook_on_an_empty_results_folder(tmp_path, monkeypatch):
+    """Issue 19: a new user opening the notebook before any run gets panels that say how to make
+    runs, not a traceback (aubc_summary used to raise KeyError 'experiment')."""
+    (tmp_path / "results").mkdir()
+    nb = _execute(tmp_path / "results", tmp_path / "figures", monkeypatch)
+    text = _text(nb)
+    assert "no runs yet: produce runs with `make demo`" in text
+    assert "run `make reproduce-cifar10`" in text and "(`make ablation-mnist_noise20`)" in text
+    assert "no runs with random under" in text  # the label-efficiency panel
+    for name in (*ALL_FIGURES, "label_efficiency"):
+        assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 0, name

@@ -112,3 +112,51 @@ class DRNSeg(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x), tuple(x.shape[-2:]))
+
+
+# ImageNet weights of DRN-D-22 as the authors publish them (github.com/fyu/drn, drn.py: `webroot`
+# and `model_urls["drn-d-22"]`); fyu/drn's segment.py starts its segmentation models from them
+FYU_DRN_D_22_URL = "http://dl.yf.io/drn/drn_d_22-4bd2f8ea.pth"
+
+
+def fyu_key(key: str) -> str | None:
+    """Our parameter name for a key of fyu/drn's DRN state dict; None for its ImageNet `fc`.
+
+    fyu/drn names the stem `layer0`, the levels `layer1`..`layer8` and a block's projection
+    `downsample`; the block's own names (conv1, bn1, conv2, bn2) and the Sequential indices of
+    the conv-BN-ReLU levels are the same here.
+    """
+    head, _, rest = key.partition(".")
+    if head == "fc":
+        return None
+    if head == "layer0":
+        head = "stem"
+    elif head.startswith("layer") and head[5:].isdigit():
+        head = f"level{head[5:]}"
+    else:
+        raise KeyError(f"unexpected key {key!r} in a fyu/drn DRN-D-22 checkpoint")
+    return f"{head}.{rest.replace('downsample.', 'shortcut.')}"
+
+
+def load_fyu_weights(model: DRNSeg, state: dict[str, torch.Tensor]) -> list[str]:
+    """Copy a fyu/drn DRN-D-22 (ImageNet) state dict into `model`'s trunk; the classifier stays
+    freshly initialised. Returns our names that received a tensor (every trunk tensor)."""
+    ours = model.state_dict()
+    mapped = {}
+    for key, value in state.items():
+        name = fyu_key(key.removeprefix("module."))
+        if name is None:
+            continue
+        if name not in ours or ours[name].shape != value.shape:
+            raise ValueError(
+                f"checkpoint tensor {key!r} {tuple(value.shape)} has no place in this DRN-D-22 "
+                f"({name!r} {tuple(ours[name].shape) if name in ours else 'missing'}): "
+                "is it DRN-D-22 at width 1 with 3 input channels?"
+            )
+        mapped[name] = value
+    trunk = [k for k in ours if not k.startswith("classifier.")]
+    missing = sorted(set(trunk) - set(mapped))
+    if missing:
+        raise ValueError(f"checkpoint lacks {len(missing)} DRN-D-22 tensors, e.g. {missing[:3]}")
+    model.load_state_dict(mapped, strict=False)
+    return sorted(mapped)

@@ -7,6 +7,7 @@ read back belongs to `RunDir`; this module only decides what a cycle computes.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from collections.abc import Callable
@@ -22,7 +23,13 @@ from .data import ImageData, check_dataset_name, dataset_task_kind
 from .device import check_precision, peak_memory_mb, resolve_device, seed_everything
 from .errors import DatasetError, RunDirConflict  # noqa: F401  (RunDirConflict re-exported)
 from .failpoints import configure_from_env, failpoint
-from .models import TASK_MODELS, build_task_model, check_model_options
+from .models import (
+    TASK_MODELS,
+    build_task_model,
+    check_model_options,
+    check_pretrained,
+    load_pretrained,
+)
 from .pool import Pool, indices_sha1, initial_labeled, noisy_labels, split_indices, test_subset
 from .quirks import TRAINER_QUIRKS
 from .rundir import RunDir
@@ -35,7 +42,14 @@ from .spec import (
     labeled_offset,
     resolved_val_size,
 )
-from .strategies import QueryContext, Strategy, check_strategy_supports, make_strategy, task_kind
+from .strategies import (
+    STRATEGIES,
+    QueryContext,
+    Strategy,
+    check_strategy_supports,
+    make_strategy,
+    task_kind,
+)
 from .trainer import (
     Batches,
     TrainStats,
@@ -69,6 +83,7 @@ def preflight(spec: Spec, strategy: str) -> None:
             f"spec key 'task.model' is '{spec.task.model}'; valid names: {', '.join(sorted(TASK_MODELS))}"
         )
     check_model_options(spec.task.model, spec.task.model_width)
+    check_pretrained(spec.task.model, spec.task.pretrained)
 
 
 class ActiveLoop:
@@ -91,6 +106,8 @@ class ActiveLoop:
         """
         configure_from_env()
         preflight(spec, strategy)
+        if STRATEGIES[strategy].whole_pool:  # the top-line: one cycle on every candidate
+            spec = dataclasses.replace(spec, active=dataclasses.replace(spec.active, cycles=1))
         self.spec, self.strategy_name, self.seed = spec, strategy, seed
         self.run_dir = RunDir(run_dir_for(Path(out), spec, strategy, seed))
         self.data_root, self.progress, self._data, self.wait = data_root, progress, data, wait
@@ -133,7 +150,9 @@ class ActiveLoop:
             start,
         )
         true_labels = data.labels("train").cpu().numpy()
-        if not start:
+        if not start and strategy.whole_pool:
+            labeled = self.run_dir.initial_pool(np.sort(candidates))
+        elif not start:
             labeled = self.run_dir.initial_pool(
                 initial_labeled(spec.dataset.name, candidates, initial_train_size(spec, len(val)), self.seed,
                                 self._initial_allowed(true_labels[candidates], data.num_classes))
@@ -224,6 +243,8 @@ class ActiveLoop:
         seed_everything(self.seed, cycle, _INIT)
         model = build_task_model(self.spec.task.model, batches.channels, batches.num_classes,
                                  self.spec.task.model_width)  # fmt: skip
+        if self.spec.task.pretrained:
+            load_pretrained(model, self.spec.task.model, self.spec.task.pretrained)
         if state is not None and not self.spec.protocol.reset_task_each_cycle:
             model.load_state_dict(state)
         model = model.to(self.device)

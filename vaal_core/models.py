@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 
@@ -36,6 +37,46 @@ def check_model_options(name: str, width: float = 1.0) -> None:
             f"spec key 'task.model_width' is {width}, but task model '{name}' has no width "
             f"option; models that take one: {', '.join(able)}"
         )
+
+
+# models that can start from published weights: name -> (loader(model, state dict), where the
+# authors publish a checkpoint in the layout the loader reads)
+PRETRAINED: dict[str, tuple[Callable[[nn.Module, dict], list[str]], str]] = {}
+
+
+def check_pretrained(name: str, path: str | None) -> None:
+    """`task.pretrained` names an existing checkpoint of a model that can load one: a SpecError
+    naming the path and where to get the weights, before any compute."""
+    from pathlib import Path
+
+    from .spec import SpecError
+
+    if path is None:
+        return
+    if name not in PRETRAINED:
+        raise SpecError(
+            f"spec key 'task.pretrained' is set, but task model '{name}' has no pretrained "
+            f"loader; models that take one: {', '.join(sorted(PRETRAINED))}"
+        )
+    if not Path(path).is_file():
+        raise SpecError(
+            f"spec key 'task.pretrained': no checkpoint at {Path(path).resolve()}; download the "
+            f"authors' weights from {PRETRAINED[name][1]} to that path, or set "
+            "task.pretrained=null to train from scratch"
+        )
+
+
+@functools.lru_cache(maxsize=2)
+def _checkpoint(path: str) -> dict:
+    """The checkpoint's tensors, read once per process (every cycle rebuilds the model)."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return state.get("state_dict", state) if isinstance(state, dict) else state
+
+
+def load_pretrained(model: nn.Module, name: str, path: str) -> list[str]:
+    """Copy the checkpoint at `path` into `model`; returns the parameter names it filled."""
+    loader, _ = PRETRAINED[name]
+    return loader(model, _checkpoint(path))
 
 
 def build_task_model(
@@ -119,3 +160,12 @@ def drn_d_22(in_channels: int, num_classes: int, width: float = 1.0) -> nn.Modul
     from .drn import DRNSeg
 
     return DRNSeg(in_channels, num_classes, width)
+
+
+def _drn_d_22_from_fyu(model: nn.Module, state: dict) -> list[str]:
+    from .drn import load_fyu_weights
+
+    return load_fyu_weights(model, state)
+
+
+PRETRAINED["drn_d_22"] = (_drn_d_22_from_fyu, "http://dl.yf.io/drn/drn_d_22-4bd2f8ea.pth")

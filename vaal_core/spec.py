@@ -74,6 +74,9 @@ class TaskSpec:
     # training health: a cycle whose model reaches less than this metric on its own labeled set
     # (or meets a non-finite loss) is flagged `fit_ok: false`; None: the task kind's default
     min_fit: float | None = None
+    # a checkpoint of published weights the task model starts from every cycle (drn_d_22: the
+    # authors' ImageNet DRN-D-22 in fyu/drn's layout); None: from scratch
+    pretrained: str | None = None
     # validate every this many optimiser steps (after steps 1, 1+N, ...: the release's
     # `iter_count % 1000 == 0`, 67263f3 solver.py:155); None: once per pass over the labeled set
     val_every: int | None = None
@@ -244,6 +247,7 @@ _LATER_KEYS: dict[str, Any] = {
     "task.kind": "classification",
     "task.model_width": 1.0,
     "task.min_fit": None,
+    "task.pretrained": None,
     "baselines.sa_ensemble_size": 4,
     "baselines.sa_candidates_factor": 2.0,
     # the bug-for-bug presets (issue 18)

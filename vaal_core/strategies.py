@@ -209,6 +209,8 @@ class Strategy:
     name: str = ""
     needs: frozenset[str] = frozenset()
     task_kinds: frozenset[str] = frozenset({"classification"})
+    # a run that labels the whole candidate pool at once and trains one cycle (the top-line)
+    whole_pool: bool = False
 
     def __init__(self, spec: Spec):
         self.spec = spec
@@ -312,3 +314,18 @@ class RandomStrategy(Strategy):
 
     def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
         return np.sort(ctx.rng.choice(ctx.pool.unlabeled, size=budget, replace=False))
+
+
+@register_strategy("full")
+class FullPool(Strategy):
+    """Not a query strategy: the task model trained once on the whole candidate pool, per seed.
+
+    The paper's figures draw this "top-line" (the accuracy with 100% of the data) as a dashed
+    line; the run has one cycle, labeled set = every candidate, the spec's own task recipe.
+    """
+
+    task_kinds = frozenset({"classification", "segmentation"})
+    whole_pool = True
+
+    def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
+        raise RuntimeError("strategy 'full' labels the whole pool at the start and never queries")
