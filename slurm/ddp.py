@@ -10,7 +10,9 @@ averaged across ranks, so one optimiser step sees the whole batch (Li et al., "P
 Distributed: Experiences on Accelerating Data Parallel Training", VLDB 2020).
 
 Rank 0 hands the loop its distributed trainer (`ActiveLoop(train_fn=...)`) and records the
-process group in env.json (`env_extra`).
+process group in env.json (`env_extra`). Every rank builds its data and batches through the loop's
+own factory (`vaal_core.batches`), so the ranks share storage, cache and augmentation settings
+(tests/test_ddp_ranks.py).
 """
 
 from __future__ import annotations
@@ -32,12 +34,12 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from vaal_core.data import load_dataset
+from vaal_core.batches import Batches, batches_from_spec, data_from_spec
 from vaal_core.device import resolve_device
 from vaal_core.loop import ActiveLoop
 from vaal_core.models import build_task_model
 from vaal_core.spec import RuntimeSpec, Spec, TaskSpec
-from vaal_core.trainer import Batches, train_task_model
+from vaal_core.trainer import train_task_model
 
 _TRAIN, _STOP = "train", "stop"
 
@@ -165,8 +167,9 @@ def _follow(spec: Spec, data_root: str | None, device: torch.device) -> None:
     """Ranks > 0: train whenever rank 0 says so, until it says stop."""
     if spec.runtime.num_threads:
         torch.set_num_threads(spec.runtime.num_threads)
-    data = load_dataset(spec.dataset.name, data_root, spec.dataset.image_size)
-    batches = Batches(data, device, spec.runtime.channels_last)
+    # the loop's own factory: the same storage, cache and augmentation as rank 0
+    batches = batches_from_spec(spec, data_from_spec(spec, data_root, progress=False), device)
+    data = batches.data
     while True:
         what, payload, val, gen_state = _broadcast(None)
         if what == _STOP:

@@ -19,8 +19,10 @@ from pathlib import Path
 import yaml
 from submitit.core.utils import cloudpickle_dump
 
+from vaal_core.cli import ArgumentParser, non_negative_int, positive_float, positive_int
 from vaal_core.errors import ExpectedError
 from vaal_core.loop import RunDirConflict, preflight, run_dir_for
+from vaal_core.rundir import holds_spec
 from vaal_core.spec import Spec, load_spec
 
 from .executors import EXECUTORS, default_executor, make_executor
@@ -32,7 +34,7 @@ from .task import RunTask
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m slurm.sweep", description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(prog="python -m slurm.sweep", description=__doc__.split("\n\n")[0])
     p.add_argument("spec", help="experiment spec (YAML), e.g. experiments/cifar10.yaml")
     p.add_argument("--strategies", help="comma-separated (default: the spec's list)")
     p.add_argument("--seeds", help="e.g. 0-4 or 0,2,7 (default: the spec's seeds)")
@@ -47,16 +49,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--partition")
     p.add_argument("--account")
     p.add_argument("--qos")
-    p.add_argument("--gpus-per-task", type=int)
-    p.add_argument("--cpus-per-task", type=int)
-    p.add_argument("--mem-gb", type=float)
-    p.add_argument("--timeout-min", type=int)
-    p.add_argument("--array-parallelism", type=int)
-    p.add_argument("--tasks-per-node", type=int,
+    p.add_argument("--gpus-per-task", type=non_negative_int)
+    p.add_argument("--cpus-per-task", type=positive_int)
+    p.add_argument("--mem-gb", type=positive_float)
+    p.add_argument("--timeout-min", type=positive_int)
+    p.add_argument("--array-parallelism", type=positive_int)
+    p.add_argument("--tasks-per-node", type=positive_int,
                    help="processes per run, one per GPU (DDP; gloo on CPU)")  # fmt: skip
     p.add_argument("--wait", action="store_true",
                    help="slurm: block until every task ended, then print the status (local/debug always wait)")  # fmt: skip
-    p.add_argument("--wait-timeout-s", type=float, default=7 * 24 * 3600.0)
+    p.add_argument("--wait-timeout-s", type=positive_float, default=7 * 24 * 3600.0)
     p.add_argument("--status", action="store_true", help="print the table of runs and exit")
     return p
 
@@ -75,8 +77,9 @@ def _check_run_dir(spec: Spec, run_dir: Path) -> None:
     """Refuse, before anything is queued, a run directory that holds another spec."""
     path = run_dir / "spec.yaml"
     if path.is_file():
-        theirs = (yaml.safe_load(path.read_text()) or {}).get("spec_hash")
-        if theirs != spec.hash():
+        stored = yaml.safe_load(path.read_text()) or {}
+        theirs = stored.get("spec_hash") if isinstance(stored, dict) else None
+        if not isinstance(stored, dict) or not holds_spec(stored, spec):
             raise RunDirConflict(
                 f"{run_dir} holds a run of another spec (hash {theirs}, this one {spec.hash()}); "
                 f"choose another --out, or delete that directory to start over"
@@ -149,8 +152,8 @@ def _wait_in_process(jobs) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
     try:
+        args = _parser().parse_args(argv)  # an argument error: UsageError, one line below
         spec = load_spec(args.spec, args.set)
         strategies = args.strategies.split(",") if args.strategies else list(spec.strategies)
         seeds = parse_seeds(args.seeds) if args.seeds else list(spec.seeds)

@@ -8,12 +8,13 @@ import time
 from pathlib import Path
 
 from . import failpoints
+from .cli import ArgumentParser, non_negative_int, positive_int
 from .errors import ExpectedError
 from .spec import load_spec
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m vaal_core", description=__doc__)
+    p = ArgumentParser(prog="python -m vaal_core", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("spec", help="experiment spec (YAML), e.g. experiments/mnist.yaml")
@@ -33,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
         "run", parents=[common], help="one (strategy, seed) run; resumes if interrupted"
     )
     run.add_argument("--strategy", required=True)
-    run.add_argument("--seed", type=int, required=True)
+    run.add_argument("--seed", type=non_negative_int, required=True)
 
     demo = sub.add_parser(
         "demo", parents=[common], help="every strategy x seed of a spec, then the report"
@@ -42,15 +43,18 @@ def _parser() -> argparse.ArgumentParser:
         "--strategies", default=None, help="comma-separated (default: the spec's list)"
     )
     demo.add_argument(
-        "--seeds", type=int, default=None, help="number of seeds 0..N-1 (default: the spec's)"
+        "--seeds",
+        type=positive_int,
+        default=None,
+        help="number of seeds 0..N-1 (default: the spec's)",
     )
     demo.add_argument("--figures", default="figures", help="where the report writes figures")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
     try:
+        args = _parser().parse_args(argv)  # an argument error: UsageError, one line below
         failpoints.configure_from_env()  # a mistyped VAAL_FAILPOINT fails before torch loads
         spec = load_spec(args.spec, args.set, protocol=args.protocol)
         from .data import check_spec_dataset  # torch: imported once the spec is known to be good

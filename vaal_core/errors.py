@@ -37,3 +37,7 @@ class RunLocked(RunDirError):
 
 class FailpointError(ExpectedError, ValueError):
     """VAAL_FAILPOINT names a failpoint that does not exist, or is malformed."""
+
+
+class UsageError(ExpectedError, ValueError):
+    """A command-line argument that cannot be parsed or used (argparse's own errors included)."""

@@ -21,14 +21,18 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 
 from .device import autocast
+from .passes import eval_mode, index_chunks
 from .spec import RuntimeSpec
-from .trainer import Batches
+
+if TYPE_CHECKING:  # annotations only: at run time inference needs no data view
+    from .batches import Batches
 
 
 def last_linear(model: nn.Module) -> nn.Linear:
@@ -66,12 +70,6 @@ def mc_dropout_mode(model: nn.Module) -> Iterator[None]:
             m.training = mode
 
 
-def _chunks(idx: np.ndarray, size: int) -> Iterator[torch.Tensor]:
-    idx_t = torch.as_tensor(np.asarray(idx), dtype=torch.long)
-    for start in range(0, len(idx_t), size):
-        yield idx_t[start : start + size]
-
-
 @torch.inference_mode()
 def logits_and_embeddings(
     model: nn.Module, batches: Batches, idx: np.ndarray, batch_size: int, runtime: RuntimeSpec
@@ -81,16 +79,14 @@ def logits_and_embeddings(
     handle = last_linear(model).register_forward_pre_hook(
         lambda _m, args: feats.append(args[0].flatten(1).float())
     )
-    was_training = model.training
-    model.eval()
     logits = []
     try:
-        for chunk in _chunks(idx, batch_size):
-            with autocast(batches.device, runtime.precision):
-                logits.append(model(batches.images(chunk)).float())
+        with eval_mode(model):
+            for chunk in index_chunks(idx, batch_size):
+                with autocast(batches.device, runtime.precision):
+                    logits.append(model(batches.images(chunk)).float())
     finally:
         handle.remove()
-        model.train(was_training)
     if not logits:
         return torch.empty(0, batches.num_classes), torch.empty(0, 0)
     return torch.cat(logits), torch.cat(feats)
@@ -165,7 +161,7 @@ def mc_dropout_summary(
     means, exp_h = [], []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
-        for chunk in _chunks(idx, batch_size):
+        for chunk in index_chunks(idx, batch_size):
             p = mc_passes(model, batches.images(chunk), samples, runtime)
             means.append(p.mean(0))
             exp_h.append(entropy(p).mean(0))

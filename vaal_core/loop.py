@@ -18,7 +18,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .data import ImageData, check_dataset_name, dataset_from_spec, dataset_task_kind
+from .batches import batches_from_spec, data_from_spec
+from .data import ImageData, check_dataset_name, dataset_task_kind
 from .device import check_precision, peak_memory_mb, resolve_device, seed_everything
 from .errors import DatasetError, RunDirConflict  # noqa: F401  (RunDirConflict re-exported)
 from .failpoints import configure_from_env, failpoint
@@ -163,8 +164,7 @@ class ActiveLoop:
                 strategy.load_state_dict(carry["strategy"])
             model_state = carry.get("task_model")
 
-        batches = Batches(self._to_device(data), self.device, spec.runtime.channels_last,
-                          spec.task.augmentation)  # fmt: skip
+        batches = batches_from_spec(spec, data, self.device)  # the factory every DDP rank calls
         noisy = spec.protocol.label_noise > 0
         if noisy:  # the oracle's labels: replay the noise of every cycle already committed
             batches.train_labels = batches.data.labels("train").clone()
@@ -316,13 +316,7 @@ class ActiveLoop:
     # ------------------------------------------------------------------ data
     def _data_and_splits(self) -> tuple[ImageData, np.ndarray, np.ndarray]:
         spec = self.spec
-        try:
-            data = self._data or dataset_from_spec(spec.dataset, self.data_root, self.progress)
-        except OSError as e:  # an unreadable or uncreatable data root
-            raise DatasetError(
-                f"cannot read dataset '{spec.dataset.name}' under {e.filename or self.data_root} "
-                f"({e.strerror or e}); point DATA_ROOT or --data-root at a readable, writable directory"
-            ) from e
+        data = self._data or data_from_spec(spec, self.data_root, self.progress)
         candidates, val = split_indices(
             spec.dataset.name, len(data.train_y), spec.dataset.pool_size, spec.dataset.pool_seed,
             resolved_val_size(spec, len(data.train_y)), self.seed,
@@ -330,9 +324,6 @@ class ActiveLoop:
         check_pool_fits(spec, len(candidates))
         test_idx = test_subset(spec.dataset.name, len(data.test_y), spec.dataset.test_size)
         return data.with_test_subset(test_idx), candidates, val
-
-    def _to_device(self, data: ImageData) -> ImageData:
-        return data.to(self.device)  # in-memory tensors move; a disk cache pins its reads
 
     # ------------------------------------------------------------------ carried state
     def _carries_state(self, strategy: Strategy) -> bool:

@@ -38,9 +38,27 @@ from .errors import RunDirConflict, RunDirError, RunLocked
 from .failpoints import armed, die, failpoint
 from .pool import indices_sha1
 from .runlog import append_line, atomic_save_npy, atomic_torch_save, atomic_write_text, read_records
-from .spec import Spec
+from .spec import Spec, spec_dict_hash
 
 _START_OVER = "delete the run directory to start this run over"
+_RUN_KEYS = ("spec_hash", "strategy", "seed", "extensions", "rehashed")  # spec.yaml beside the spec
+
+
+def holds_spec(stored: dict[str, Any], spec: Spec) -> bool:
+    """Whether a run directory's spec.yaml body is a run of `spec`.
+
+    Its hash is this spec's; or the directory predates the runtime keys that left the hash
+    (`spec._UNHASHED`): its body still hashes to what it was written with, and under today's
+    rule to this spec's hash.
+    """
+    if stored.get("spec_hash") == spec.hash():
+        return True
+    body = {k: v for k, v in stored.items() if k not in _RUN_KEYS}
+    try:
+        legacy = spec_dict_hash(body, legacy=True)
+        return legacy == stored.get("spec_hash") and spec_dict_hash(body) == spec.hash()
+    except (KeyError, TypeError, AttributeError):  # not a spec body at all
+        return False
 
 
 class RunDir:
@@ -120,6 +138,8 @@ class RunDir:
         stored = self._read_spec()
         self._check_same_run(stored, spec, strategy, seed)
         records = self._read_records(spec.active.cycles)
+        if stored["spec_hash"] != spec.hash():
+            records = self._rehash(stored, spec, records)
         if stored.get("active", {}).get("cycles") != spec.active.cycles:
             self._extend(stored, spec, len(records))
         if records and records[-1]["selected_sha1"] is None and len(records) < spec.active.cycles:
@@ -150,11 +170,24 @@ class RunDir:
                 f"{self.path} holds strategy {stored.get('strategy')!r} seed {stored.get('seed')!r}, "
                 f"not {strategy!r} seed {seed}; the directory was moved or edited by hand"
             )
-        if stored["spec_hash"] != spec.hash():
+        if not holds_spec(stored, spec):
             raise RunDirConflict(
                 f"{self.path} holds a run of another spec (hash {stored['spec_hash']}, this one "
                 f"{spec.hash()}); choose another --out, or delete that directory to start over"
             )
+
+    def _rehash(self, stored: dict, spec: Spec, records: list[dict[str, Any]]) -> list[dict]:
+        """A directory written under the older hash rule: its records, then spec.yaml, take
+        today's hash (so one run never mixes two hashes); a kill in between redoes both."""
+        old = stored["spec_hash"]
+        records = [{**r, "spec_hash": spec.hash()} for r in records]
+        atomic_write_text(
+            self.log_path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in records)
+        )
+        stored["spec_hash"] = spec.hash()
+        stored["rehashed"] = {"from": old, "at": dt.datetime.now().isoformat(timespec="seconds")}
+        atomic_write_text(self.spec_path, yaml.safe_dump(stored, sort_keys=False))
+        return records
 
     def _extend(self, stored: dict, spec: Spec, done: int) -> None:
         before = stored.get("active", {}).get("cycles")

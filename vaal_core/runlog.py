@@ -7,6 +7,7 @@ A crash or kill loses at most the cycle in progress: every file is replaced atom
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import json
 import os
@@ -221,5 +222,18 @@ def environment_record(device: str) -> dict[str, Any]:
         "gpu": torch.cuda.get_device_name(0) if device.startswith("cuda") else None,
         "num_threads": torch.get_num_threads(),
         "git_rev": git_revision(),
+        "lock_sha256": lock_sha256(),
     }
     return env
+
+
+LOCK_FILE = Path(__file__).resolve().parent.parent / "requirements.lock"
+
+
+def lock_sha256(path: Path = LOCK_FILE) -> str | None:
+    """sha256 of the pip constraints `make venv` installs from (None outside a checkout): which
+    exact versions the environment was built to; the versions themselves are recorded above."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None

@@ -22,6 +22,7 @@ turns a map into one score per image.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -29,9 +30,12 @@ from torch import nn
 
 from .device import autocast
 from .inference import mc_dropout_mode
+from .passes import eval_mode, index_chunks
 from .spec import RuntimeSpec
 from .tasks import IGNORE_INDEX, mean_over_valid
-from .trainer import Batches
+
+if TYPE_CHECKING:  # annotations only: at run time inference needs no data view
+    from .batches import Batches
 
 VOID_FRACTION = 0.5  # a pixel void in at least this share of labeled masks is left out
 
@@ -59,17 +63,11 @@ def pooled(features: torch.Tensor) -> torch.Tensor:
     return features.float().mean((2, 3))
 
 
-def _chunks(idx: np.ndarray, size: int):
-    t = torch.as_tensor(np.asarray(idx), dtype=torch.long)
-    for s in range(0, len(t), size):
-        yield t[s : s + size]
-
-
 @torch.inference_mode()
 def void_mask(batches: Batches, labeled: np.ndarray, batch_size: int) -> torch.Tensor | None:
     """[H, W] bool, True where a pixel counts (see the module docstring); None without labels."""
     counts, n = None, 0
-    for chunk in _chunks(labeled, batch_size):
+    for chunk in index_chunks(labeled, batch_size):
         y = batches.targets(chunk, "train")
         c = (y == IGNORE_INDEX).sum(0)
         counts = c if counts is None else counts + c
@@ -84,13 +82,11 @@ def gap_embeddings(
     model: nn.Module, batches: Batches, idx: np.ndarray, batch_size: int, runtime: RuntimeSpec
 ) -> torch.Tensor:
     """Global-average-pooled last feature map [N, d] (eval mode, no augmentation)."""
-    was = model.training
-    model.eval()
     out = []
-    for chunk in _chunks(idx, batch_size):
-        with autocast(batches.device, runtime.precision):
-            out.append(pooled(model.features(batches.images(chunk))))
-    model.train(was)
+    with eval_mode(model):
+        for chunk in index_chunks(idx, batch_size):
+            with autocast(batches.device, runtime.precision):
+                out.append(pooled(model.features(batches.images(chunk))))
     return torch.cat(out) if out else torch.empty(0, 0)
 
 
@@ -119,7 +115,7 @@ def seg_mc_scores(
     ent, vent = [], []
     with torch.random.fork_rng(devices=devices), mc_dropout_mode(model):
         torch.manual_seed(seed)
-        for chunk in _chunks(idx, batch_size):
+        for chunk in index_chunks(idx, batch_size):
             with autocast(batches.device, runtime.precision):
                 x = batches.images(chunk)
                 f = model.features(x)
@@ -148,15 +144,11 @@ def seg_ensemble_variance(
     valid: torch.Tensor | None,
 ) -> torch.Tensor:
     """[N] per-image mean of the members' per-pixel variance (eval mode)."""
-    modes = [m.training for m in models]
-    for m in models:
-        m.eval()
     out = []
-    for chunk in _chunks(idx, batch_size):
-        x = batches.images(chunk)
-        with autocast(batches.device, runtime.precision):
-            p = torch.stack([m(x).float().softmax(1) for m in models])
-        out.append(mean_over_valid(ensemble_variance(p), valid))
-    for m, was in zip(models, modes, strict=True):
-        m.train(was)
+    with eval_mode(*models):
+        for chunk in index_chunks(idx, batch_size):
+            x = batches.images(chunk)
+            with autocast(batches.device, runtime.precision):
+                p = torch.stack([m(x).float().softmax(1) for m in models])
+            out.append(mean_over_valid(ensemble_variance(p), valid))
     return torch.cat(out).cpu() if out else torch.empty(0)

@@ -202,16 +202,35 @@ class Spec:
         return yaml.safe_dump(self.to_dict(), sort_keys=True)
 
     def hash(self) -> str:
-        """Hash of what determines each cycle's results.
+        """Hash of what determines each cycle's results (`spec_dict_hash` of `to_dict()`)."""
+        return spec_dict_hash(self.to_dict())
 
-        Not the default strategy/seed lists, and not `active.cycles`: the number of cycles decides
-        how far a run goes, never what any of its cycles computes, so extending a run keeps it.
-        """
-        d = self.to_dict()
-        d.pop("strategies")
-        d.pop("seeds")
-        d["active"].pop("cycles")
-        return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+
+# runtime settings that decide how fast a cycle runs, never what it selects or records: hashed at
+# their default, so a run resumes with another thread count (a requeue onto a node of another
+# size, a laptop run continued on a cluster). Every other runtime key stays in: precision, device,
+# channels_last, compile and fused_optimizer change the numerics, and log_every sets the window of
+# the VAAL loss means a record keeps (vaal.py). Kept at the default rather than dropped, so every
+# spec that leaves them unset keeps its hash byte for byte.
+_UNHASHED: dict[str, Any] = {"runtime.num_threads": None}
+
+
+def spec_dict_hash(d: dict[str, Any], legacy: bool = False) -> str:
+    """The spec hash of a `Spec.to_dict()` (or of the spec body a run's spec.yaml holds).
+
+    Not the default strategy/seed lists, and not `active.cycles`: the number of cycles decides
+    how far a run goes, never what any of its cycles computes, so extending a run keeps it.
+    `legacy`: the hash as written before `_UNHASHED` existed (run directories of that time).
+    """
+    d = {k: dict(v) if isinstance(v, dict) else v for k, v in d.items()}
+    d.pop("strategies", None)
+    d.pop("seeds", None)
+    d["active"].pop("cycles", None)
+    for key, default in {} if legacy else _UNHASHED.items():
+        section, name = key.split(".")
+        if name in d.get(section, {}):
+            d[section][name] = default
+    return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def _plain(obj: Any) -> Any:

@@ -67,23 +67,25 @@ class QueryContext:
         """Put a precomputed result in the cache (benchmarks: features given, compute timed)."""
         self._cache[self._key(kind, idx, *extra)] = value
 
+    def _cached(self, key: tuple, compute: Callable[[], Any], passes: int = 1) -> Any:
+        """The cycle's value under `key`, computed once; `passes`: forward passes it costs."""
+        if key not in self._cache:
+            self._cache[key] = compute()
+            self.forward_passes += passes
+        return self._cache[key]
+
     def probabilities(self, idx: np.ndarray) -> torch.Tensor:
         """Softmax of the task model on images `idx` (eval mode, no augmentation), cached per cycle."""
-        key = self._key("probs", idx)
-        if key not in self._cache:
-            logits = self._cache.get(self._key("logits", idx))
-            if logits is None:
-                logits = predict_logits(
-                    self.task_model,
-                    self.batches,
-                    idx,
-                    self.spec.task.eval_batch_size,
-                    self.spec.runtime,
-                )
-                self.forward_passes += 1
-                self._cache[self._key("logits", idx)] = logits
-            self._cache[key] = logits.softmax(1)
-        return self._cache[key]
+        bs, rt = self.spec.task.eval_batch_size, self.spec.runtime
+
+        def softmax() -> torch.Tensor:
+            logits = self._cached(
+                self._key("logits", idx),
+                lambda: predict_logits(self.task_model, self.batches, idx, bs, rt),
+            )
+            return logits.softmax(1)
+
+        return self._cached(self._key("probs", idx), softmax, passes=0)
 
     def embeddings(self, idx: np.ndarray) -> torch.Tensor:
         """One feature vector [N, d] per image, as the task kind defines it: the penultimate
@@ -99,41 +101,36 @@ class QueryContext:
         """Segmentation: global-average-pooled last feature map [N, d], cached per cycle."""
         from .seg_inference import gap_embeddings
 
-        key = self._key("pooled", idx)
-        if key not in self._cache:
-            self._cache[key] = gap_embeddings(
-                self.task_model, self.batches, idx, self.spec.task.eval_batch_size,
-                self.spec.runtime,
-            )  # fmt: skip
-            self.forward_passes += 1
-        return self._cache[key]
+        bs, rt = self.spec.task.eval_batch_size, self.spec.runtime
+        return self._cached(
+            self._key("pooled", idx),
+            lambda: gap_embeddings(self.task_model, self.batches, idx, bs, rt),
+        )
 
     def valid_pixels(self) -> torch.Tensor | None:
         """Segmentation: [H, W] mask of the pixels that count in an image's score (pixels void
         in at least half of the labeled masks are left out; see vaal_core/seg_inference.py)."""
         from .seg_inference import void_mask
 
-        key = ("valid", self.pool.n_labeled)
-        if key not in self._cache:
-            self._cache[key] = void_mask(
-                self.batches, self.pool.labeled, self.spec.task.eval_batch_size
-            )
-        return self._cache[key]
+        labeled, bs = self.pool.labeled, self.spec.task.eval_batch_size
+        return self._cached(
+            ("valid", self.pool.n_labeled), lambda: void_mask(self.batches, labeled, bs), passes=0
+        )
 
     def seg_mc(self, idx: np.ndarray, samples: int | None = None):
         """Segmentation: per-image entropy and vote entropy of T MC-dropout passes, cached."""
         from .seg_inference import seg_mc_scores
 
         samples = samples or self.spec.baselines.mc_samples
-        key = self._key("seg_mc", idx, samples)
-        if key not in self._cache:
-            self._cache[key] = seg_mc_scores(
-                self.task_model, self.batches, idx, self.spec.task.eval_batch_size,
-                self.spec.runtime, samples, self.derived_seed(_MC_PURPOSE, samples),
-                self.valid_pixels(),
-            )  # fmt: skip
-            self.forward_passes += samples
-        return self._cache[key]
+        bs, rt = self.spec.task.eval_batch_size, self.spec.runtime
+        seed = self.derived_seed(_MC_PURPOSE, samples)
+        return self._cached(
+            self._key("seg_mc", idx, samples),
+            lambda: seg_mc_scores(
+                self.task_model, self.batches, idx, bs, rt, samples, seed, self.valid_pixels()
+            ),
+            passes=samples,
+        )
 
     def penultimate_embeddings(self, idx: np.ndarray) -> torch.Tensor:
         """Penultimate-layer features [N, d] of images `idx` (the input of the last nn.Linear).
@@ -141,19 +138,14 @@ class QueryContext:
         Computed in the same eval-mode pass as the logits; both are cached, so a later
         `probabilities(idx)` costs no forward pass.
         """
-        key = self._key("embeddings", idx)
-        if key not in self._cache:
-            logits, feats = logits_and_embeddings(
-                self.task_model,
-                self.batches,
-                idx,
-                self.spec.task.eval_batch_size,
-                self.spec.runtime,
-            )
-            self.forward_passes += 1
-            self._cache[key] = feats
+        bs, rt = self.spec.task.eval_batch_size, self.spec.runtime
+
+        def both() -> torch.Tensor:
+            logits, feats = logits_and_embeddings(self.task_model, self.batches, idx, bs, rt)
             self._cache.setdefault(self._key("logits", idx), logits)
-        return self._cache[key]
+            return feats
+
+        return self._cached(self._key("embeddings", idx), both)
 
     def mc_probabilities(self, idx: np.ndarray, samples: int | None = None) -> MCProbabilities:
         """Mean softmax and mean entropy of T MC-dropout passes (T = baselines.mc_samples).
@@ -162,19 +154,13 @@ class QueryContext:
         same seed gives the same samples.
         """
         samples = samples or self.spec.baselines.mc_samples
-        key = self._key("mc", idx, samples)
-        if key not in self._cache:
-            self._cache[key] = mc_dropout_summary(
-                self.task_model,
-                self.batches,
-                idx,
-                self.spec.task.eval_batch_size,
-                self.spec.runtime,
-                samples,
-                self.derived_seed(_MC_PURPOSE, samples),
-            )
-            self.forward_passes += samples
-        return self._cache[key]
+        bs, rt = self.spec.task.eval_batch_size, self.spec.runtime
+        seed = self.derived_seed(_MC_PURPOSE, samples)
+        return self._cached(
+            self._key("mc", idx, samples),
+            lambda: mc_dropout_summary(self.task_model, self.batches, idx, bs, rt, samples, seed),
+            passes=samples,
+        )
 
 
 _MC_PURPOSE = 1

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from .augment import AUGMENTATIONS, PAIR_AUGMENTATIONS, center_crop
 
 if TYPE_CHECKING:
-    from .trainer import Batches
+    from .batches import Batches
 
 IGNORE_INDEX = 255
 

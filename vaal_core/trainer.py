@@ -11,107 +11,14 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .augment import normalize
+from .batches import Batches
 from .compiled import CompiledStep
-from .datasets import DataSource
 from .device import autocast, device_index, grad_scaler
 from .hostsync import LossMeter
+from .passes import eval_mode, index_chunks
 from .schedules import build_optimization
 from .spec import RuntimeSpec, TaskSpec
-from .tasks import Evaluation, TaskKind, get_task
-
-
-@dataclass
-class Batches:
-    """Images by index, as normalised float batches on the compute device, from any storage.
-
-    `data` is in memory (`ImageData`, uint8 tensors possibly already on the device) or on disk
-    (`CachedData`: pinned host reads of a decoded uint8 cache); both expose `read(split, idx)`.
-    Augmentation and normalisation run batched on the device either way. `augmentation` is a
-    `task.augmentation` value: `standard`/`light` resolve per dataset (CIFAR-like: crop+flip /
-    flip; ImageNet-like: random-resized-crop + flip; segmentation: a crop+flip shared by an image
-    and its mask), or an explicit name from the task kind's table. The data's task kind
-    (`data.task_kind`, default classification) decides targets, views and augmentation.
-    """
-
-    data: DataSource
-    device: torch.device
-    channels_last: bool = False
-    augmentation: str = "standard"
-    # the labels the oracle gave (differ from the truth under the noisy-oracle ablation)
-    train_labels: torch.Tensor | None = None
-
-    def __post_init__(self):
-        self.kind: TaskKind = get_task(getattr(self.data, "task_kind", "classification"))
-        table = self.kind.augmentations
-        name = self.data.augment_presets.get(self.augmentation, self.augmentation)
-        if name not in table:
-            raise ValueError(
-                f"unknown augmentation {self.augmentation!r} for {self.kind.name}; valid: "
-                f"standard, light, {', '.join(sorted(table))}"
-            )
-        self.augment_fn = table[name]
-
-    def inputs(
-        self, x_uint8: torch.Tensor, augment: bool = False, generator: torch.Generator | None = None
-    ):
-        x = x_uint8.to(self.device, non_blocking=True)
-        size = self.data.image_size
-        if augment:
-            x = self.kind.augment_images(self.augment_fn, x, size, generator)
-        else:
-            x = self.kind.eval_view(x, size)
-        return self.finish(x)
-
-    def finish(self, x: torch.Tensor) -> torch.Tensor:
-        """uint8 (or float 0..255) batch on the device -> normalised float, in the model's layout."""
-        x = normalize(x, self.data.mean, self.data.std)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return x
-
-    # The interface strategies and the trainer read images through: indices into a split, never
-    # the storage behind them (in-memory tensors or a disk cache).
-    @property
-    def channels(self) -> int:
-        return self.data.channels
-
-    @property
-    def num_classes(self) -> int:
-        return self.data.num_classes
-
-    def split_size(self, split: str = "train") -> int:
-        return len(self.data.labels(split))
-
-    def images(
-        self,
-        idx,
-        split: str = "train",
-        augment: bool = False,
-        generator: torch.Generator | None = None,
-    ) -> torch.Tensor:
-        """Normalised float images `idx` of `split` on the compute device."""
-        return self.inputs(self.data.read(split, torch.as_tensor(idx)), augment, generator)
-
-    def labels(self, idx, split: str = "train") -> torch.Tensor:
-        oracle = split == "train" and self.train_labels is not None
-        y = self.train_labels if oracle else self.data.labels(split)
-        return y[_on(idx, y.device)].to(self.device)
-
-    def targets(self, idx, split: str = "train") -> torch.Tensor:
-        """What the loss and the metric compare with: labels [B], or masks [B, H, W]."""
-        return self.kind.targets(self, idx, split)
-
-    def train_batch(self, idx: torch.Tensor, augment: bool, generator: torch.Generator | None):
-        """(images, targets) of a training batch; a mask gets the same crop and flip as its image."""
-        return self.kind.train_batch(self, idx, augment, generator)
-
-
-def _on(idx, device: torch.device) -> torch.Tensor:
-    """Indices where the storage is: the hot loop hands device indices to device-resident data
-    (no copy); host-resident storage with device indices costs a copy back."""
-    idx = torch.as_tensor(idx)
-    return idx if idx.device == device else idx.to(device)
+from .tasks import Evaluation, TaskKind
 
 
 @dataclass
@@ -292,15 +199,11 @@ def predict_logits(
 
     On the device: nothing here waits for it; a caller reads the logits when it needs them.
     """
-    was_training = model.training
-    model.eval()
-    idx_t = device_index(torch.as_tensor(idx, dtype=torch.long), batches.device)
     out = []
-    for start in range(0, len(idx_t), batch_size):
-        with autocast(batches.device, runtime.precision):
-            x = batches.images(idx_t[start : start + batch_size], split)
-            out.append(model(x).float())
-    model.train(was_training)
+    with eval_mode(model):
+        for chunk in index_chunks(idx, batch_size, batches.device):
+            with autocast(batches.device, runtime.precision):
+                out.append(model(batches.images(chunk, split)).float())
     return torch.cat(out) if out else torch.empty(0, device=batches.device)
 
 
@@ -330,14 +233,9 @@ def evaluate_detailed(
     if idx is None:
         idx = np.arange(batches.split_size(split))
     meter = batches.kind.meter(batches, split)
-    was_training = model.training
-    model.eval()
-    idx_t = device_index(torch.as_tensor(idx, dtype=torch.long), batches.device)
-    for start in range(0, len(idx_t), task.eval_batch_size):
-        chunk = idx_t[start : start + task.eval_batch_size]
-        with autocast(batches.device, runtime.precision):
-            x = batches.images(chunk, split)
-            logits = model(x).float()
-        meter.update(logits, chunk)
-    model.train(was_training)
+    with eval_mode(model):
+        for chunk in index_chunks(idx, task.eval_batch_size, batches.device):
+            with autocast(batches.device, runtime.precision):
+                logits = model(batches.images(chunk, split)).float()
+            meter.update(logits, chunk)
     return meter.result()

@@ -1,0 +1,89 @@
+"""Every bad command-line argument of `python -m vaal_core` and `python -m slurm.sweep`: one
+`error:` line on stderr, exit code 2, nothing written."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from slurm.sweep import main as sweep
+from vaal_core.__main__ import main as vaal
+
+REPO = Path(__file__).resolve().parent.parent
+SPEC = "experiments/mnist.yaml"
+
+
+def _one_error_line(capsys, code: int, *expected: str) -> str:
+    captured = capsys.readouterr()
+    assert code == 2, captured
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), captured.err
+    for part in expected:
+        assert part in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["run", SPEC, "--strategy", "random", "--seed", "-1"], ["--seed", ">= 0", "-1"]),
+        (["run", SPEC, "--strategy", "random", "--seed", "one"], ["--seed", "integer", "'one'"]),
+        (["run", SPEC, "--seed", "0"], ["--strategy"]),
+        (["run", SPEC, "--strategy", "random"], ["--seed"]),
+        (["run", SPEC, "--strategy", "random", "--seed", "0", "--bogus"], ["--bogus"]),
+        (["run"], ["spec"]),
+        ([], ["command"]),
+        (["train", SPEC], ["train"]),
+        (["demo", SPEC, "--seeds", "0"], ["--seeds", ">= 1"]),
+        (["demo", SPEC, "--seeds", "-2"], ["--seeds", ">= 1"]),
+    ],
+)  # fmt: skip
+def test_run_cli_argument_errors(args, expected, tmp_path, capsys):
+    out = tmp_path / "out"
+    _one_error_line(capsys, vaal([*args, "--out", str(out)] if args else args), *expected)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--seeds", "-1"], ["--seeds", "-1"]),
+        (["--cpus-per-task", "0"], ["--cpus-per-task", ">= 1"]),
+        (["--gpus-per-task", "-1"], ["--gpus-per-task", ">= 0"]),
+        (["--mem-gb", "0"], ["--mem-gb", "> 0"]),
+        (["--mem-gb", "nan"], ["--mem-gb", "> 0"]),
+        (["--timeout-min", "soon"], ["--timeout-min", "integer"]),
+        (["--array-parallelism", "0"], ["--array-parallelism"]),
+        (["--tasks-per-node", "0"], ["--tasks-per-node"]),
+        (["--wait-timeout-s", "-5"], ["--wait-timeout-s"]),
+        (["--executor", "cloud"], ["--executor", "cloud"]),
+        (["--bogus"], ["--bogus"]),
+        (["--profile", "nosuch"], ["nosuch"]),
+    ],
+)  # fmt: skip
+def test_sweep_cli_argument_errors(args, expected, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = sweep([SPEC, "--out", str(out), "--executor", "debug", *args])
+    _one_error_line(capsys, code, *expected)
+    assert not out.exists()
+
+
+def test_sweep_without_a_spec(capsys):
+    _one_error_line(capsys, sweep([]), "spec")
+
+
+def test_negative_seed_exits_2_from_the_shell(tmp_path):
+    """The case that once ended in numpy's traceback, as a user meets it."""
+    r = subprocess.run(
+        [sys.executable, "-m", "vaal_core", "run", SPEC, "--strategy", "random", "--seed", "-1",
+         "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip().splitlines() == [
+        "error: argument --seed: must be >= 0, got -1 (usage: python -m vaal_core run --help)"
+    ]
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,137 @@
+"""The spec hash: pinned for every shipped spec, blind to the thread count, and old run
+directories (hashed with the thread count) still resume.
+
+The pins were computed before `runtime.num_threads` left the hash (main at 600cdef; the CIFAR-100
+and Caltech-256 ablations at main b52a5c1); a new
+shipped spec must be added here, so its hash is pinned from its first commit.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers import TINY_OVERRIDES, tiny_spec
+from vaal_core.loop import ActiveLoop
+from vaal_core.runlog import read_records, reproducible_part
+from vaal_core.spec import load_spec, spec_dict_hash
+
+REPO = Path(__file__).resolve().parent.parent
+
+SHIPPED = {
+    "experiments/bdd100k.yaml": "f17becd816e5",
+    "experiments/caltech256.yaml": "bf0484438ae8",
+    "experiments/cifar10.yaml": "2d100e57eb58",
+    "experiments/cifar100.yaml": "e360df576234",
+    "experiments/cityscapes.yaml": "ea9d2629f8e5",
+    "experiments/imagenet.yaml": "fbe299c5cccb",
+    "experiments/mnist.yaml": "d4f41009a3ee",
+    "experiments/ablations/caltech256_biased20.yaml": "e92e1d7c40ad",
+    "experiments/ablations/cifar100_biased10.yaml": "bf06785e6e23",
+    "experiments/ablations/cifar100_biased20.yaml": "0ad37c11133f",
+    "experiments/ablations/cifar100_budget_large.yaml": "fc554d87c160",
+    "experiments/ablations/cifar100_budget_xlarge.yaml": "3fcef5bde2be",
+    "experiments/ablations/cifar100_fixedvae.yaml": "447cbb16c780",
+    "experiments/ablations/cifar100_noadv.yaml": "dfde67d9940a",
+    "experiments/ablations/cifar100_noise10.yaml": "58d5b276d492",
+    "experiments/ablations/cifar100_noise20.yaml": "c2bcc4677d3d",
+    "experiments/ablations/cifar100_noise30.yaml": "bfec0a35451b",
+    "experiments/ablations/mnist_biased.yaml": "d3ab1d1397e9",
+    "experiments/ablations/mnist_budget_large.yaml": "e332dfe32f75",
+    "experiments/ablations/mnist_budget_small.yaml": "b28e3659abd2",
+    "experiments/ablations/mnist_fixedvae.yaml": "983a42e71873",
+    "experiments/ablations/mnist_klmean.yaml": "980003b7a5a0",
+    "experiments/ablations/mnist_noadv.yaml": "ac3a5f88a16e",
+    "experiments/ablations/mnist_noise10.yaml": "e01c62f3939c",
+    "experiments/ablations/mnist_noise20.yaml": "0cf1207c8bb9",
+    "experiments/ablations/mnist_noise30.yaml": "9ffdbe78ee92",
+}
+# tiny_spec with runtime.num_threads=2, hashed before the thread count left the hash
+OLD_HASH_TWO_THREADS = "85b0d19f3c33"
+
+
+def test_every_shipped_spec_keeps_its_hash():
+    shipped = sorted(
+        str(p.relative_to(REPO))
+        for p in [*REPO.glob("experiments/*.yaml"), *REPO.glob("experiments/ablations/*.yaml")]
+    )
+    assert shipped == sorted(SHIPPED), "pin the hash of a new shipped spec here"
+    assert {name: load_spec(REPO / name).hash() for name in shipped} == SHIPPED
+
+
+def test_thread_count_leaves_the_hash_precision_and_device_stay():
+    base = tiny_spec()
+    assert tiny_spec(runtime={"num_threads": 2}).hash() == base.hash()
+    assert tiny_spec(runtime={"num_threads": None}).hash() == base.hash()
+    for changed in ({"precision": "bf16"}, {"device": "cpu"}, {"log_every": 7},
+                    {"channels_last": True}, {"compile": True}):  # fmt: skip
+        assert tiny_spec(runtime=changed).hash() != base.hash(), changed
+    # the old rule, which runs written before this change were hashed with
+    two = tiny_spec(runtime={"num_threads": 2})
+    assert spec_dict_hash(two.to_dict(), legacy=True) == OLD_HASH_TWO_THREADS
+
+
+def _cli_run(out: Path, cycles: int, threads: int) -> subprocess.CompletedProcess:
+    sets = [*TINY_OVERRIDES, f"active.cycles={cycles}", f"runtime.num_threads={threads}"]
+    return subprocess.run(
+        [sys.executable, "-m", "vaal_core", "run", "experiments/mnist.yaml", "--strategy", "random",
+         "--seed", "0", "--out", str(out), "--no-progress", *[a for s in sets for a in ("--set", s)]],
+        capture_output=True, text=True, cwd=REPO, timeout=300,
+    )  # fmt: skip
+
+
+def test_a_run_started_with_two_threads_resumes_with_one_through_the_cli(tmp_path, mnist):
+    out = tmp_path / "out"
+    first = _cli_run(out, 2, threads=2)
+    assert first.returncode == 0, first.stderr
+    log = out / "tiny" / "random" / "seed-0" / "cycles.jsonl"
+    (cycle0, _) = read_records(log)
+    again = _cli_run(out, 3, threads=1)  # extended: cycle 0 kept, cycle 1 redone with a query
+    assert again.returncode == 0, again.stderr
+    records = read_records(log)
+    assert [r["cycle"] for r in records] == [0, 1, 2] and records[0] == cycle0
+    assert len({r["spec_hash"] for r in records}) == 1
+
+
+def test_an_old_run_directory_with_two_threads_resumes_with_one(tmp_path, mnist):
+    """A directory whose spec.yaml and records carry the old hash (thread count included)."""
+    two = tiny_spec(active={"cycles": 2}, runtime={"num_threads": 2})
+    one = tiny_spec(active={"cycles": 3}, runtime={"num_threads": 1})
+    ActiveLoop(two, "random", 0, tmp_path / "out", data=mnist, progress=False).run()
+    run = tmp_path / "out" / "tiny" / "random" / "seed-0"
+    # written the old way: the hash counted runtime.num_threads
+    stored = yaml.safe_load((run / "spec.yaml").read_text())
+    assert stored["runtime"]["num_threads"] == 2
+    stored["spec_hash"] = OLD_HASH_TWO_THREADS
+    (run / "spec.yaml").write_text(yaml.safe_dump(stored, sort_keys=False))
+    old = [{**r, "spec_hash": OLD_HASH_TWO_THREADS} for r in read_records(run / "cycles.jsonl")]
+    (run / "cycles.jsonl").write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in old))
+
+    resumed = ActiveLoop(one, "random", 0, tmp_path / "out", data=mnist, progress=False).run()
+    assert [r["cycle"] for r in resumed] == [0, 1, 2]
+    assert resumed[0] == {**old[0], "spec_hash": one.hash()}  # kept, not redone
+    assert {r["spec_hash"] for r in read_records(run / "cycles.jsonl")} == {one.hash()}
+    now = yaml.safe_load((run / "spec.yaml").read_text())
+    assert now["spec_hash"] == one.hash() and now["rehashed"]["from"] == OLD_HASH_TWO_THREADS
+    # the same as a run that never stopped
+    fresh = ActiveLoop(one, "random", 0, tmp_path / "fresh", data=mnist, progress=False).run()
+    assert [reproducible_part(r) for r in resumed] == [reproducible_part(r) for r in fresh]
+
+
+def test_an_old_directory_of_another_spec_is_still_refused(tmp_path, mnist):
+    from vaal_core.errors import RunDirConflict
+
+    ActiveLoop(tiny_spec(active={"cycles": 1}), "random", 0, tmp_path, data=mnist,
+               progress=False).run()  # fmt: skip
+    run = tmp_path / "tiny" / "random" / "seed-0"
+    stored = yaml.safe_load((run / "spec.yaml").read_text())
+    stored["task"]["lr"] = 0.5  # the body no longer hashes to what it was written with
+    (run / "spec.yaml").write_text(yaml.safe_dump(stored, sort_keys=False))
+    with pytest.raises(RunDirConflict, match="another spec"):
+        ActiveLoop(tiny_spec(active={"cycles": 2}, task={"lr": 0.5}), "random", 0, tmp_path,
+                   data=mnist, progress=False).run()  # fmt: skip
