@@ -23,6 +23,8 @@ from vaal_core.spec import load_spec, spec_dict_hash
 
 REPO = Path(__file__).resolve().parent.parent
 
+# mnist.yaml and the MNIST ablations built on it: rehashed once, on purpose, when the demo's task
+# recipe became Adam + cosine over 300 steps (issue 17); every other pin dates from before
 SHIPPED = {
     "experiments/bdd100k.yaml": "f17becd816e5",
     "experiments/caltech256.yaml": "bf0484438ae8",
@@ -30,7 +32,7 @@ SHIPPED = {
     "experiments/cifar100.yaml": "e360df576234",
     "experiments/cityscapes.yaml": "ea9d2629f8e5",
     "experiments/imagenet.yaml": "fbe299c5cccb",
-    "experiments/mnist.yaml": "d4f41009a3ee",
+    "experiments/mnist.yaml": "16da3c570094",
     "experiments/ablations/caltech256_biased20.yaml": "e92e1d7c40ad",
     "experiments/ablations/cifar100_biased10.yaml": "bf06785e6e23",
     "experiments/ablations/cifar100_biased20.yaml": "0ad37c11133f",
@@ -41,15 +43,15 @@ SHIPPED = {
     "experiments/ablations/cifar100_noise10.yaml": "58d5b276d492",
     "experiments/ablations/cifar100_noise20.yaml": "c2bcc4677d3d",
     "experiments/ablations/cifar100_noise30.yaml": "bfec0a35451b",
-    "experiments/ablations/mnist_biased.yaml": "d3ab1d1397e9",
-    "experiments/ablations/mnist_budget_large.yaml": "e332dfe32f75",
-    "experiments/ablations/mnist_budget_small.yaml": "b28e3659abd2",
-    "experiments/ablations/mnist_fixedvae.yaml": "983a42e71873",
-    "experiments/ablations/mnist_klmean.yaml": "980003b7a5a0",
-    "experiments/ablations/mnist_noadv.yaml": "ac3a5f88a16e",
-    "experiments/ablations/mnist_noise10.yaml": "e01c62f3939c",
-    "experiments/ablations/mnist_noise20.yaml": "0cf1207c8bb9",
-    "experiments/ablations/mnist_noise30.yaml": "9ffdbe78ee92",
+    "experiments/ablations/mnist_biased.yaml": "32f5f7bbba78",
+    "experiments/ablations/mnist_budget_large.yaml": "442095ae2037",
+    "experiments/ablations/mnist_budget_small.yaml": "58620ec53761",
+    "experiments/ablations/mnist_fixedvae.yaml": "919477ceb1bc",
+    "experiments/ablations/mnist_klmean.yaml": "b727eb0e1450",
+    "experiments/ablations/mnist_noadv.yaml": "467b609fcf6f",
+    "experiments/ablations/mnist_noise10.yaml": "00e1ad6902a9",
+    "experiments/ablations/mnist_noise20.yaml": "c04296551acc",
+    "experiments/ablations/mnist_noise30.yaml": "2f69e7f98347",
 }
 # tiny_spec with runtime.num_threads=2, hashed before the thread count left the hash
 OLD_HASH_TWO_THREADS = "85b0d19f3c33"

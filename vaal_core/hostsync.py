@@ -45,6 +45,8 @@ class LossMeter:
 
     def read(self) -> dict[str, float]:
         """Means since the last read, as Python floats: one device-to-host copy for all of them."""
+        if not self._sums:  # nothing since the last read: no copy, no synchronisation
+            return {}
         with torch.profiler.record_function(READ_RANGE):
             names = list(self._sums)
             values = torch.stack([self._sums[n] for n in names]).cpu().tolist() if names else []
@@ -52,6 +54,12 @@ class LossMeter:
         self._sums.clear()
         self._counts.clear()
         return means
+
+
+def read_counter(value: torch.Tensor) -> int:
+    """One device integer read on the host, at a chosen point (inside `READ_RANGE`)."""
+    with torch.profiler.record_function(READ_RANGE):
+        return int(value)
 
 
 @dataclass(frozen=True)

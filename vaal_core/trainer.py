@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from .batches import Batches
 from .compiled import CompiledStep
 from .device import autocast, device_index, grad_scaler
-from .hostsync import LossMeter
+from .hostsync import LossMeter, read_counter
 from .passes import eval_mode, index_chunks
 from .schedules import build_optimization
 from .spec import RuntimeSpec, TaskSpec
@@ -141,7 +141,7 @@ def train_task_model(
     return model, TrainStats(
         val_value=best_acc,
         train_loss=_window_loss(last_window),
-        nonfinite_losses=int(nonfinite),
+        nonfinite_losses=read_counter(nonfinite),
         steps=step,
     )
 
