@@ -91,6 +91,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_baselines.py
 	$(PY) benchmarks/bench_data.py
 	$(PY) benchmarks/bench_seg.py --spec experiments/cityscapes.yaml
+	$(PY) benchmarks/bench_stability.py
 	$(PY) benchmarks/bench_seg.py --spec experiments/bdd100k.yaml
 
 # `make gpu-check`: every CUDA path checked and timed on this machine's GPU in at most 8 minutes
