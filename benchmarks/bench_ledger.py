@@ -65,7 +65,8 @@ def run_all(rows: list[Row], seeds: list[int], cycles: int, out: Path, extra: li
         for tag, sets in (("base", []), (row.name, list(row.switch))):
             spec = load_spec("experiments/mnist.yaml", [*common, *sets, f"experiment=ledger_{tag}"])
             for seed in seeds:
-                ActiveLoop(spec, row.strategy, seed, out, progress=False).run()
+                # wait: a second measurement process may hold a run (e.g. the shared base)
+                ActiveLoop(spec, row.strategy, seed, out, progress=False, wait=True).run()
 
 
 def _vaal_numbers(df, experiment: str) -> tuple[str, str]:
