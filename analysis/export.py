@@ -26,7 +26,7 @@ import pandas as pd
 from .paper_table import paper_table_display, paper_vs_reproduction
 from .report import markdown_table
 from .runs import HOW_TO_RUN, RunLogError, load_runs
-from .stats import aubc_summary, percent_scale, summarize
+from .stats import TOPLINE, aubc_summary, percent_scale, summarize
 
 __all__ = ["ExportError", "export", "tidy_records", "summary_table", "aubc_table", "to_booktabs"]
 
@@ -80,7 +80,9 @@ def aubc_table(df: pd.DataFrame) -> pd.DataFrame:
     """AUBC mean/std/seeds/95% half-width per experiment x strategy (complete runs only)."""
     if not len(df) or not df["complete"].astype(bool).any():
         return pd.DataFrame(columns=_AUBC_COLS)
-    return aubc_summary(df[df["complete"].astype(bool)])[_AUBC_COLS]
+    # the top-line is one full-data point, not a curve: it has no area (the summary has its value)
+    curves = df[df["complete"].astype(bool) & (df["strategy"] != TOPLINE)]
+    return aubc_summary(curves)[_AUBC_COLS]
 
 
 def _pm(mean: float, std: float, n: int, scale: float) -> str:

@@ -30,3 +30,12 @@ def test_full_trains_once_on_the_whole_pool_and_is_drawn_as_the_top_line(tmp_pat
     # the curves' x axis stays on the active-learning budgets, not stretched to 100%
     assert max(ax.get_xlim()) < 50
     assert set(summarize(df)["strategy"]) >= {"random"}
+
+
+def test_the_top_line_has_no_area_under_the_budget_curve(tmp_path, mnist):
+    from analysis.export import aubc_table
+
+    spec = tiny_spec(active={"initial": 40, "budget": 40, "cycles": 2})
+    for strategy in ("full", "random"):
+        ActiveLoop(spec, strategy, 0, tmp_path, data=mnist, progress=False).run()
+    assert list(aubc_table(load_runs(tmp_path))["strategy"]) == ["random"]
