@@ -88,6 +88,7 @@ def table(rows: list[Row], out: Path) -> list[str]:
 
     df = load_runs(out)
     per_run = aubc(df)
+    per_run = per_run[per_run["complete"]]  # a run cut short has no comparable area
     lines = ["| row | strategy | what | seeds | AUBC corrected | AUBC switched | diff (points) | "
              "paired t p | disc AUC corrected -> switched | active units corrected -> switched |",
              "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
