@@ -95,3 +95,36 @@ def test_truncated_last_line_is_repaired_on_resume(tmp_path, mnist):
     resumed = _run(spec, "random", 0, part, mnist)
     assert _stable(resumed) == _stable(full)
     assert log.read_bytes().count(b"\n") == 3
+
+
+def test_demo_jobs_run_in_parallel_processes_and_record_what_one_process_records(tmp_path):
+    """`demo --jobs 2` (what `make demo` runs) against the sequential demo: the same records but
+    clocks, at the same thread count."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.helpers import TINY_OVERRIDES
+    from vaal_core.runlog import reproducible_part
+
+    repo = Path(__file__).resolve().parent.parent
+    sets = [a for o in [*TINY_OVERRIDES, "active.cycles=2"] for a in ("--set", o)]
+
+    def demo(out: Path, *extra: str) -> dict:
+        r = subprocess.run(
+            [sys.executable, "-m", "vaal_core", "demo", "experiments/mnist.yaml", *sets,
+             "--strategies", "random,vaal", "--seeds", "2", "--out", str(out),
+             "--figures", str(out / "fig"), "--no-progress", *extra],
+            capture_output=True, text=True, cwd=repo, timeout=600,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        return {
+            str(p.relative_to(out)): [reproducible_part(json.loads(x)) | {"run_id": None}
+                                      for x in p.read_text().splitlines()]
+            for p in sorted(out.rglob("cycles.jsonl"))
+        }  # fmt: skip
+
+    parallel = demo(tmp_path / "par", "--jobs", "2")
+    assert len(parallel) == 4
+    assert parallel == demo(tmp_path / "seq")

@@ -17,7 +17,8 @@ from vaal_core.spec import SpecError, initial_train_size, load_spec, spec_from_d
 
 REPO = Path(__file__).resolve().parent.parent
 SPECS = sorted((REPO / "experiments").glob("*.yaml"))
-PAPER_STRATEGIES = ["random", "vaal", "coreset", "mc_dropout", "dbal", "ensemble_varr"]
+# the paper's compared methods, then the full-data top-line its figures draw as a dashed line
+PAPER_STRATEGIES = ["random", "vaal", "coreset", "mc_dropout", "dbal", "ensemble_varr", "full"]
 
 
 @pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])

@@ -49,6 +49,13 @@ def _parser() -> argparse.ArgumentParser:
         help="number of seeds 0..N-1 (default: the spec's)",
     )
     demo.add_argument("--figures", default="figures", help="where the report writes figures")
+    demo.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=1,
+        help="runs at a time, each in its own process with one thread per core it gets "
+        "(small CPU models scale across processes far better than across threads)",
+    )
     return p
 
 
@@ -70,9 +77,14 @@ def main(argv: list[str] | None = None) -> int:
             preflight(spec, strategy)
         check_spec_dataset(spec.dataset, args.data_root)  # missing data: before any run dir
         t0 = time.perf_counter()
-        for strategy, seed in jobs:
-            ActiveLoop(spec, strategy, seed, args.out, args.data_root,
-                       progress=not args.no_progress, wait=args.wait).run()  # fmt: skip
+        if getattr(args, "jobs", 1) > 1:
+            from .parallel import run_parallel
+
+            run_parallel(spec, jobs, args.jobs, args.out, args.data_root, args.wait)
+        else:
+            for strategy, seed in jobs:
+                ActiveLoop(spec, strategy, seed, args.out, args.data_root,
+                           progress=not args.no_progress, wait=args.wait).run()  # fmt: skip
         if args.command == "demo":
             from analysis import report
 
