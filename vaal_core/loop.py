@@ -78,10 +78,12 @@ def preflight(spec: Spec, strategy: str) -> None:
             f"spec key 'task.kind' is '{kind}', but dataset '{spec.dataset.name}' is a "
             f"{dataset_task_kind(spec.dataset.name)} dataset; set task.kind to match it"
         )
-    if spec.task.model not in TASK_MODELS:
+    try:
+        TASK_MODELS.get(spec.task.model)  # loads the plug-ins for a name the engine lacks
+    except ValueError:
         raise SpecError(
-            f"spec key 'task.model' is '{spec.task.model}'; valid names: {', '.join(sorted(TASK_MODELS))}"
-        )
+            f"spec key 'task.model' is '{spec.task.model}'; valid names: {', '.join(TASK_MODELS.names())}"
+        ) from None
     check_model_options(spec.task.model, spec.task.model_width)
     check_pretrained(spec.task.model, spec.task.pretrained)
 

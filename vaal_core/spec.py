@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from . import names
 from .errors import SpecError  # noqa: F401  (re-exported: callers import it from here)
 from .quirks import check_quirks
 
@@ -259,19 +260,17 @@ _LATER_KEYS: dict[str, Any] = {
     "protocol.quirks": [],
 }
 
+# valid values per key; the names of registries (task kinds, optimisers, schedules, augmentations)
+# come from the torch-free `names` module their registries check themselves against
 _VALID = {
-    "task.kind": {"classification", "segmentation"},
-    "task.optimizer": {"sgd", "adam"},
-    "task.schedule": {"constant", "multistep", "step", "cosine"},
+    "task.kind": set(names.TASK_KINDS),
+    "task.optimizer": set(names.OPTIMIZERS),
+    "task.schedule": set(names.SCHEDULES),
     "task.epoch_basis": {"labeled", "train_set"},
     "task.augmentation": {
-        "standard",
-        "light",
-        "flip",
-        "crop_flip",
-        "rrc_flip",
-        "seg_crop_flip",
-        "seg_flip",
+        *names.AUGMENTATION_PRESETS,
+        *names.AUGMENTATIONS,
+        *names.PAIR_AUGMENTATIONS,
     },
     "dataset.storage": {"auto", "memory", "cache"},
     "protocol.initial_size": {"spec", "budget"},

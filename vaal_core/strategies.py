@@ -16,16 +16,19 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import names
 from .device import peak_memory_mb
 from .inference import MCProbabilities, logits_and_embeddings, mc_dropout_summary
+from .plugins import load_plugins
 from .pool import Pool
+from .registry import Registry
 from .spec import Spec, SpecError
 from .trainer import Batches, predict_logits
 
 # What a strategy may declare in `Strategy.needs`: the shared per-cycle computations it reads
 # ("probabilities", "embeddings", "mc_samples") or "training" (it trains networks of its own).
 NEEDS = frozenset({"probabilities", "embeddings", "mc_samples", "training"})
-TASK_KINDS = frozenset({"classification", "segmentation"})
+TASK_KINDS = frozenset(names.TASK_KINDS)
 
 
 @dataclass
@@ -245,7 +248,7 @@ class Strategy:
         pass
 
 
-STRATEGIES: dict[str, type[Strategy]] = {}
+STRATEGIES: Registry[type[Strategy]] = Registry("strategy", SpecError)
 
 
 def register_strategy(name: str) -> Callable[[type[Strategy]], type[Strategy]]:
@@ -254,28 +257,14 @@ def register_strategy(name: str) -> Callable[[type[Strategy]], type[Strategy]]:
         if unknown:
             raise TypeError(f"strategy '{name}' declares unknown capabilities {sorted(unknown)}")
         cls.name = name
-        STRATEGIES[name] = cls
-        return cls
+        return STRATEGIES.add(name, cls)
 
     return deco
 
 
-def _import_plugins() -> None:
-    """Strategies defined outside this module register themselves on import."""
-    import importlib
-
-    for module in ("vaal_core.vaal", "baselines"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name != module:
-                raise
-
-
 def check_strategy_name(name: str) -> None:
-    _import_plugins()
-    if name not in STRATEGIES:
-        raise SpecError(f"unknown strategy '{name}'; valid names: {', '.join(sorted(STRATEGIES))}")
+    load_plugins()  # VAAL itself and every plug-in (baselines) register on import
+    STRATEGIES.get(name)
 
 
 def task_kind(spec: Spec) -> str:
