@@ -20,6 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 PLUGIN = '''
 """A lab's own additions, registered on import."""
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ from torch import nn
 
 from slurm.executors import Launcher, register_launcher
 from vaal_core.datasets import DatasetError, ImageData, register_dataset, resize_uint8
+from vaal_core.errors import SpecError
 from vaal_core.models import register_model
 from vaal_core.strategies import Strategy, register_strategy
 
@@ -52,12 +54,24 @@ def pooled_linear(in_channels, num_classes):
     return nn.Sequential(nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(in_channels * 16, num_classes))
 
 
+@dataclass(frozen=True)
+class LowestIndexOptions:
+    skip: int = 0  # spec key baselines.lowest_index_skip: pass over this many first
+
+    def __post_init__(self):
+        if self.skip < 0:
+            raise SpecError(f"spec key 'baselines.lowest_index_skip' must be >= 0, got {self.skip}")
+
+
 @register_strategy("lowest_index")
 class LowestIndex(Strategy):
-    """The unlabeled images with the smallest indices."""
+    """The unlabeled images with the smallest indices, after the first `skip`."""
+
+    options_type, option_prefix = LowestIndexOptions, "lowest_index_"
 
     def select(self, ctx, budget):
-        return np.sort(ctx.pool.unlabeled)[:budget]
+        skip = self.options.skip
+        return np.sort(ctx.pool.unlabeled)[skip : skip + budget]
 
 
 def _inline(folder, opts):
@@ -75,6 +89,7 @@ SPEC = {
     "task": {"model": "pooled_linear", "iterations": 4, "batch_size": 16, "eval_batch_size": 256,
              "optimizer": "adam", "lr": 1.0e-3, "schedule": "cosine"},
     "active": {"initial": 8, "budget": 8, "cycles": 2},
+    "baselines": {"lowest_index_skip": 2},  # an option the plug-in strategy owns
     "runtime": {"precision": "fp32", "num_threads": 1},
     "strategies": ["lowest_index"],
 }  # fmt: skip
@@ -125,10 +140,10 @@ def test_a_plugin_strategy_dataset_and_model_run_through_the_cli(lab):
     records = [yaml.safe_load(line) for line in (run_dir / "cycles.jsonl").read_text().splitlines()]
     assert [r["cycle"] for r in records] == [0, 1]
     assert records[0]["dataset"] == "stripes" and records[0]["metric"] == "accuracy"
-    # the plug-in strategy chose: the next labeled set adds the lowest-index unlabeled images
+    # the plug-in strategy chose, with its own option: the lowest-index unlabeled images after 2
     first, second = _pools(run_dir)
     candidates = np.arange(64)  # no pool_size: every training image is a candidate
-    expected = np.union1d(first, np.setdiff1d(candidates, first)[:8])
+    expected = np.union1d(first, np.setdiff1d(candidates, first)[2:10])
     assert np.array_equal(np.sort(second), expected)
 
 
@@ -150,4 +165,13 @@ def test_without_the_registration_the_names_are_unknown_and_a_bad_module_is_one_
     res = _run(lab, *args, plugins="baselines,no_such_lab")
     assert res.returncode == 2 and res.stderr.count("\n") == 1
     assert "VAAL_PLUGINS names module 'no_such_lab', which is not importable" in res.stderr
+    assert not lab["out"].exists()
+
+
+def test_a_bad_value_of_a_plugin_strategys_option_is_one_error_before_any_run(lab):
+    res = _run(lab, "vaal_core", "run", str(lab["spec"]), "--strategy", "random", "--seed", "0",
+               "--out", str(lab["out"]), "--data-root", str(lab["data"]),
+               "--set", "baselines.lowest_index_skip=-1")  # fmt: skip
+    assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr
+    assert "'baselines.lowest_index_skip' must be >= 0, got -1" in res.stderr
     assert not lab["out"].exists()
