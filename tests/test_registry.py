@@ -6,6 +6,7 @@ import pytest
 
 from vaal_core import spec as spec_module
 from vaal_core.augment import AUGMENTATIONS, PAIR_AUGMENTATIONS
+from vaal_core.datasets import DATASETS, register_dataset
 from vaal_core.errors import SpecError
 from vaal_core.names import AUGMENTATION_PRESETS
 from vaal_core.registry import Registry
@@ -49,3 +50,9 @@ def test_the_spec_validates_exactly_the_registered_names():
     }
     with pytest.raises(SpecError, match="'task.schedule' is 'linear'; valid values"):
         spec_module.spec_from_dict({"experiment": "x", "task": {"schedule": "linear"}})
+
+
+def test_a_dataset_layout_must_name_a_task_kind():
+    with pytest.raises(TypeError, match="dataset kind 'detection' is not a task kind"):
+        register_dataset("boxes", kind="detection")(lambda root, opts: None)
+    assert "boxes" not in DATASETS
