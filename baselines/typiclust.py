@@ -10,9 +10,12 @@ neighbours within its cluster), K = `baselines.typiclust_knn`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
+from vaal_core.errors import SpecError
 from vaal_core.strategies import QueryContext, Strategy, register_strategy
 
 _TYPICLUST_PURPOSE = 5
@@ -83,22 +86,42 @@ def typiclust_picks(
     return np.asarray(picks, dtype=np.int64)
 
 
+@dataclass(frozen=True)
+class TypiClustOptions:
+    """TypiClust's knobs (Hacohen, Dekel & Weinshall, ICML 2022): spec keys
+    `baselines.typiclust_<field>`. The defaults are also pinned in vaal_core/spec.py
+    `_OWNED_HASHED` (they were spec fields once, so older spec hashes include them)."""
+
+    max_clusters: int = 500  # cap on |labeled| + budget clusters
+    knn: int = 20  # neighbours in the typicality estimate
+    min_cluster_size: int = 5  # smaller clusters are used only once the others run dry
+
+    def __post_init__(self) -> None:
+        for name, what in (("max_clusters", "clusters"), ("knn", "neighbours"),
+                           ("min_cluster_size", "images per cluster")):  # fmt: skip
+            if (value := getattr(self, name)) < 1:
+                raise SpecError(
+                    f"spec key 'baselines.typiclust_{name}' must be >= 1 ({what}), got {value}"
+                )
+
+
 @register_strategy("typiclust")
 class TypiClustStrategy(Strategy):
     """Low-budget strategy: typical images from uncovered clusters of |labeled| + budget."""
 
     needs = frozenset({"embeddings"})
+    options_type, option_prefix = TypiClustOptions, "typiclust_"
 
     def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
-        b = self.spec.baselines
+        b, o = self.spec.baselines, self.options
         cands = ctx.pool.candidates
         feats = torch.nn.functional.normalize(ctx.embeddings(cands), dim=1)
         is_lab = np.isin(cands, ctx.pool.labeled)
-        n_clusters = min(int(is_lab.sum()) + budget, b.typiclust_max_clusters, len(cands))
+        n_clusters = min(int(is_lab.sum()) + budget, o.max_clusters, len(cands))
         labels = cluster(
             feats.cpu().numpy(), n_clusters, ctx.derived_seed(_TYPICLUST_PURPOSE) % 2**31
         )
-        typ = typicality(feats, labels, b.typiclust_knn, b.chunk_size)
+        typ = typicality(feats, labels, o.knn, b.chunk_size)
         ctx.stats["clusters"] = n_clusters
-        picks = typiclust_picks(labels, typ, is_lab, budget, b.typiclust_min_cluster_size)
+        picks = typiclust_picks(labels, typ, is_lab, budget, o.min_cluster_size)
         return cands[picks]

@@ -1,4 +1,5 @@
-"""Executor name -> a configured submitit executor. The same tasks run on any of them.
+"""Launchers by name (`--executor`): a configured submitit executor and how the sweep waits for
+it. The same tasks run on any of them; a plug-in adds one with `register_launcher`.
 
 - slurm: one SLURM job array (`sbatch --array`), tasks requeued on pre-emption/time limit;
 - local: submitit's local processes on this machine, `array_parallelism` at a time;
@@ -10,9 +11,12 @@ from __future__ import annotations
 import shutil
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import submitit
+
+from vaal_core.registry import Registry
 
 from .options import ClusterOptions, OptionsError
 
@@ -64,19 +68,51 @@ def _debug(folder: Path, opts: ClusterOptions) -> submitit.Executor:
     return submitit.DebugExecutor(folder)
 
 
-EXECUTORS: dict[str, Callable[[Path, ClusterOptions], submitit.Executor]] = {
-    "slurm": _slurm,
-    "local": _local,
-    "debug": _debug,
-}
+@dataclass(frozen=True)
+class Launcher:
+    """Where a sweep's tasks run. `build(folder, options)` gives the submitit executor;
+    `queued`: tasks go to a scheduler as one array and the sweep returns before they end (their
+    state is then asked of the scheduler); otherwise the sweep runs them and waits, `parallel`
+    ones `array_parallelism` at a time, the others one by one."""
+
+    build: Callable[[Path, ClusterOptions], submitit.Executor]
+    queued: bool = False
+    parallel: bool = False
+    check: Callable[[], None] | None = None  # raises OptionsError when unusable on this machine
 
 
-def make_executor(name: str, folder: Path, opts: ClusterOptions) -> submitit.Executor:
-    if name not in EXECUTORS:
-        raise OptionsError(f"--executor '{name}' is unknown; choose one of {', '.join(EXECUTORS)}")
-    if name == "slurm" and shutil.which("sbatch") is None:
+LAUNCHERS: Registry[Launcher] = Registry("--executor", OptionsError)
+EXECUTORS = LAUNCHERS  # the name the sweep's --executor flag knew it by
+
+
+def register_launcher(name: str, launcher: Launcher) -> Launcher:
+    return LAUNCHERS.add(name, launcher)
+
+
+def _need_sbatch() -> None:
+    if shutil.which("sbatch") is None:
         raise OptionsError(
             "--executor slurm needs SLURM's sbatch on PATH; use --executor local on this machine "
             "(or slurm/ci/up.sh to start a one-node test cluster)"
         )
-    return EXECUTORS[name](folder, opts)
+
+
+register_launcher("slurm", Launcher(_slurm, queued=True, check=_need_sbatch))
+register_launcher("local", Launcher(_local, parallel=True))
+register_launcher("debug", Launcher(_debug))
+
+
+def get_launcher(name: str) -> Launcher:
+    launcher = LAUNCHERS.get(name)
+    if launcher.check is not None:
+        launcher.check()
+    return launcher
+
+
+def make_executor(name: str, folder: Path, opts: ClusterOptions) -> submitit.Executor:
+    return get_launcher(name).build(folder, opts)
+
+
+def is_queued(name: str) -> bool:
+    """Whether jobs recorded under launcher `name` are tracked by the scheduler (SLURM)."""
+    return name in LAUNCHERS and LAUNCHERS[name].queued

@@ -17,6 +17,7 @@ from vaal_core.loop import run_dir_for
 from vaal_core.runlog import read_records
 from vaal_core.spec import Spec
 
+from .executors import is_queued
 from .manifest import JobEntry, read_manifest, run_key
 from .scheduler import SchedulerError, job_states
 
@@ -85,7 +86,7 @@ def collect_status(
 ) -> list[RunStatus]:
     manifest = read_manifest(out, spec.experiment)
     wanted = [(s, k, manifest.get(run_key(s, k))) for s in strategies for k in seeds]
-    slurm_ids = [e.job_id for _, _, e in wanted if e and e.executor == "slurm"]
+    slurm_ids = [e.job_id for _, _, e in wanted if e and is_queued(e.executor)]
     try:
         live = job_states(slurm_ids) if slurm_ids else {}
     except SchedulerError:  # scheduler gone (e.g. a laptop looking at cluster results)
@@ -100,7 +101,7 @@ def collect_status(
         elif entry is None:
             state = "not submitted"
         else:
-            state = live.get(entry.job_id, "stopped") if entry.executor == "slurm" else "stopped"
+            state = live.get(entry.job_id, "stopped") if is_queued(entry.executor) else "stopped"
             result = _result(entry)
             if state not in ("pending", "running"):
                 if result and result[0] == "error":

@@ -25,7 +25,7 @@ from vaal_core.loop import RunDirConflict, preflight, run_dir_for
 from vaal_core.rundir import holds_spec
 from vaal_core.spec import Spec, load_spec
 
-from .executors import EXECUTORS, default_executor, make_executor
+from .executors import default_executor, get_launcher, is_queued
 from .manifest import JobEntry, read_manifest, record_jobs, run_key, sweep_dir
 from .options import ClusterOptions, load_profile, parse_seeds
 from .scheduler import LIVE, SchedulerError, job_states, wait_for_jobs
@@ -42,8 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", default=None, help="dataset root (default: $DATA_ROOT or data/)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a spec value, as in `python -m vaal_core run` (repeatable)")  # fmt: skip
-    p.add_argument("--executor", choices=sorted(EXECUTORS), default=None,
-                   help="slurm (default when sbatch is on PATH), local, or debug (in-process)")  # fmt: skip
+    p.add_argument("--executor", default=None,
+                   help="slurm (default when sbatch is on PATH), local, debug (in-process), or a "
+                        "launcher a plug-in registers ($VAAL_PLUGINS)")  # fmt: skip
     p.add_argument("--profile", default="default",
                    help="cluster profile: slurm/profiles/<name>.yaml or a YAML path (default: default)")  # fmt: skip
     p.add_argument("--partition")
@@ -89,7 +90,7 @@ def _check_run_dir(spec: Spec, run_dir: Path) -> None:
 def plan(spec: Spec, strategies: list[str], seeds: list[int], out: Path) -> tuple[list, list]:
     """(to submit, skipped with reason): finished runs and runs with a live job are skipped."""
     manifest = read_manifest(out, spec.experiment)
-    previous = {k: e.job_id for k, e in manifest.items() if e.executor == "slurm"}
+    previous = {k: e.job_id for k, e in manifest.items() if is_queued(e.executor)}
     try:
         live = (
             {j for j, s in job_states(previous.values()).items() if s in LIVE}
@@ -122,8 +123,9 @@ def _tidy(folder: Path) -> None:
 def submit(executor_name: str, opts: ClusterOptions, tasks: list[RunTask], out: Path, spec: Spec):
     """Submit every task (one array on SLURM); record the jobs; return them in task order."""
     folder = sweep_dir(out, spec.experiment) / "logs" / "%j"
-    executor = make_executor(executor_name, folder, opts)
-    if executor_name == "slurm":
+    launcher = get_launcher(executor_name)
+    executor = launcher.build(folder, opts)
+    if launcher.queued:  # one job array
         with executor.batch():
             jobs = [executor.submit(t) for t in tasks]
     else:
@@ -165,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         opts = _options(args)
         executor_name = args.executor or default_executor()
+        launcher = get_launcher(executor_name)  # an unknown or unusable one: before any queueing
         data_root = args.data_root or os.environ.get("DATA_ROOT") or "data"
         data_root = str(Path(data_root).resolve())
         todo, skipped = plan(spec, strategies, seeds, out)
@@ -172,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skip {key}: {why}")
         if todo:
             tasks = [RunTask(spec, s, k, str(out), data_root) for s, k in todo]
-            if executor_name == "slurm":
+            if launcher.queued:
                 jobs = submit(executor_name, opts, tasks, out, spec)
                 array = jobs[0].job_id.split("_")[0]
                 print(f"submitted {len(jobs)} task(s) as SLURM job array {array}: "
@@ -180,11 +183,11 @@ def main(argv: list[str] | None = None) -> int:
                 if args.wait:
                     wait_for_jobs([j.job_id for j in jobs], args.wait_timeout_s)
             else:
-                step = opts.array_parallelism if executor_name == "local" else 1
+                step = opts.array_parallelism if launcher.parallel else 1
                 for i in range(0, len(tasks), step):  # at most array_parallelism at once
                     _wait_in_process(submit(executor_name, opts, tasks[i : i + step], out, spec))
                 _tidy(sweep_dir(out, spec.experiment) / "logs" / "%j")
-        if executor_name != "slurm" or args.wait or not todo:
+        if not launcher.queued or args.wait or not todo:
             rows = collect_status(spec, strategies, seeds, out)
             print(format_table(rows))
             return 1 if any(r.state == "failed" for r in rows) else 0

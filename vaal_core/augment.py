@@ -6,8 +6,13 @@ This replaces torchvision's per-sample PIL transforms (RandomCrop(pad 4) + Rando
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
+
+from . import names
+from .registry import Registry
 
 
 def normalize(x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
@@ -136,14 +141,18 @@ def _pair_flip(x, y, size, generator, crop: bool = False):
 
 
 # name -> (uint8 image batch, mask batch or None, crop size, generator) -> (images, masks)
-PAIR_AUGMENTATIONS = {
-    "seg_crop_flip": paired_crop_flip,
-    "seg_flip": _pair_flip,
-}
+PAIR_AUGMENTATIONS: Registry[Callable] = Registry(
+    "paired augmentation", ValueError, declared=names.PAIR_AUGMENTATIONS
+)
+PAIR_AUGMENTATIONS.add("seg_crop_flip", paired_crop_flip)
+PAIR_AUGMENTATIONS.add("seg_flip", _pair_flip)
+PAIR_AUGMENTATIONS.check_declared()
 
 # name -> (uint8 batch, output size, generator) -> augmented batch; `task.augmentation` picks one
-AUGMENTATIONS = {
-    "flip": _flip,
-    "crop_flip": _crop_flip,
-    "rrc_flip": random_resized_crop_flip,
-}
+AUGMENTATIONS: Registry[Callable] = Registry(
+    "augmentation", ValueError, declared=names.AUGMENTATIONS
+)
+AUGMENTATIONS.add("flip", _flip)
+AUGMENTATIONS.add("crop_flip", _crop_flip)
+AUGMENTATIONS.add("rrc_flip", random_resized_crop_flip)
+AUGMENTATIONS.check_declared()

@@ -41,3 +41,7 @@ class FailpointError(ExpectedError, ValueError):
 
 class UsageError(ExpectedError, ValueError):
     """A command-line argument that cannot be parsed or used (argparse's own errors included)."""
+
+
+class PluginError(ExpectedError, ImportError):
+    """A module named in $VAAL_PLUGINS cannot be imported."""

@@ -46,6 +46,7 @@ from .strategies import (
     STRATEGIES,
     QueryContext,
     Strategy,
+    check_owned_options,
     check_strategy_supports,
     make_strategy,
     task_kind,
@@ -64,6 +65,39 @@ from .trainer import (
 _INIT, _TRAIN, _QUERY, _FIT = 0, 1, 2, 3
 
 
+@dataclasses.dataclass
+class _Run:
+    """What every cycle of one run shares, prepared once (fresh start or resume)."""
+
+    strategy: Strategy
+    data: Any  # a DataSource, the test set already subset
+    batches: Batches
+    pool: Pool
+    val: np.ndarray
+    true_labels: np.ndarray  # the oracle's truth (a noisy oracle flips copies of them)
+    start: int  # the first cycle still to run
+    records: list[dict[str, Any]]
+    run_id: str
+    git_rev: str
+    paid: int  # validation labels counted in n_labeled (protocol.val_counts_against_budget)
+    model_state: dict[str, Any] | None = None  # warm start (protocol.reset_task_each_cycle off)
+    noisy_upto: np.ndarray | None = None  # noisy oracle: the labeled set its noise covers
+
+
+@dataclasses.dataclass
+class _Outcome:
+    """One cycle's results, gathered for its record."""
+
+    labeled: np.ndarray
+    flipped: list[int] | None = None
+    result: Any = None  # trainer.Evaluation
+    health: dict[str, Any] = dataclasses.field(default_factory=dict)
+    train_s: float = 0.0
+    selected: np.ndarray | None = None
+    query_s: float = 0.0
+    stats: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
 def run_dir_for(out: Path, spec: Spec, strategy: str, seed: int) -> Path:
     return Path(out) / spec.experiment / strategy / f"seed-{seed}"
 
@@ -72,16 +106,19 @@ def preflight(spec: Spec, strategy: str) -> None:
     """Every name in the spec resolves, before data is read or compute is spent."""
     kind = task_kind(spec)
     check_strategy_supports(strategy, kind)
+    check_owned_options(spec)
     check_dataset_name(spec.dataset.name)
     if dataset_task_kind(spec.dataset.name) != kind:
         raise SpecError(
             f"spec key 'task.kind' is '{kind}', but dataset '{spec.dataset.name}' is a "
             f"{dataset_task_kind(spec.dataset.name)} dataset; set task.kind to match it"
         )
-    if spec.task.model not in TASK_MODELS:
+    try:
+        TASK_MODELS.get(spec.task.model)  # loads the plug-ins for a name the engine lacks
+    except ValueError:
         raise SpecError(
-            f"spec key 'task.model' is '{spec.task.model}'; valid names: {', '.join(sorted(TASK_MODELS))}"
-        )
+            f"spec key 'task.model' is '{spec.task.model}'; valid names: {', '.join(TASK_MODELS.names())}"
+        ) from None
     check_model_options(spec.task.model, spec.task.model_width)
     check_pretrained(spec.task.model, spec.task.pretrained)
 
@@ -126,11 +163,60 @@ class ActiveLoop:
             return self._run()
 
     def _run(self) -> list[dict[str, Any]]:
-        spec, a = self.spec, self.spec.active
-        records = self.run_dir.claim(spec, self.strategy_name, self.seed)
-        if len(records) >= a.cycles:
+        records = self.run_dir.claim(self.spec, self.strategy_name, self.seed)
+        if len(records) >= self.spec.active.cycles:
             tqdm.write(f"{self.run_dir.path}: complete ({len(records)} cycles), nothing to do")
             return records
+        run = self._prepare(records)
+        for cycle in tqdm(range(run.start, self.spec.active.cycles), initial=run.start,
+                          total=self.spec.active.cycles, disable=not self.progress,
+                          desc=f"{self.strategy_name} seed {self.seed}"):  # fmt: skip
+            self._cycle(run, cycle)
+        return run.records
+
+    def _cycle(self, run: _Run, cycle: int) -> None:
+        """One cycle: train -> evaluate -> query -> commit."""
+        out = _Outcome(labeled=run.pool.labeled)
+        model = self._train_and_evaluate(run, cycle, out)
+        if cycle < self.spec.active.cycles - 1:  # the last cycle trains and evaluates only
+            self._query_and_label(run, cycle, model, out)
+        self._commit(run, cycle, model, out)
+        if not self.spec.protocol.reset_task_each_cycle:
+            run.model_state = model.state_dict()
+
+    def _train_and_evaluate(self, run: _Run, cycle: int, out: _Outcome) -> torch.nn.Module:
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+        out.flipped = self._noisy_oracle(run, cycle, out.labeled)
+        t0 = time.perf_counter()
+        model, train_stats = self._train(cycle, run.batches, out.labeled, run.val, run.model_state)
+        out.result = evaluate_detailed(model, run.batches, self.spec.task, self.spec.runtime)
+        out.health = self._health(cycle, model, run.batches, out.labeled, train_stats)
+        out.train_s = time.perf_counter() - t0
+        failpoint("after_train", cycle)
+        return model
+
+    def _query_and_label(self, run: _Run, cycle: int, model, out: _Outcome) -> None:
+        t1 = time.perf_counter()
+        out.selected, out.stats = self._query(cycle, run.strategy, run.pool, model, run.batches)
+        out.query_s = time.perf_counter() - t1
+        failpoint("after_query", cycle)
+        run.pool.label(out.selected)  # raises on duplicate or already-labeled indices
+
+    def _commit(self, run: _Run, cycle: int, model, out: _Outcome) -> None:
+        """Write the cycle's record, next labeled set and carried state (RunDir's order)."""
+        rec = self._record(run, cycle, out)
+        last = out.selected is None
+        self.run_dir.commit(rec.as_record(), next_labeled=None if last else run.pool.labeled,
+                            carry=None if last else self._carry(model, run.strategy))  # fmt: skip
+        run.records.append(rec.as_record())
+        self._print(rec, out)
+
+    # ------------------------------------------------------------------ preparation and resume
+    def _prepare(self, records: list[dict[str, Any]]) -> _Run:
+        """Everything the cycles share: the strategy, data and splits, the labeled pool, and on a
+        resume the carried state and the noisy oracle's labels, all read back before compute."""
+        spec = self.spec
         strategy = make_strategy(self.strategy_name, spec)
         start, carry = len(records), None
         self.run_dir.check_no_lost_records(start)
@@ -157,86 +243,61 @@ class ActiveLoop:
                 initial_labeled(spec.dataset.name, candidates, initial_train_size(spec, len(val)), self.seed,
                                 self._initial_allowed(true_labels[candidates], data.num_classes))
             )  # fmt: skip
-        pool = Pool(candidates, labeled)
         model_state = None
         if carry is not None:
             if "strategy" in carry:
                 strategy.load_state_dict(carry["strategy"])
             model_state = carry.get("task_model")
 
-        batches = batches_from_spec(spec, data, self.device)  # the factory every DDP rank calls
-        noisy = spec.protocol.label_noise > 0
-        if noisy:  # the oracle's labels: replay the noise of every cycle already committed
-            batches.train_labels = batches.data.labels("train").clone()
-            prev = np.empty(0, np.int64)
+        run = _Run(
+            strategy=strategy, data=data, val=val, true_labels=true_labels,
+            pool=Pool(candidates, labeled), start=start, records=records,
+            batches=batches_from_spec(spec, data, self.device),  # the factory every DDP rank calls
+            run_id=records[0]["run_id"] if records else uuid.uuid4().hex[:12],
+            git_rev=git_revision(), model_state=model_state,
+            paid=labeled_offset(spec, len(val)),  # validation labels paid from the budget, if so
+        )  # fmt: skip
+        if spec.protocol.label_noise > 0:  # the noisy oracle: replay every committed cycle's noise
+            run.batches.train_labels = run.batches.data.labels("train").clone()
+            run.noisy_upto = np.empty(0, np.int64)
             for c in range(start):
                 now = self.run_dir.load_pool(c)
-                self._label_with_noise(batches, c, np.setdiff1d(now, prev), true_labels)
-                prev = now
-        run_id = records[0]["run_id"] if records else uuid.uuid4().hex[:12]
-        git_rev = git_revision()
-        paid = labeled_offset(spec, len(val))  # validation labels paid from the budget, if so
-        bar = tqdm(range(start, a.cycles), desc=f"{self.strategy_name} seed {self.seed}",
-                   initial=start, total=a.cycles, disable=not self.progress)  # fmt: skip
-        for cycle in bar:
-            if self.device.type == "cuda":
-                torch.cuda.reset_peak_memory_stats(self.device)
-            labeled_now = pool.labeled
-            flipped = None
-            if noisy:
-                flipped = self._label_with_noise(
-                    batches, cycle, np.setdiff1d(labeled_now, prev), true_labels
+                self._label_with_noise(
+                    run.batches, c, np.setdiff1d(now, run.noisy_upto), true_labels
                 )
-                prev = labeled_now
-            t0 = time.perf_counter()
-            model, train_stats = self._train(cycle, batches, labeled_now, val, model_state)
-            result = evaluate_detailed(model, batches, spec.task, spec.runtime)
-            value = result.value
-            health = self._health(cycle, model, batches, labeled_now, train_stats)
-            train_s = time.perf_counter() - t0
-            failpoint("after_train", cycle)
+                run.noisy_upto = now
+        return run
 
-            selected, query_s, stats = None, 0.0, {}
-            if cycle < a.cycles - 1:
-                t1 = time.perf_counter()
-                selected, stats = self._query(cycle, strategy, pool, model, batches)
-                query_s = time.perf_counter() - t1
-                failpoint("after_query", cycle)
-                pool.label(selected)  # raises on duplicate or already-labeled indices
+    # ------------------------------------------------------------------ the record
+    def _record(self, run: _Run, cycle: int, out: _Outcome) -> CycleRecord:
+        spec, labeled, selected = self.spec, out.labeled, out.selected
+        n_labeled = run.paid + len(labeled)
+        return CycleRecord(
+            run_id=run.run_id, experiment=spec.experiment, dataset=spec.dataset.name, strategy=self.strategy_name,
+            protocol=spec.protocol.name, seed=self.seed, spec_hash=spec.hash(), git_rev=run.git_rev, cycle=cycle,
+            n_labeled=n_labeled, fraction=n_labeled / (run.paid + len(run.pool)),
+            metric=out.result.metric,
+            value=out.result.value, train_s=round(out.train_s, 3), query_s=round(out.query_s, 3),
+            peak_mem_mb=round(peak_memory_mb(self.device), 1), labeled_sha1=indices_sha1(labeled),
+            n_selected=0 if selected is None else len(selected),
+            selected_sha1=None if selected is None else indices_sha1(selected),
+            precision=spec.runtime.precision, device=str(self.device), query_stats=out.stats,
+            selected_classes=None if selected is None else run.batches.kind.selected_histogram(
+                run.true_labels, selected, run.data.num_classes),
+            label_noise_flipped=out.flipped, per_class_iou=out.result.per_class_iou,
+            quirks=list(spec.protocol.quirks) or None, **out.health,
+        )  # fmt: skip
 
-            rec = CycleRecord(
-                run_id=run_id, experiment=spec.experiment, dataset=spec.dataset.name, strategy=self.strategy_name,
-                protocol=spec.protocol.name, seed=self.seed, spec_hash=spec.hash(), git_rev=git_rev, cycle=cycle,
-                n_labeled=paid + len(labeled_now), fraction=(paid + len(labeled_now)) / (paid + len(pool)),
-                metric=result.metric,
-                value=value, train_s=round(train_s, 3), query_s=round(query_s, 3),
-                peak_mem_mb=round(peak_memory_mb(self.device), 1), labeled_sha1=indices_sha1(labeled_now),
-                n_selected=0 if selected is None else len(selected),
-                selected_sha1=None if selected is None else indices_sha1(selected),
-                precision=spec.runtime.precision, device=str(self.device), query_stats=stats,
-                selected_classes=None if selected is None else batches.kind.selected_histogram(
-                    true_labels, selected, data.num_classes),
-                label_noise_flipped=flipped, per_class_iou=result.per_class_iou,
-                quirks=list(spec.protocol.quirks) or None, **health,
-            )  # fmt: skip
-            self.run_dir.commit(
-                rec.as_record(),
-                next_labeled=None if selected is None else pool.labeled,
-                carry=None if selected is None else self._carry(model, strategy),
-            )
-            records.append(rec.as_record())
-            val_note = f" val={rec.val_value:.4f}" if rec.val_value is not None else ""
-            if not rec.fit_ok:
-                val_note += (f" UNHEALTHY: {rec.metric}={rec.train_fit:.4f} on its own labeled set, "
-                             f"{rec.nonfinite_losses} non-finite losses")  # fmt: skip
-            tqdm.write(
-                f"[{spec.experiment} {self.strategy_name} seed {self.seed}] cycle {cycle + 1}/{a.cycles} "
-                f"labeled={len(labeled_now)} ({100 * rec.fraction:.1f}%) {rec.metric}={value:.4f}{val_note} "
-                f"train {train_s:.1f}s query {query_s:.1f}s"
-            )
-            if not spec.protocol.reset_task_each_cycle:
-                model_state = model.state_dict()
-        return records
+    def _print(self, rec: CycleRecord, out: _Outcome) -> None:
+        val_note = f" val={rec.val_value:.4f}" if rec.val_value is not None else ""
+        if not rec.fit_ok:
+            val_note += (f" UNHEALTHY: {rec.metric}={rec.train_fit:.4f} on its own labeled set, "
+                         f"{rec.nonfinite_losses} non-finite losses")  # fmt: skip
+        tqdm.write(
+            f"[{self.spec.experiment} {self.strategy_name} seed {self.seed}] cycle {rec.cycle + 1}/"
+            f"{self.spec.active.cycles} labeled={len(out.labeled)} ({100 * rec.fraction:.1f}%) "
+            f"{rec.metric}={rec.value:.4f}{val_note} train {out.train_s:.1f}s query {out.query_s:.1f}s"
+        )
 
     # ------------------------------------------------------------------ one cycle
     def _train(self, cycle: int, batches: Batches, labeled: np.ndarray, val: np.ndarray, state):
@@ -302,6 +363,16 @@ class ActiveLoop:
                 f"than active.initial ({self.spec.active.initial}); add classes or lower it"
             )
         return allowed
+
+    def _noisy_oracle(self, run: _Run, cycle: int, labeled: np.ndarray) -> list[int] | None:
+        """This cycle's newly labeled images, some given a wrong label (None: a truthful oracle)."""
+        if run.noisy_upto is None:
+            return None
+        flipped = self._label_with_noise(
+            run.batches, cycle, np.setdiff1d(labeled, run.noisy_upto), run.true_labels
+        )
+        run.noisy_upto = labeled
+        return flipped
 
     def _label_with_noise(self, batches: Batches, cycle: int, new: np.ndarray, true_labels):
         """Noisy oracle: give some of this cycle's newly labeled images a wrong label."""

@@ -9,18 +9,16 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from .registry import Registry
+
 # (in_channels, num_classes[, width]) -> model; a factory that takes `width` accepts
 # `task.model_width` (a channel multiplier)
 ModelFactory = Callable[..., nn.Module]
-TASK_MODELS: dict[str, ModelFactory] = {}
+TASK_MODELS: Registry[ModelFactory] = Registry("task model", ValueError)
 
 
 def register_model(name: str) -> Callable[[ModelFactory], ModelFactory]:
-    def deco(fn: ModelFactory) -> ModelFactory:
-        TASK_MODELS[name] = fn
-        return fn
-
-    return deco
+    return TASK_MODELS.register(name)
 
 
 def takes_width(name: str) -> bool:
@@ -82,14 +80,11 @@ def load_pretrained(model: nn.Module, name: str, path: str) -> list[str]:
 def build_task_model(
     name: str, in_channels: int, num_classes: int, width: float = 1.0
 ) -> nn.Module:
-    if name not in TASK_MODELS:
-        raise ValueError(
-            f"unknown task model '{name}'; valid names: {', '.join(sorted(TASK_MODELS))}"
-        )
+    factory = TASK_MODELS.get(name)
     check_model_options(name, width)
     if takes_width(name):
-        return TASK_MODELS[name](in_channels, num_classes, width=width)
-    return TASK_MODELS[name](in_channels, num_classes)
+        return factory(in_channels, num_classes, width=width)
+    return factory(in_channels, num_classes)
 
 
 class _RepeatChannels(nn.Module):

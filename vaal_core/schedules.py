@@ -11,9 +11,12 @@ One function so the protocols differ only in spec values:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
+from . import names
+from .registry import Registry
 from .spec import TaskSpec
 
 
@@ -30,34 +33,64 @@ def total_iterations(task: TaskSpec, n_labeled: int, n_train: int) -> int:
     return max(1, -(-n_labeled // task.batch_size)) * task.epochs
 
 
-def _lr_factor(task: TaskSpec, total: int):
-    if task.schedule == "constant":
-        return lambda step: 1.0
-    if task.schedule == "multistep":
-        milestones = sorted({int(m * total) for m in task.lr_milestones})
-        return lambda step: task.lr_gamma ** sum(step >= m for m in milestones)
-    if task.schedule == "step":
-        every = max(1, int(task.lr_step_fraction * total))  # the originals' `iterations // k`
-        return lambda step: task.lr_gamma ** (step // every)
-    if task.schedule == "cosine":
-        return lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
-    raise ValueError(f"unknown task.schedule {task.schedule!r}")
+# name -> (task spec, total steps) -> (step -> lr factor); `task.schedule` picks one
+SCHEDULES: Registry[Callable[[TaskSpec, int], Callable[[int], float]]] = Registry(
+    "task.schedule", ValueError, declared=names.SCHEDULES
+)
+
+
+@SCHEDULES.register("constant")
+def _constant(task: TaskSpec, total: int):
+    return lambda step: 1.0
+
+
+@SCHEDULES.register("multistep")
+def _multistep(task: TaskSpec, total: int):
+    milestones = sorted({int(m * total) for m in task.lr_milestones})
+    return lambda step: task.lr_gamma ** sum(step >= m for m in milestones)
+
+
+@SCHEDULES.register("step")
+def _step(task: TaskSpec, total: int):
+    every = max(1, int(task.lr_step_fraction * total))  # the originals' `iterations // k`
+    return lambda step: task.lr_gamma ** (step // every)
+
+
+@SCHEDULES.register("cosine")
+def _cosine(task: TaskSpec, total: int):
+    return lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
+
+
+SCHEDULES.check_declared()
+
+# name -> (parameters, task spec) -> optimiser; `task.optimizer` picks one
+OPTIMIZERS: Registry[Callable[..., torch.optim.Optimizer]] = Registry(
+    "task.optimizer", ValueError, declared=names.OPTIMIZERS
+)
+
+
+@OPTIMIZERS.register("sgd")
+def _sgd(params, task: TaskSpec) -> torch.optim.Optimizer:
+    return torch.optim.SGD(
+        params, lr=task.lr, momentum=task.momentum, weight_decay=task.weight_decay
+    )
+
+
+@OPTIMIZERS.register("adam")
+def _adam(params, task: TaskSpec) -> torch.optim.Optimizer:
+    return torch.optim.Adam(params, lr=task.lr, weight_decay=task.weight_decay)
+
+
+OPTIMIZERS.check_declared()
 
 
 def build_optimization(
     params, task: TaskSpec, n_labeled: int, n_train: int
 ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler, int]:
     """(optimiser, scheduler stepped once per optimiser step, total steps) for one cycle."""
-    if task.optimizer == "sgd":
-        opt = torch.optim.SGD(
-            params, lr=task.lr, momentum=task.momentum, weight_decay=task.weight_decay
-        )
-    elif task.optimizer == "adam":
-        opt = torch.optim.Adam(params, lr=task.lr, weight_decay=task.weight_decay)
-    else:
-        raise ValueError(f"unknown task.optimizer {task.optimizer!r}")
+    opt = OPTIMIZERS.get(task.optimizer)(params, task)
     total = total_iterations(task, n_labeled, n_train)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_factor(task, total))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, SCHEDULES.get(task.schedule)(task, total))
     return opt, sched, total
 
 

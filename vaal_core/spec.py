@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from . import names
 from .errors import SpecError  # noqa: F401  (re-exported: callers import it from here)
 from .quirks import check_quirks
 
@@ -137,13 +138,23 @@ class BaselinesSpec:
     chunk_size: int = (
         4096  # rows per distance block in coreset/badge/typiclust (memory, not results)
     )
-    typiclust_max_clusters: int = 500  # cap on |labeled| + budget clusters (Hacohen et al. 2022)
-    typiclust_knn: int = 20  # neighbours in the typicality estimate
-    typiclust_min_cluster_size: int = 5  # smaller clusters are used only once the others run dry
     # suggestive annotation (Yang et al., MICCAI 2017): bootstrap members, and the uncertain
     # candidates (this many times the budget) the representativeness step chooses from
     sa_ensemble_size: int = 4
     sa_candidates_factor: float = 2.0
+    # knobs a strategy owns (its `Strategy.options_type` dataclass, e.g. baselines/typiclust.py):
+    # every other key of this section, as the spec wrote it; the registered strategies check
+    # them at preflight (vaal_core/strategies.py `check_owned_options`), not here
+    owned: tuple[tuple[str, Any], ...] = ()
+
+    def options(self, options_type: type, prefix: str) -> Any:
+        """The dataclass `options_type` from this section's `<prefix><field>` keys, typed like
+        every spec value; fields the spec leaves out keep the dataclass's defaults."""
+        hints, given = typing.get_type_hints(options_type), dict(self.owned)
+        return options_type(**{
+            f.name: _check_type(given[prefix + f.name], hints[f.name], f"baselines.{prefix}{f.name}")
+            for f in dataclasses.fields(options_type) if prefix + f.name in given
+        })  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -192,6 +203,10 @@ class Spec:
 
     def to_dict(self) -> dict[str, Any]:
         d = _plain(dataclasses.asdict(self))
+        baselines = d["baselines"]
+        baselines.update(baselines.pop("owned"))  # strategy-owned keys sit in the section itself
+        for key, default in _OWNED_HASHED.items():
+            baselines.setdefault(key.split(".")[1], default)
         for key, default in _LATER_KEYS.items():  # at their default, keys added later are left
             section, name = key.split(".")  # out, so older specs keep their bytes and hash
             if d[section].get(name) == default:
@@ -259,19 +274,30 @@ _LATER_KEYS: dict[str, Any] = {
     "protocol.quirks": [],
 }
 
+# valid values per key; the names of registries (task kinds, optimisers, schedules, augmentations)
+# come from the torch-free `names` module their registries check themselves against
+# strategy-owned keys that were BaselinesSpec fields before their strategy owned them: written at
+# their default when the spec leaves them out, so every spec keeps its bytes and its hash (keys a
+# strategy adds later are written only when set). tests/test_registry.py pins them to the
+# strategies' own defaults.
+_OWNED_HASHED: dict[str, Any] = {
+    "baselines.typiclust_max_clusters": 500,
+    "baselines.typiclust_knn": 20,
+    "baselines.typiclust_min_cluster_size": 5,
+}
+
+# sections whose unknown keys are kept (in the named field) for the registered plug-ins to check
+_OPEN_FIELDS: dict[type, str] = {BaselinesSpec: "owned"}
+
 _VALID = {
-    "task.kind": {"classification", "segmentation"},
-    "task.optimizer": {"sgd", "adam"},
-    "task.schedule": {"constant", "multistep", "step", "cosine"},
+    "task.kind": set(names.TASK_KINDS),
+    "task.optimizer": set(names.OPTIMIZERS),
+    "task.schedule": set(names.SCHEDULES),
     "task.epoch_basis": {"labeled", "train_set"},
     "task.augmentation": {
-        "standard",
-        "light",
-        "flip",
-        "crop_flip",
-        "rrc_flip",
-        "seg_crop_flip",
-        "seg_flip",
+        *names.AUGMENTATION_PRESETS,
+        *names.AUGMENTATIONS,
+        *names.PAIR_AUGMENTATIONS,
     },
     "dataset.storage": {"auto", "memory", "cache"},
     "protocol.initial_size": {"spec", "budget"},
@@ -323,8 +349,18 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
     if not isinstance(data, dict):
         raise SpecError(f"spec section '{prefix or 'top level'}' must be a mapping, got {data!r}")
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
+    open_field = _OPEN_FIELDS.get(cls)
+    names = {f.name for f in dataclasses.fields(cls)} - {open_field}
     unknown = sorted(set(data) - names)
+    if open_field is not None:
+        kept = [
+            (k, _frozen(data[k], f"{prefix}.{k}"))
+            for k in unknown
+            if not _at_hashed_default(f"{prefix}.{k}", data[k])
+        ]
+        data, unknown = {k: v for k, v in data.items() if k in names}, []
+        data[open_field] = tuple(kept)
+        names.add(open_field)
     if unknown:
         where = f"'{prefix}'" if prefix else "the top level"
         raise SpecError(
@@ -340,7 +376,9 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
                 raise SpecError(f"spec key '{key}' is required")
             continue
         tp = hints[name]
-        if dataclasses.is_dataclass(tp):
+        if name == open_field:
+            kwargs[name] = data[name]
+        elif dataclasses.is_dataclass(tp):
             kwargs[name] = _build(tp, data[name], key)
         else:
             kwargs[name] = _check_type(data[name], tp, key)
@@ -349,6 +387,21 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
                     f"spec key '{key}' is {kwargs[name]!r}; valid values: {sorted(_VALID[key])}"
                 )
     return cls(**kwargs)
+
+
+def _at_hashed_default(key: str, value: Any) -> bool:
+    """An owned key written at the default `to_dict` writes anyway (one spec, one form)."""
+    default = _OWNED_HASHED.get(key, dataclasses.MISSING)
+    return type(value) is type(default) and value == default
+
+
+def _frozen(value: Any, key: str) -> Any:
+    """A YAML value kept for a plug-in to check: scalars, and lists of them as tuples."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v, f"{key}[{i}]") for i, v in enumerate(value))
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise SpecError(f"spec key '{key}' must be a value or a list of values, got {value!r}")
 
 
 def _positive(value: float | int | None, key: str, allow_zero: bool = False) -> None:
@@ -463,9 +516,6 @@ def _validate_baselines(b: BaselinesSpec) -> None:
         ("mc_samples", 2, "BALD and the MC mean need at least two stochastic passes"),
         ("ensemble_size", 2, "a variation ratio needs at least two members to disagree"),
         ("chunk_size", 1, "rows per distance block"),
-        ("typiclust_max_clusters", 1, "clusters"),
-        ("typiclust_knn", 1, "neighbours"),
-        ("typiclust_min_cluster_size", 1, "images per cluster"),
         ("sa_ensemble_size", 2, "bootstrap members must be at least two to disagree"),
     ):
         value = getattr(b, key)

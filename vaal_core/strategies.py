@@ -7,6 +7,7 @@ the command line refer to them as strings; the loop never knows which one it run
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,16 +17,19 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import names
 from .device import peak_memory_mb
 from .inference import MCProbabilities, logits_and_embeddings, mc_dropout_summary
+from .plugins import load_plugins
 from .pool import Pool
+from .registry import Registry
 from .spec import Spec, SpecError
 from .trainer import Batches, predict_logits
 
 # What a strategy may declare in `Strategy.needs`: the shared per-cycle computations it reads
 # ("probabilities", "embeddings", "mc_samples") or "training" (it trains networks of its own).
 NEEDS = frozenset({"probabilities", "embeddings", "mc_samples", "training"})
-TASK_KINDS = frozenset({"classification", "segmentation"})
+TASK_KINDS = frozenset(names.TASK_KINDS)
 
 
 @dataclass
@@ -211,9 +215,15 @@ class Strategy:
     task_kinds: frozenset[str] = frozenset({"classification"})
     # a run that labels the whole candidate pool at once and trains one cycle (the top-line)
     whole_pool: bool = False
+    # the knobs this strategy owns: a frozen dataclass whose fields are the spec keys
+    # `baselines.<option_prefix><field>`, its defaults the spec's; it checks its own values in
+    # `__post_init__` (raising SpecError). The strategy reads them as `self.options`.
+    options_type: type | None = None
+    option_prefix: str = ""
 
     def __init__(self, spec: Spec):
         self.spec = spec
+        self.options = strategy_options(type(self), spec)
 
     def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
         raise NotImplementedError
@@ -245,7 +255,7 @@ class Strategy:
         pass
 
 
-STRATEGIES: dict[str, type[Strategy]] = {}
+STRATEGIES: Registry[type[Strategy]] = Registry("strategy", SpecError)
 
 
 def register_strategy(name: str) -> Callable[[type[Strategy]], type[Strategy]]:
@@ -254,28 +264,42 @@ def register_strategy(name: str) -> Callable[[type[Strategy]], type[Strategy]]:
         if unknown:
             raise TypeError(f"strategy '{name}' declares unknown capabilities {sorted(unknown)}")
         cls.name = name
-        STRATEGIES[name] = cls
-        return cls
+        return STRATEGIES.add(name, cls)
 
     return deco
 
 
-def _import_plugins() -> None:
-    """Strategies defined outside this module register themselves on import."""
-    import importlib
-
-    for module in ("vaal_core.vaal", "baselines"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name != module:
-                raise
-
-
 def check_strategy_name(name: str) -> None:
-    _import_plugins()
-    if name not in STRATEGIES:
-        raise SpecError(f"unknown strategy '{name}'; valid names: {', '.join(sorted(STRATEGIES))}")
+    load_plugins()  # VAAL itself and every plug-in (baselines) register on import
+    STRATEGIES.get(name)
+
+
+def strategy_options(cls: type[Strategy], spec: Spec) -> Any:
+    """`cls`'s own options from the spec (None for a strategy without knobs of its own)."""
+    if cls.options_type is None:
+        return None
+    return spec.baselines.options(cls.options_type, cls.option_prefix)
+
+
+def check_owned_options(spec: Spec) -> None:
+    """Every strategy-owned key in the spec's `baselines` section belongs to a registered
+    strategy, and every registered strategy's options accept the spec's values: a SpecError
+    before any compute, whichever strategy runs (as the section's shared keys)."""
+    load_plugins()
+    owners = {
+        cls.option_prefix + f.name: cls
+        for cls in STRATEGIES.values()
+        if cls.options_type is not None
+        for f in dataclasses.fields(cls.options_type)
+    }
+    for key, _ in spec.baselines.owned:
+        if key not in owners:
+            shared = [f.name for f in dataclasses.fields(spec.baselines) if f.name != "owned"]
+            raise SpecError(
+                f"unknown spec key 'baselines.{key}'; valid keys: {', '.join(sorted([*shared, *owners]))}"
+            )
+    for cls in set(owners.values()):
+        strategy_options(cls, spec)
 
 
 def task_kind(spec: Spec) -> str:

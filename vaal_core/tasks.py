@@ -23,7 +23,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import names
 from .augment import AUGMENTATIONS, PAIR_AUGMENTATIONS, center_crop
+from .registry import Registry
 
 if TYPE_CHECKING:
     from .batches import Batches
@@ -249,10 +251,11 @@ class Segmentation(TaskKind):
 
 CLASSIFICATION = Classification("classification", "accuracy", dict(AUGMENTATIONS), 1024)
 SEGMENTATION = Segmentation("segmentation", "miou", dict(PAIR_AUGMENTATIONS), default_min_fit=0.5)
-TASKS: dict[str, TaskKind] = {k.name: k for k in (CLASSIFICATION, SEGMENTATION)}
+TASKS: Registry[TaskKind] = Registry("task kind", ValueError, declared=names.TASK_KINDS)
+for _kind in (CLASSIFICATION, SEGMENTATION):
+    TASKS.add(_kind.name, _kind)
+TASKS.check_declared()
 
 
 def get_task(name: str) -> TaskKind:
-    if name not in TASKS:
-        raise ValueError(f"unknown task kind {name!r}; valid: {', '.join(sorted(TASKS))}")
-    return TASKS[name]
+    return TASKS.get(name)

@@ -20,7 +20,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import names
 from ..errors import DatasetError  # noqa: E402,F401  (re-exported; an ExpectedError)
+from ..registry import Registry
 
 # which augmentation `task.augmentation: standard | light` means, per kind of dataset
 SMALL_AUGMENT = {"standard": "crop_flip", "light": "flip"}  # CIFAR-like: pad-4 crop + flip
@@ -120,9 +122,24 @@ class LoadOptions:
 
 DatasetLoader = Callable[[Path, LoadOptions], Any]
 AvailabilityCheck = Callable[[Path, LoadOptions], None]
-DATASETS: dict[str, DatasetLoader] = {}
-AVAILABILITY: dict[str, AvailabilityCheck] = {}
-DATASET_KINDS: dict[str, str] = {}  # name -> task kind (classification | segmentation)
+
+
+@dataclass(frozen=True)
+class DatasetLayout:
+    """One on-disk dataset: its loader, its cheap availability check, the task its labels define."""
+
+    load: DatasetLoader
+    available: AvailabilityCheck | None = None
+    kind: str = "classification"  # checked against `task.kind` before any compute
+
+    def __post_init__(self) -> None:
+        if self.kind not in names.TASK_KINDS:
+            raise TypeError(
+                f"dataset kind {self.kind!r} is not a task kind ({', '.join(names.TASK_KINDS)})"
+            )
+
+
+DATASETS: Registry[DatasetLayout] = Registry("dataset", DatasetError)
 
 
 def register_dataset(
@@ -132,17 +149,14 @@ def register_dataset(
     `kind` is the task its labels define (checked against `task.kind` before any compute)."""
 
     def deco(fn: DatasetLoader) -> DatasetLoader:
-        DATASETS[name] = fn
-        DATASET_KINDS[name] = kind
-        if available is not None:
-            AVAILABILITY[name] = available
+        DATASETS.add(name, DatasetLayout(fn, available, kind))
         return fn
 
     return deco
 
 
 def dataset_task_kind(name: str) -> str:
-    return DATASET_KINDS.get(name, "classification")
+    return DATASETS.get(name).kind
 
 
 def default_data_root() -> Path:
@@ -150,8 +164,7 @@ def default_data_root() -> Path:
 
 
 def check_dataset_name(name: str) -> None:
-    if name not in DATASETS:
-        raise DatasetError(f"unknown dataset '{name}'; valid names: {', '.join(sorted(DATASETS))}")
+    DATASETS.get(name)
 
 
 def _root(root: str | Path | None) -> Path:
@@ -162,9 +175,8 @@ def check_dataset_available(
     name: str, root: str | Path | None = None, options: LoadOptions | None = None
 ) -> None:
     """Raise the missing-data DatasetError now, without decoding anything (cheap: stats files)."""
-    check_dataset_name(name)
-    if name in AVAILABILITY:
-        AVAILABILITY[name](_root(root), options or LoadOptions())
+    if (check := DATASETS.get(name).available) is not None:
+        check(_root(root), options or LoadOptions())
 
 
 def load_dataset(
@@ -174,11 +186,11 @@ def load_dataset(
     options: LoadOptions | None = None,
 ):
     """The dataset `name` under `root`, at `image_size`, in memory or from the disk cache."""
-    check_dataset_name(name)
+    layout = DATASETS.get(name)
     opts = options or LoadOptions()
     if image_size is not None:
         opts = replace(opts, image_size=image_size)
-    return DATASETS[name](_root(root), opts)
+    return layout.load(_root(root), opts)
 
 
 def options_from_spec(ds: Any, progress: bool = True) -> LoadOptions:
