@@ -340,9 +340,7 @@ def test_paper_figure_caption_lists_missing_runs(tmp_path):
     cap = analysis.paper_figure(df, "classification", root="R")
     assert "no runs for CIFAR100 under R: run `make reproduce-cifar100`" in cap.missing
     # the strategies of experiments/cifar10.yaml, in its order
-    want = (
-        "CIFAR10: coreset, mc_dropout, dbal, ensemble_varr not run (run `make reproduce-cifar10`)"
-    )
+    want = "CIFAR10: coreset, mc_dropout, dbal, ensemble_varr, full not run (run `make reproduce-cifar10`)"
     assert want in cap.missing
     assert "CIFAR10: vaal has 2/5 complete seeds" in cap.missing
     assert all(m in cap.caption for m in cap.missing)

@@ -164,11 +164,11 @@ def test_every_suggested_command_runs_its_guard(tmp_path):
     commands = _suggested_commands(tmp_path)
     assert "make ablation-mnist_noise20" in commands and "make reproduce-cifar100" in commands
     # The real target with its python replaced by `true`: the Makefile's own spec check runs, the
-    # experiment does not. The venv stamp is a fresh file in tmp_path (newer than pyproject.toml),
+    # experiment does not. The venv stamp is a fresh file in tmp_path (newer than what it rests on),
     # so make never touches the venv; PYTHON=false would fail any venv step harmlessly.
     stamp = tmp_path / "stamp"
     stamp.touch()
-    later = (REPO / "pyproject.toml").stat().st_mtime + 10
+    later = max((REPO / f).stat().st_mtime for f in ("pyproject.toml", "requirements.lock")) + 10
     os.utime(stamp, (later, later))
     safe = ["PY=true", "PYTHON=false", f"STAMP={stamp}", f"VENV={tmp_path / 'venv'}"]
 
