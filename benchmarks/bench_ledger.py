@@ -51,6 +51,11 @@ ROWS = [
     Row("original_init", "vaal", ("vaal.init=original",), "the original's initialisation"),
     Row("no_vaal_holdout", "vaal", ("protocol.quirks=[no_vaal_holdout]",),
         "VAAL trains on every image (no diagnostics hold-out)"),
+    Row("vaal_lr_decay", "vaal", ("vaal.lr_step_fraction=0.04", "vaal.lr_gamma=0.9"),
+        "VAE/discriminator lr x0.9 every 1/25 of the iterations (395da2e)"),
+    # the release validates every 1,000 of 39,062 steps; the same fraction of the demo's 300 is 8
+    Row("val_every_scaled", "random", ("task.val_every=8",),
+        "validation every 1,000/39,062 of the steps, best kept (67263f3), scaled: every 8 of 300"),
 ]  # fmt: skip
 QUICK = ["dataset.pool_size=600", "dataset.test_size=500", "dataset.val_size=100",
          "active.initial=40", "active.budget=40", "task.iterations=20", "vaal.epochs=0.3"]  # fmt: skip
