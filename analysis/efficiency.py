@@ -82,12 +82,11 @@ def label_efficiency_figure(
     Targets span the baseline's mean curve from its first to its last budget; returns `Captioned`.
     """
     from .plotting import (  # plotting imports stats; keep this module importable on its own
-        Captioned,
-        _caption,
         _empty_panel,
         _label_axes_plain,
         _new_figure,
         _sort_strategies,
+        captioned_figure,
         strategy_color,
         strategy_label,
     )
@@ -125,7 +124,4 @@ def label_efficiency_figure(
         f"interpolation is of the mean); targets span {baseline}'s mean curve. A missing point:",
         "the strategy never reached that target.",
     ]
-    captioned = Captioned(fig, _caption("Label efficiency", body, missing), missing)
-    if out is not None:
-        captioned.save(out)
-    return captioned
+    return captioned_figure(fig, "Label efficiency", body, missing, out)

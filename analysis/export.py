@@ -108,15 +108,16 @@ def _summary_display(table: pd.DataFrame, scales: dict[str, float]) -> pd.DataFr
             "strategy": table["strategy"],
             "labeled": table["n_labeled"],
             "labeled (%)": [f"{f * 100:.1f}" for f in table["fraction"]],
-            "mean ± std (%)": [
-                _pm(m, s, n, scales.get(str(e), 1.0))
-                for e, m, s, n in zip(
-                    table["experiment"], table["mean"], table["std"], table["n_seeds"], strict=True
-                )
-            ],
+            "mean ± std (%)": _pm_column(table, scales),
             "seeds": table["n_seeds"],
         }
     )[cols]
+
+
+def _pm_column(table: pd.DataFrame, scales: dict[str, float]) -> list[str]:
+    """`mean ± std` of each row, in percent where its experiment's metric is a fraction."""
+    rows = zip(table["experiment"], table["mean"], table["std"], table["n_seeds"], strict=True)
+    return [_pm(m, s, n, scales.get(str(e), 1.0)) for e, m, s, n in rows]
 
 
 def _aubc_display(table: pd.DataFrame, scales: dict[str, float]) -> pd.DataFrame:
@@ -127,12 +128,7 @@ def _aubc_display(table: pd.DataFrame, scales: dict[str, float]) -> pd.DataFrame
         {
             "experiment": table["experiment"],
             "strategy": table["strategy"],
-            "AUBC mean ± std (%)": [
-                _pm(m, s, n, scales.get(str(e), 1.0))
-                for e, m, s, n in zip(
-                    table["experiment"], table["mean"], table["std"], table["n_seeds"], strict=True
-                )
-            ],
+            "AUBC mean ± std (%)": _pm_column(table, scales),
             "complete seeds": table["n_seeds"],
         }
     )[cols]

@@ -179,6 +179,16 @@ class Captioned:
         print(self.caption)
 
 
+def captioned_figure(
+    fig: Figure, title: str, body: Sequence[str], missing: list[str], out: str | Path | None
+) -> Captioned:
+    """The figure with its caption, saved (png, pdf, txt) when `out` is given."""
+    captioned = Captioned(fig, _caption(title, body, missing), missing)
+    if out is not None:
+        captioned.save(out)
+    return captioned
+
+
 def _caption(title: str, body: Sequence[str], missing: Sequence[str]) -> str:
     lines = [title + ". " + " ".join(b for b in body if b)]
     if missing:
@@ -452,11 +462,7 @@ def paper_figure(
         if bad
         else "No point flagged unhealthy (records without training health count as unknown).",
     ]
-    caption = _caption(spec.title, body, missing)
-    captioned = Captioned(fig, caption, missing)
-    if out is not None:
-        captioned.save(out)
-    return captioned
+    return captioned_figure(fig, spec.title, body, missing, out)
 
 
 # --- ablations -----------------------------------------------------------------------------------
@@ -568,10 +574,7 @@ def ablation_figure(
         " ".join(notes),
         "The paper's ablation numbers are not in analysis/reference_data.",
     ]
-    captioned = Captioned(fig, _caption(f"Ablation: {fam.title}", body, missing), missing)
-    if out is not None:
-        captioned.save(out)
-    return captioned
+    return captioned_figure(fig, f"Ablation: {fam.title}", body, missing, out)
 
 
 # --- sampling time ---------------------------------------------------------------------------------
@@ -658,10 +661,7 @@ def sampling_time_figure(
         f"Hardware: {hardware}; devices: {'; '.join(sorted(set(table['device']))) or 'n/a'}.",
         "The paper's sampling times are not in analysis/reference_data.",
     ]
-    captioned = Captioned(fig, _caption("Sampling time", body, missing), missing)
-    if out is not None:
-        captioned.save(out)
-    return captioned
+    return captioned_figure(fig, "Sampling time", body, missing, out)
 
 
 # --- VAAL diagnostics and class balance -----------------------------------------------------------

@@ -46,3 +46,21 @@ def tiny_spec(**sections):
         else:
             data[section] = values
     return spec_from_dict(data)
+
+
+def fixture_spec_dict(name: str, **dataset) -> dict:
+    """Two tiny cycles of small_cnn on a fixture dataset written in its real layout."""
+    return {
+        "experiment": f"fixture_{name}",
+        "dataset": {"name": name, "image_size": 32, **dataset},
+        "task": {
+            "model": "small_cnn",
+            "iterations": 4,
+            "batch_size": 8,
+            "eval_batch_size": 64,
+            "augment": True,
+        },
+        "active": {"initial": 8, "budget": 6, "cycles": 2},
+        "vaal": {"width": 8, "epochs": 0.2, "batch_size": 8},
+        "runtime": {"precision": "fp32", "num_threads": 1},
+    }

@@ -21,6 +21,7 @@ import torch
 
 from tests.conftest import DATA_ROOT
 from tests.fixtures.datasets import write_caltech256, write_cifar, write_imagenet
+from tests.helpers import fixture_spec_dict
 from vaal_core.datasets import DatasetError, LoadOptions, load_dataset
 from vaal_core.datasets import cache as cache_mod
 from vaal_core.datasets.cache import ArraySource, CacheKey, CacheReader, build_cache, square
@@ -226,26 +227,9 @@ def test_memory_and_cache_storage_serve_identical_batches(tmp_path, no_md5):
 
 
 # ----------------------------------------------------------------------------- fixture runs
-def _tiny(name: str, **dataset) -> dict:
-    return {
-        "experiment": f"fixture_{name}",
-        "dataset": {"name": name, "image_size": 32, **dataset},
-        "task": {
-            "model": "small_cnn",
-            "iterations": 4,
-            "batch_size": 8,
-            "eval_batch_size": 64,
-            "augment": True,
-        },  # fmt: skip
-        "active": {"initial": 8, "budget": 6, "cycles": 2},
-        "vaal": {"width": 8, "epochs": 0.2, "batch_size": 8},
-        "runtime": {"precision": "fp32", "num_threads": 1},
-    }
-
-
 def test_two_cycles_on_the_cifar_fixture_through_the_cache(tmp_path, no_md5):
     write_cifar(tmp_path / "data", per_batch=8, n_test=6)
-    spec = spec_from_dict(_tiny("cifar10", storage="cache"))
+    spec = spec_from_dict(fixture_spec_dict("cifar10", storage="cache"))
     records = ActiveLoop(spec, "random", 0, tmp_path / "out", data_root=tmp_path / "data",
                          progress=False).run()  # fmt: skip
     assert [r["n_labeled"] for r in records] == [8, 14]
@@ -254,7 +238,7 @@ def test_two_cycles_on_the_cifar_fixture_through_the_cache(tmp_path, no_md5):
 
 def test_two_cycles_on_the_imagenet_fixture_through_the_cache(tmp_path, no_md5):
     write_imagenet(tmp_path / "data", classes=3, train_per_class=8, val_per_class=2)
-    spec = spec_from_dict(_tiny("imagenet", cache_resolution=40))
+    spec = spec_from_dict(fixture_spec_dict("imagenet", cache_resolution=40))
     for strategy in ("random", "vaal"):
         records = ActiveLoop(spec, strategy, 0, tmp_path / "out", data_root=tmp_path / "data",
                              progress=False).run()  # fmt: skip

@@ -21,25 +21,18 @@ import pytest
 import torch
 
 from tests.fixtures.datasets import write_caltech256
+from tests.helpers import fixture_spec_dict
 from vaal_core.loop import ActiveLoop
 from vaal_core.runlog import reproducible_part
 from vaal_core.spec import spec_from_dict
 
-SPEC = {
-    "experiment": "ddp_ranks",
-    # 40 px stored (the default for 32 px would be 37), crops of 32 px
-    "dataset": {"name": "caltech256", "image_size": 32, "storage": "cache", "cache_resolution": 40},
-    "task": {
-        "model": "small_cnn",
-        "iterations": 4,
-        "batch_size": 8,
-        "eval_batch_size": 64,
-        "augment": True,
-        "augmentation": "flip",  # the default would be random-resized-crop + flip
-    },
-    "active": {"initial": 8, "budget": 6, "cycles": 2},
-    "runtime": {"precision": "fp32", "num_threads": 1},
-}
+SPEC = fixture_spec_dict(
+    "caltech256",
+    storage="cache",
+    cache_resolution=40,  # 40 px stored (the default for 32 px would be 37), crops of 32 px
+)
+SPEC["experiment"] = "ddp_ranks"
+SPEC["task"]["augmentation"] = "flip"  # the default would be random-resized-crop + flip
 
 
 def _free_port() -> int:
