@@ -19,8 +19,9 @@ from torch import nn
 
 from vaal_core.device import seed_everything
 from vaal_core.models import build_task_model
+from vaal_core.passes import predict_logits
 from vaal_core.strategies import QueryContext, Strategy, register_strategy
-from vaal_core.trainer import predict_logits, train_task_model
+from vaal_core.trainer import train_task_model
 
 from .scores import top_k, variation_ratio
 

@@ -2,7 +2,7 @@
 "Deep Bayesian Active Learning with Image Data", ICML 2017).
 
 Both read one shared summary of T = `baselines.mc_samples` stochastic passes (eval mode except the
-Dropout layers; `QueryContext.mc_probabilities`), so running both costs one set of passes.
+Dropout layers; `Classification.mc_probabilities` in vaal_core/tasks/classification.py), so running both costs one set of passes.
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ class MCDropoutStrategy(Strategy):
     """Max entropy of the mean MC-dropout prediction (Gal, Islam & Ghahramani, ICML 2017).
 
     Segmentation: the entropy of the mean is taken per pixel and averaged over an image's
-    valid pixels (vaal_core/seg_inference.py says which pixels count)."""
+    valid pixels (vaal_core/tasks/segmentation.py says which pixels count)."""
 
     needs = frozenset({"mc_samples"})
     task_kinds = frozenset({"classification", "segmentation"})
 
     def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
         unlabeled = ctx.pool.unlabeled
-        scores, samples = ctx.image_mc_entropy(unlabeled)
+        scores, samples = ctx.image_mc_entropy(unlabeled, self.spec.baselines.mc_samples)
         ctx.stats["mc_samples"] = samples
         return unlabeled[top_k(scores, budget, ctx.rng)]
 
@@ -44,6 +44,6 @@ class DBALStrategy(Strategy):
 
     def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
         unlabeled = ctx.pool.unlabeled
-        mc = ctx.mc_probabilities(unlabeled)
+        mc = ctx.kind.mc_probabilities(ctx, unlabeled, self.spec.baselines.mc_samples)
         ctx.stats["mc_samples"] = mc.samples
         return unlabeled[top_k(bald_score(mc.mean, mc.expected_entropy), budget, ctx.rng)]

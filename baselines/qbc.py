@@ -22,6 +22,6 @@ class QBCStrategy(Strategy):
 
     def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
         unlabeled = ctx.pool.unlabeled
-        mc = ctx.seg_mc(unlabeled)
+        mc = ctx.kind.mc_scores(ctx, unlabeled, self.spec.baselines.mc_samples)
         ctx.stats["mc_samples"] = mc.samples
         return unlabeled[top_k(mc.vote_entropy, budget, ctx.rng)]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from vaal_core.inference import entropy
+from vaal_core.passes import entropy
 
 
 def entropy_score(p: torch.Tensor) -> torch.Tensor:

@@ -26,7 +26,6 @@ import torch
 
 from vaal_core.device import seed_everything
 from vaal_core.models import build_task_model
-from vaal_core.seg_inference import seg_ensemble_variance
 from vaal_core.strategies import QueryContext, Strategy, register_strategy
 from vaal_core.trainer import train_task_model
 
@@ -80,10 +79,7 @@ class SuggestiveAnnotationStrategy(Strategy):
     def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
         unlabeled = ctx.pool.unlabeled
         members, train_s = self._members(ctx)
-        unc = seg_ensemble_variance(members, ctx.batches, unlabeled,
-                                    self.spec.task.eval_batch_size, self.spec.runtime,
-                                    ctx.valid_pixels())  # fmt: skip
-        ctx.forward_passes += len(members)
+        unc = ctx.kind.ensemble_variance(ctx, members, unlabeled)
         k = min(len(unlabeled), math.ceil(self.spec.baselines.sa_candidates_factor * budget))
         cands = top_k(unc, k, ctx.rng)
         desc = ctx.embeddings(unlabeled)

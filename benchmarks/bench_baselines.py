@@ -32,14 +32,15 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from vaal_core.data import ImageData
+from vaal_core.batches import Batches
+from vaal_core.datasets import ImageData
 from vaal_core.device import cpu_model_name as cpu_name
 from vaal_core.device import seed_everything
-from vaal_core.inference import MCProbabilities, entropy
+from vaal_core.passes import entropy
 from vaal_core.pool import Pool
 from vaal_core.spec import spec_from_dict
 from vaal_core.strategies import QueryContext, make_strategy
-from vaal_core.trainer import Batches
+from vaal_core.tasks.classification import MCProbabilities
 
 MB = 2**20
 

@@ -5,7 +5,7 @@ Three tables, one run:
 1. Measured on this machine (CPU, or CUDA when present): seconds per DRN-D-22 training step
    (forward, backward, SGD step) at the spec's crop, per image; and per-image query seconds of
    each strategy at the spec's evaluation frame, through the real scoring functions
-   (`vaal_core/seg_inference.py`, VAAL's encoder): random (a seeded draw), coreset (one trunk
+   (`vaal_core/tasks/segmentation.py`, VAAL's encoder): random (a seeded draw), coreset (one trunk
    pass; the k-center greedy is negligible next to it), mc_dropout and qbc (trunk once + T head
    passes, shared), vaal (VAE encoder at vaal.image_size after the resize), suggestive_annotation
    (M member passes + one descriptor pass; its M members' TRAINING is listed separately).
@@ -34,8 +34,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from vaal_core.device import cpu_model_name
 from vaal_core.drn import DRNSeg
-from vaal_core.seg_inference import gap_embeddings, seg_ensemble_variance, seg_mc_scores
 from vaal_core.spec import Spec, load_spec
+from vaal_core.tasks.segmentation import gap_embeddings, seg_ensemble_variance, seg_mc_scores
 from vaal_core.vaal import VAE
 
 ASSUMED_TFLOPS = 150.0
@@ -91,7 +91,7 @@ def timed(fn, reps: int, device: torch.device) -> float:
 
 
 def measure(spec: Spec, scale: float, batch: int, reps: int, device: torch.device):
-    from vaal_core.trainer import Batches
+    from vaal_core.batches import Batches
 
     crop = max(8, round(spec.dataset.image_size * scale / 8) * 8)
     h = max(8, round(spec.dataset.cache_resolution * scale / 8) * 8)

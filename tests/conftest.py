@@ -21,7 +21,7 @@ DATA_ROOT = Path(os.environ.get("DATA_ROOT") or REPO / "data")
 
 @pytest.fixture(scope="session")
 def mnist():
-    from vaal_core.data import load_dataset
+    from vaal_core.datasets import load_dataset
 
     return load_dataset("mnist", DATA_ROOT, image_size=32)
 

@@ -23,17 +23,12 @@ from baselines.scores import (
 )
 from baselines.typiclust import typicality, typiclust_picks
 from tests.helpers import tiny_spec
-from vaal_core.data import ImageData
+from vaal_core.batches import Batches
+from vaal_core.datasets import ImageData
 from vaal_core.device import seed_everything
-from vaal_core.inference import (
-    dropout_modules,
-    last_linear,
-    logits_and_embeddings,
-    mc_dropout_summary,
-    mc_passes,
-)
 from vaal_core.loop import preflight
 from vaal_core.models import TASK_MODELS, build_task_model
+from vaal_core.passes import dropout_modules, predict_logits
 from vaal_core.pool import Pool
 from vaal_core.spec import SpecError
 from vaal_core.strategies import (
@@ -43,7 +38,13 @@ from vaal_core.strategies import (
     check_strategy_supports,
     make_strategy,
 )
-from vaal_core.trainer import Batches, predict_logits, train_task_model
+from vaal_core.tasks.classification import (
+    last_linear,
+    logits_and_embeddings,
+    mc_dropout_summary,
+    mc_passes,
+)
+from vaal_core.trainer import train_task_model
 
 LN2 = math.log(2)
 BASELINES = ["random", "entropy", "margin", "least_confidence", "mc_dropout", "dbal",
@@ -201,9 +202,10 @@ def test_second_request_hits_the_cache(trained):
         assert ctx.embeddings(idx) is emb and len(calls) == n_first
         probs = ctx.probabilities(idx)  # logits came with the embeddings: no further pass
         assert ctx.probabilities(idx) is probs and len(calls) == n_first
-        mc = ctx.mc_probabilities(idx, 3)
+        mc = ctx.kind.mc_probabilities(ctx, idx, 3)
         n_mc = len(calls)
-        assert ctx.mc_probabilities(idx, 3) is mc and len(calls) == n_mc > n_first
+        assert ctx.kind.mc_probabilities(ctx, idx, 3) is mc and len(calls) == n_mc > n_first
+        assert ctx.image_mc_entropy(idx, 3)[1] == 3 and len(calls) == n_mc  # the same passes
         ctx.probabilities(ctx.pool.labeled)  # another index set is another entry
         assert len(calls) > n_mc and ctx.forward_passes == 5
     finally:

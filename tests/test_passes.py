@@ -11,10 +11,10 @@ from torch import nn
 
 from tests.helpers import tiny_spec
 from vaal_core.batches import Batches
-from vaal_core.inference import logits_and_embeddings
 from vaal_core.models import build_task_model
-from vaal_core.passes import eval_mode, index_chunks
-from vaal_core.trainer import evaluate_detailed, predict_logits
+from vaal_core.passes import eval_mode, index_chunks, predict_logits
+from vaal_core.tasks.classification import logits_and_embeddings
+from vaal_core.trainer import evaluate_detailed
 
 
 class FailsOnSecondBatch(nn.Module):

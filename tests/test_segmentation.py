@@ -15,13 +15,14 @@ import torch
 from PIL import Image
 
 from tests.fixtures.segmentation import CLI_TINY, TRAIN_ID, write_bdd100k, write_cityscapes
-from vaal_core.data import DatasetError, LoadOptions, load_dataset
+from vaal_core.batches import Batches
+from vaal_core.datasets import DatasetError, LoadOptions, load_dataset
 from vaal_core.drn import CHANNELS, BasicBlock, DRNSeg
 from vaal_core.loop import ActiveLoop, preflight
 from vaal_core.runlog import reproducible_part
 from vaal_core.spec import SpecError, load_spec, spec_from_dict
 from vaal_core.tasks import confusion_matrix, iou_from_confusion, mean_over_valid
-from vaal_core.trainer import Batches, evaluate_detailed
+from vaal_core.trainer import evaluate_detailed
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -297,7 +298,7 @@ def test_classification_specs_keep_their_hash_and_bytes():
 
 # ----------------------------------------------------------------------------- aggregation
 def test_mc_dropout_score_is_pixel_entropy_of_the_mean_over_valid_pixels():
-    from vaal_core.seg_inference import pixel_entropy
+    from vaal_core.tasks.segmentation import pixel_entropy
 
     # one image, 2 classes, 1 x 3 pixels: certain, 50/50, certain; the middle pixel is void
     mean = torch.tensor([[[[1.0, 0.5, 0.0]], [[0.0, 0.5, 1.0]]]])
@@ -310,7 +311,7 @@ def test_mc_dropout_score_is_pixel_entropy_of_the_mean_over_valid_pixels():
 
 
 def test_qbc_score_is_vote_entropy_not_confidence():
-    from vaal_core.seg_inference import vote_entropy
+    from vaal_core.tasks.segmentation import vote_entropy
 
     # 4 members, 3 classes, 2 pixels: unanimous (4, 0, 0) and split (2, 2, 0)
     votes = torch.tensor([[[[4, 2]], [[0, 2]], [[0, 0]]]])
@@ -320,7 +321,7 @@ def test_qbc_score_is_vote_entropy_not_confidence():
 
 
 def test_coreset_descriptor_is_the_pooled_feature_map():
-    from vaal_core.seg_inference import pooled
+    from vaal_core.tasks.segmentation import pooled
 
     # 2 images, 2 channels, 2 x 2 maps
     f = torch.tensor([[[[1.0, 3.0], [5.0, 7.0]], [[0.0, 0.0], [0.0, 4.0]]],
@@ -330,7 +331,7 @@ def test_coreset_descriptor_is_the_pooled_feature_map():
 
 def test_suggestive_annotation_variance_and_representativeness():
     from baselines.suggestive import greedy_representative
-    from vaal_core.seg_inference import ensemble_variance
+    from vaal_core.tasks.segmentation import ensemble_variance
 
     # 2 members, 2 classes, 1 x 2 pixels: members agree on pixel 0, disagree on pixel 1
     p = torch.tensor([[[[0.9, 1.0]], [[0.1, 0.0]]], [[[0.9, 0.0]], [[0.1, 1.0]]]])[:, None]
@@ -347,7 +348,7 @@ def test_suggestive_annotation_variance_and_representativeness():
 
 
 def test_query_time_void_pixels_come_from_the_labeled_masks(seg_root):
-    from vaal_core.seg_inference import void_mask
+    from vaal_core.tasks.segmentation import void_mask
 
     data = load_dataset("cityscapes", seg_root, options=_opts(res=64, crop=64))
     batches = Batches(data, torch.device("cpu"))

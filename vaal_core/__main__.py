@@ -64,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)  # an argument error: UsageError, one line below
         failpoints.configure_from_env()  # a mistyped VAAL_FAILPOINT fails before torch loads
         spec = load_spec(args.spec, args.set, protocol=args.protocol)
-        from .data import check_spec_dataset  # torch: imported once the spec is known to be good
+        from .datasets import (
+            check_spec_dataset,  # torch: imported once the spec is known to be good
+        )
         from .loop import ActiveLoop, preflight
 
         if args.command == "run":

@@ -42,7 +42,7 @@ class Batches:
     train_labels: torch.Tensor | None = None
 
     def __post_init__(self):
-        self.kind: TaskKind = get_task(getattr(self.data, "task_kind", "classification"))
+        self.kind: TaskKind = get_task(self.data.task_kind)
         table = self.kind.augmentations
         name = self.data.augment_presets.get(self.augmentation, self.augmentation)
         if name not in table:

@@ -19,7 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .batches import batches_from_spec, data_from_spec
-from .data import ImageData, check_dataset_name, dataset_task_kind
+from .datasets import ImageData, check_dataset_name, dataset_task_kind
 from .device import check_precision, peak_memory_mb, resolve_device, seed_everything
 from .errors import DatasetError, RunDirConflict  # noqa: F401  (RunDirConflict re-exported)
 from .failpoints import configure_from_env, failpoint
@@ -49,7 +49,6 @@ from .strategies import (
     check_owned_options,
     check_strategy_supports,
     make_strategy,
-    task_kind,
 )
 from .trainer import (
     Batches,
@@ -104,7 +103,7 @@ def run_dir_for(out: Path, spec: Spec, strategy: str, seed: int) -> Path:
 
 def preflight(spec: Spec, strategy: str) -> None:
     """Every name in the spec resolves, before data is read or compute is spent."""
-    kind = task_kind(spec)
+    kind = spec.task.kind
     check_strategy_supports(strategy, kind)
     check_owned_options(spec)
     check_dataset_name(spec.dataset.name)

@@ -8,7 +8,7 @@ augmentation or a task kind means its entry in its module plus its name here.
 
 from __future__ import annotations
 
-TASK_KINDS = ("classification", "segmentation")  # vaal_core/tasks.py TASKS
+TASK_KINDS = ("classification", "segmentation")  # vaal_core/tasks/ TASKS
 OPTIMIZERS = ("sgd", "adam")  # vaal_core/schedules.py OPTIMIZERS
 SCHEDULES = ("constant", "multistep", "step", "cosine")  # vaal_core/schedules.py SCHEDULES
 # vaal_core/augment.py: AUGMENTATIONS (image batches) and PAIR_AUGMENTATIONS (image + mask)

@@ -50,7 +50,7 @@ class DatasetSpec:
 @dataclass(frozen=True)
 class TaskSpec:
     model: str = "small_cnn"
-    # classification | segmentation (vaal_core/tasks.py): the loss, the metric, the record's name
+    # classification | segmentation (vaal_core/tasks/): the loss, the metric, the record's name
     kind: str = "classification"
     # channel multiplier for models that take one (drn_d_22); tests run a tiny network with it
     model_width: float = 1.0

@@ -18,13 +18,13 @@ import torch
 from torch import nn
 
 from . import names
+from .batches import Batches
 from .device import peak_memory_mb
-from .inference import MCProbabilities, logits_and_embeddings, mc_dropout_summary
 from .plugins import load_plugins
 from .pool import Pool
 from .registry import Registry
 from .spec import Spec, SpecError
-from .trainer import Batches, predict_logits
+from .tasks import TaskKind
 
 # What a strategy may declare in `Strategy.needs`: the shared per-cycle computations it reads
 # ("probabilities", "embeddings", "mc_samples") or "training" (it trains networks of its own).
@@ -62,112 +62,44 @@ class QueryContext:
         keys = [self.generator.initial_seed(), *purpose]
         return int(np.random.SeedSequence(keys).generate_state(1)[0])
 
+    @property
+    def kind(self) -> TaskKind:
+        """The task kind of the data: it owns every pass over the pool (tasks/<kind>.py)."""
+        return self.batches.kind
+
     @staticmethod
-    def _key(kind: str, idx: np.ndarray, *extra: Any) -> tuple:
+    def _key(name: str, idx: np.ndarray, *extra: Any) -> tuple:
         idx = np.ascontiguousarray(idx, dtype=np.int64)
-        return (kind, len(idx), hashlib.sha1(idx.tobytes()).hexdigest(), *extra)
+        return (name, len(idx), hashlib.sha1(idx.tobytes()).hexdigest(), *extra)
 
-    def provide(self, kind: str, idx: np.ndarray, value: Any, *extra: Any) -> None:
-        """Put a precomputed result in the cache (benchmarks: features given, compute timed)."""
-        self._cache[self._key(kind, idx, *extra)] = value
-
-    def _cached(self, key: tuple, compute: Callable[[], Any], passes: int = 1) -> Any:
-        """The cycle's value under `key`, computed once; `passes`: forward passes it costs."""
+    def memo(self, name: str, idx: np.ndarray, compute: Callable[[], Any], *extra: Any,
+             passes: int = 1) -> Any:  # fmt: skip
+        """This cycle's `name` of images `idx` (and `extra`), computed once; `passes`: the
+        forward passes of the task model one computation costs (counted in the record)."""
+        key = self._key(name, idx, *extra)
         if key not in self._cache:
             self._cache[key] = compute()
             self.forward_passes += passes
         return self._cache[key]
 
+    def provide(self, name: str, idx: np.ndarray, value: Any, *extra: Any) -> None:
+        """A value computed alongside another (or given by a benchmark): kept unless present."""
+        self._cache.setdefault(self._key(name, idx, *extra), value)
+
+    # what every strategy may ask, whatever the task kind: the kind computes it
     def probabilities(self, idx: np.ndarray) -> torch.Tensor:
         """Softmax of the task model on images `idx` (eval mode, no augmentation), cached per cycle."""
-        bs, rt = self.spec.task.eval_batch_size, self.spec.runtime
-
-        def softmax() -> torch.Tensor:
-            logits = self._cached(
-                self._key("logits", idx),
-                lambda: predict_logits(self.task_model, self.batches, idx, bs, rt),
-            )
-            return logits.softmax(1)
-
-        return self._cached(self._key("probs", idx), softmax, passes=0)
+        return self.kind.probabilities(self, idx)
 
     def embeddings(self, idx: np.ndarray) -> torch.Tensor:
         """One feature vector [N, d] per image, as the task kind defines it: the penultimate
         layer (classification) or the global-average-pooled last feature map (segmentation)."""
-        return self.batches.kind.embeddings(self, idx)
+        return self.kind.embeddings(self, idx)
 
-    def image_mc_entropy(self, idx: np.ndarray) -> tuple[torch.Tensor, int]:
-        """(per-image entropy of the mean MC-dropout prediction [N], T): per image, or averaged
-        over an image's valid pixels, as the task kind defines it."""
-        return self.batches.kind.mc_entropy(self, idx)
-
-    def pooled_embeddings(self, idx: np.ndarray) -> torch.Tensor:
-        """Segmentation: global-average-pooled last feature map [N, d], cached per cycle."""
-        from .seg_inference import gap_embeddings
-
-        bs, rt = self.spec.task.eval_batch_size, self.spec.runtime
-        return self._cached(
-            self._key("pooled", idx),
-            lambda: gap_embeddings(self.task_model, self.batches, idx, bs, rt),
-        )
-
-    def valid_pixels(self) -> torch.Tensor | None:
-        """Segmentation: [H, W] mask of the pixels that count in an image's score (pixels void
-        in at least half of the labeled masks are left out; see vaal_core/seg_inference.py)."""
-        from .seg_inference import void_mask
-
-        labeled, bs = self.pool.labeled, self.spec.task.eval_batch_size
-        return self._cached(
-            ("valid", self.pool.n_labeled), lambda: void_mask(self.batches, labeled, bs), passes=0
-        )
-
-    def seg_mc(self, idx: np.ndarray, samples: int | None = None):
-        """Segmentation: per-image entropy and vote entropy of T MC-dropout passes, cached."""
-        from .seg_inference import seg_mc_scores
-
-        samples = samples or self.spec.baselines.mc_samples
-        bs, rt = self.spec.task.eval_batch_size, self.spec.runtime
-        seed = self.derived_seed(_MC_PURPOSE, samples)
-        return self._cached(
-            self._key("seg_mc", idx, samples),
-            lambda: seg_mc_scores(
-                self.task_model, self.batches, idx, bs, rt, samples, seed, self.valid_pixels()
-            ),
-            passes=samples,
-        )
-
-    def penultimate_embeddings(self, idx: np.ndarray) -> torch.Tensor:
-        """Penultimate-layer features [N, d] of images `idx` (the input of the last nn.Linear).
-
-        Computed in the same eval-mode pass as the logits; both are cached, so a later
-        `probabilities(idx)` costs no forward pass.
-        """
-        bs, rt = self.spec.task.eval_batch_size, self.spec.runtime
-
-        def both() -> torch.Tensor:
-            logits, feats = logits_and_embeddings(self.task_model, self.batches, idx, bs, rt)
-            self._cache.setdefault(self._key("logits", idx), logits)
-            return feats
-
-        return self._cached(self._key("embeddings", idx), both)
-
-    def mc_probabilities(self, idx: np.ndarray, samples: int | None = None) -> MCProbabilities:
-        """Mean softmax and mean entropy of T MC-dropout passes (T = baselines.mc_samples).
-
-        Eval mode except the Dropout modules; seeded from this cycle's query stream, so the
-        same seed gives the same samples.
-        """
-        samples = samples or self.spec.baselines.mc_samples
-        bs, rt = self.spec.task.eval_batch_size, self.spec.runtime
-        seed = self.derived_seed(_MC_PURPOSE, samples)
-        return self._cached(
-            self._key("mc", idx, samples),
-            lambda: mc_dropout_summary(self.task_model, self.batches, idx, bs, rt, samples, seed),
-            passes=samples,
-        )
-
-
-_MC_PURPOSE = 1
+    def image_mc_entropy(self, idx: np.ndarray, samples: int) -> tuple[torch.Tensor, int]:
+        """(per-image entropy of the mean of `samples` MC-dropout predictions [N], T): per image,
+        or averaged over an image's valid pixels, as the task kind defines it."""
+        return self.kind.mc_entropy(self, idx, samples)
 
 
 def check_budget(budget: int, n_unlabeled: int) -> None:
@@ -302,11 +234,6 @@ def check_owned_options(spec: Spec) -> None:
         strategy_options(cls, spec)
 
 
-def task_kind(spec: Spec) -> str:
-    """The spec's task kind (classification until segmentation specs exist)."""
-    return getattr(spec.task, "kind", "classification")
-
-
 def check_strategy_supports(name: str, kind: str) -> None:
     """An unsupported (strategy, task kind) pairing is a spec error, raised before any compute.
 
@@ -323,7 +250,7 @@ def check_strategy_supports(name: str, kind: str) -> None:
 
 
 def make_strategy(name: str, spec: Spec) -> Strategy:
-    check_strategy_supports(name, task_kind(spec))
+    check_strategy_supports(name, spec.task.kind)
     return STRATEGIES[name](spec)
 
 

@@ -186,27 +186,6 @@ def is_fit_ok(stats: TrainStats, train_fit: float, threshold: float) -> bool:
     return stats.nonfinite_losses == 0 and math.isfinite(train_fit) and train_fit >= threshold
 
 
-@torch.inference_mode()
-def predict_logits(
-    model: nn.Module,
-    batches: Batches,
-    idx: np.ndarray,
-    batch_size: int,
-    runtime: RuntimeSpec,
-    split: str = "train",
-) -> torch.Tensor:
-    """Logits of images `idx` of `split` in eval mode (BN running stats, no dropout), no augmentation.
-
-    On the device: nothing here waits for it; a caller reads the logits when it needs them.
-    """
-    out = []
-    with eval_mode(model):
-        for chunk in index_chunks(idx, batch_size, batches.device):
-            with autocast(batches.device, runtime.precision):
-                out.append(model(batches.images(chunk, split)).float())
-    return torch.cat(out) if out else torch.empty(0, device=batches.device)
-
-
 def evaluate(
     model: nn.Module,
     batches: Batches,

@@ -5,7 +5,7 @@ the device, `labels(split)`, `to(device)`, `with_test_subset(idx)`):
 - `ImageData`: whole uint8 tensors in memory (MNIST, CIFAR: 50,000 x 3 x 32 x 32 is 150 MB);
 - `CachedData` (cache.py): a decoded fixed-resolution uint8 array on disk (Caltech-256, ImageNet:
   1.28M x 3 x 224 x 224 would be about 190 GB of host memory).
-`vaal_core.trainer.Batches` wraps either; strategies and the trainer never know which.
+`vaal_core.batches.Batches` wraps either; strategies and the trainer never know which.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ class DataSource(Protocol):
     std: tuple[float, ...]
     augment_presets: dict[str, str]
     storage: str
+    task_kind: str  # a name of vaal_core/tasks: the loss, metric and inference of its labels
 
     @property
     def channels(self) -> int: ...
@@ -72,6 +73,7 @@ class ImageData:
     std: tuple[float, ...]
     augment_presets: dict[str, str] = field(default_factory=lambda: dict(SMALL_AUGMENT))
     storage: str = "memory"
+    task_kind: str = "classification"
 
     @property
     def channels(self) -> int:

@@ -321,6 +321,7 @@ class CachedData:
     out_size: int  # what the task model sees: crops of the stored `resolution`
     augment_presets: dict[str, str] = field(default_factory=lambda: dict(LARGE_AUGMENT))
     storage: str = "cache"
+    task_kind: str = "classification"
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     test_index: np.ndarray | None = None  # a fixed test subset, as positions in the test cache
     _train_y: torch.Tensor | None = None

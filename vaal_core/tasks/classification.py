@@ -1,4 +1,4 @@
-"""Batched pool inference shared by the query strategies.
+"""Classification: one label per image, cross-entropy, top-1 accuracy, and its pool inference.
 
 Two passes over a set of training images, both under `inference_mode`, without augmentation:
 - `logits_and_embeddings`: eval mode; the penultimate features are the INPUT of the model's last
@@ -25,14 +25,25 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from .device import autocast
-from .passes import eval_mode, index_chunks
-from .spec import RuntimeSpec
+from ..augment import AUGMENTATIONS, center_crop
+from ..device import autocast
+from ..passes import (
+    dropout_modules,
+    entropy,
+    eval_mode,
+    index_chunks,
+    mc_dropout_mode,
+    predict_logits,
+)
+from ..spec import RuntimeSpec
+from .base import Evaluation, TaskKind, mc_seed, register_task_kind
 
 if TYPE_CHECKING:  # annotations only: at run time inference needs no data view
-    from .batches import Batches
+    from ..batches import Batches
+    from ..strategies import QueryContext
 
 
 def last_linear(model: nn.Module) -> nn.Linear:
@@ -44,30 +55,6 @@ def last_linear(model: nn.Module) -> nn.Linear:
             "penultimate embedding; register a model whose last Linear is its classifier"
         )
     return linears[-1]
-
-
-def dropout_modules(model: nn.Module) -> list[nn.Module]:
-    return [m for m in model.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
-
-
-@contextlib.contextmanager
-def mc_dropout_mode(model: nn.Module) -> Iterator[None]:
-    """Eval mode everywhere except Dropout; restores the previous modes afterwards."""
-    drops = dropout_modules(model)
-    if not drops:
-        raise RuntimeError(
-            f"task model {type(model).__name__} has no Dropout layer, so MC-dropout passes would "
-            "all be identical; add one (see RESNET18_HEAD_DROPOUT in vaal_core/models.py)"
-        )
-    modes = {m: m.training for m in model.modules()}
-    model.eval()
-    for m in drops:
-        m.train()
-    try:
-        yield
-    finally:
-        for m, mode in modes.items():
-            m.training = mode
 
 
 @torch.inference_mode()
@@ -99,11 +86,6 @@ class MCProbabilities:
     mean: torch.Tensor  # [N, C] mean softmax over the passes
     expected_entropy: torch.Tensor  # [N] mean over passes of each pass's predictive entropy
     samples: int  # T
-
-
-def entropy(p: torch.Tensor) -> torch.Tensor:
-    """Shannon entropy (nats) of each row; 0 log 0 = 0."""
-    return torch.special.entr(p).sum(-1)
 
 
 @contextlib.contextmanager
@@ -169,3 +151,87 @@ def mc_dropout_summary(
         empty = torch.empty(0, batches.num_classes)
         return MCProbabilities(empty, torch.empty(0), samples)
     return MCProbabilities(torch.cat(means), torch.cat(exp_h), samples)
+
+
+class AccuracyMeter:
+    """Top-1 accuracy: predictions kept on the device, compared with the labels once."""
+
+    def __init__(self, batches: Batches, split: str):
+        self.batches, self.split = batches, split
+        self.preds: list[torch.Tensor] = []
+        self.idx: list[torch.Tensor] = []
+
+    def update(self, logits: torch.Tensor, chunk: torch.Tensor) -> None:
+        self.preds.append(logits.argmax(1))
+        self.idx.append(chunk)
+
+    def result(self) -> Evaluation:
+        if not self.preds:
+            return Evaluation("accuracy", float("nan"))
+        hits = torch.cat(self.preds) == self.batches.labels(torch.cat(self.idx), self.split)
+        return Evaluation("accuracy", hits.float().mean().item())  # the evaluation's host read
+
+
+class Classification(TaskKind):
+    def loss(self, logits, target):
+        return F.cross_entropy(logits, target)
+
+    def eval_view(self, x, size):
+        return center_crop(x, size)
+
+    def augment_images(self, fn, x, size, generator):
+        return fn(x, size, generator)
+
+    def train_batch(self, batches, idx, augment, generator):
+        return batches.images(idx, "train", augment, generator), batches.labels(idx)
+
+    def targets(self, batches, idx, split):
+        return batches.labels(idx, split)
+
+    def meter(self, batches, split):
+        return AccuracyMeter(batches, split)
+
+    def selected_histogram(self, labels, selected, num_classes):
+        return np.bincount(labels[selected], minlength=num_classes).tolist()
+
+    # ------------------------------------------------------------------ pool inference
+    def logits(self, ctx: QueryContext, idx: np.ndarray) -> torch.Tensor:
+        """Logits [N, C] of images `idx`; one pass per cycle, shared with `embeddings`."""
+        bs, rt = ctx.spec.task.eval_batch_size, ctx.spec.runtime
+        return ctx.memo(
+            "logits", idx, lambda: predict_logits(ctx.task_model, ctx.batches, idx, bs, rt)
+        )
+
+    def probabilities(self, ctx, idx):
+        return ctx.memo("probs", idx, lambda: self.logits(ctx, idx).softmax(1), passes=0)
+
+    def embeddings(self, ctx, idx):
+        """Penultimate-layer features [N, d] (the input of the last nn.Linear), computed in the
+        same eval-mode pass as the logits: a later `probabilities(idx)` costs no forward pass."""
+        bs, rt = ctx.spec.task.eval_batch_size, ctx.spec.runtime
+
+        def both() -> torch.Tensor:
+            logits, feats = logits_and_embeddings(ctx.task_model, ctx.batches, idx, bs, rt)
+            ctx.provide("logits", idx, logits)
+            return feats
+
+        return ctx.memo("embeddings", idx, both)
+
+    def mc_probabilities(self, ctx: QueryContext, idx: np.ndarray, samples: int) -> MCProbabilities:
+        """Mean softmax and mean entropy of T = `samples` MC-dropout passes (eval mode except the
+        Dropout modules), seeded from this cycle's query stream: the same seed, the same samples."""
+        bs, rt, seed = ctx.spec.task.eval_batch_size, ctx.spec.runtime, mc_seed(ctx, samples)
+        return ctx.memo(
+            "mc", idx,
+            lambda: mc_dropout_summary(ctx.task_model, ctx.batches, idx, bs, rt, samples, seed),
+            samples, passes=samples,
+        )  # fmt: skip
+
+    def mc_entropy(self, ctx, idx, samples):
+        mc = self.mc_probabilities(ctx, idx, samples)
+        return entropy(mc.mean), mc.samples
+
+
+CLASSIFICATION = register_task_kind(
+    Classification("classification", "accuracy", dict(AUGMENTATIONS), vaal_score_batch=1024)
+)
