@@ -10,10 +10,26 @@ torch on the features' device (GPU for ImageNet-sized pools).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import torch
 
-from vaal_core.strategies import QueryContext, Strategy, register_strategy
+from vaal_core.strategies import QueryContext, Strategy, check_at_least, register_strategy
+
+
+def chunk_size_option() -> int:
+    """The `baselines.chunk_size` field of every strategy that computes distances in blocks:
+    rows per block (memory, not results)."""
+    return field(default=4096, metadata={"key": "chunk_size"})
+
+
+@dataclass(frozen=True)
+class CoreSetOptions:
+    chunk_size: int = chunk_size_option()
+
+    def __post_init__(self) -> None:
+        check_at_least("chunk_size", self.chunk_size, 1, "rows per distance block")
 
 
 def sq_norms(x: torch.Tensor) -> torch.Tensor:
@@ -70,10 +86,11 @@ class CoreSetStrategy(Strategy):
 
     needs = frozenset({"embeddings"})
     task_kinds = frozenset({"classification", "segmentation"})
+    options_type = CoreSetOptions
 
     def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
         cands = ctx.pool.candidates
         feats = ctx.embeddings(cands)
         ctx.stats["embedding_dim"] = int(feats.shape[1])
         is_lab = np.isin(cands, ctx.pool.labeled)
-        return cands[k_center_greedy(feats, is_lab, budget, self.spec.baselines.chunk_size)]
+        return cands[k_center_greedy(feats, is_lab, budget, self.options.chunk_size)]

@@ -12,6 +12,7 @@ expose it), so they keep their last iterate.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -20,7 +21,7 @@ from torch import nn
 from vaal_core.device import seed_everything
 from vaal_core.models import build_task_model
 from vaal_core.passes import predict_logits
-from vaal_core.strategies import QueryContext, Strategy, register_strategy
+from vaal_core.strategies import QueryContext, Strategy, check_at_least, register_strategy
 from vaal_core.trainer import train_task_model
 
 from .scores import top_k, variation_ratio
@@ -44,15 +45,25 @@ def train_member(ctx: QueryContext, member: int) -> nn.Module:
     return model
 
 
+@dataclass(frozen=True)
+class EnsembleOptions:
+    ensemble_size: int = 5  # M members (Beluch et al., CVPR 2018)
+
+    def __post_init__(self) -> None:
+        check_at_least("ensemble_size", self.ensemble_size, 2,
+                       "a variation ratio needs at least two members to disagree")  # fmt: skip
+
+
 @register_strategy("ensemble_varr")
 class EnsembleVarRatioStrategy(Strategy):
     """Label the images whose M members disagree most: 1 - votes(modal class) / M."""
 
     needs = frozenset({"training"})
+    options_type = EnsembleOptions
 
     def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
         unlabeled = ctx.pool.unlabeled
-        members = self.spec.baselines.ensemble_size
+        members = self.options.ensemble_size
         votes, train_s = [], 0.0
         for member in range(members):
             t0 = time.perf_counter()

@@ -7,11 +7,24 @@ Dropout layers; `Classification.mc_probabilities` in vaal_core/tasks/classificat
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from vaal_core.strategies import QueryContext, Strategy, register_strategy
+from vaal_core.strategies import QueryContext, Strategy, check_at_least, register_strategy
 
 from .scores import bald_score, top_k
+
+
+@dataclass(frozen=True)
+class MCOptions:
+    """T, the stochastic passes every MC-dropout strategy of a cycle shares (one set of passes)."""
+
+    mc_samples: int = 25  # Gal, Islam & Ghahramani (ICML 2017) used T = 20; 25 is this suite's
+
+    def __post_init__(self) -> None:
+        check_at_least("mc_samples", self.mc_samples, 2,
+                       "BALD and the MC mean need at least two stochastic passes")  # fmt: skip
 
 
 @register_strategy("mc_dropout")
@@ -22,11 +35,12 @@ class MCDropoutStrategy(Strategy):
     valid pixels (vaal_core/tasks/segmentation.py says which pixels count)."""
 
     needs = frozenset({"mc_samples"})
+    options_type = MCOptions
     task_kinds = frozenset({"classification", "segmentation"})
 
     def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
         unlabeled = ctx.pool.unlabeled
-        scores, samples = ctx.image_mc_entropy(unlabeled, self.spec.baselines.mc_samples)
+        scores, samples = ctx.image_mc_entropy(unlabeled, self.options.mc_samples)
         ctx.stats["mc_samples"] = samples
         return unlabeled[top_k(scores, budget, ctx.rng)]
 
@@ -41,9 +55,10 @@ class DBALStrategy(Strategy):
     max-entropy reading is `mc_dropout`'s score, so both readings can be run without a new option."""
 
     needs = frozenset({"mc_samples"})
+    options_type = MCOptions
 
     def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
         unlabeled = ctx.pool.unlabeled
-        mc = ctx.kind.mc_probabilities(ctx, unlabeled, self.spec.baselines.mc_samples)
+        mc = ctx.kind.mc_probabilities(ctx, unlabeled, self.options.mc_samples)
         ctx.stats["mc_samples"] = mc.samples
         return unlabeled[top_k(bald_score(mc.mean, mc.expected_entropy), budget, ctx.rng)]

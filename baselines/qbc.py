@@ -12,6 +12,7 @@ import numpy as np
 
 from vaal_core.strategies import QueryContext, Strategy, register_strategy
 
+from .mc_dropout import MCOptions
 from .scores import top_k
 
 
@@ -19,9 +20,10 @@ from .scores import top_k
 class QBCStrategy(Strategy):
     needs = frozenset({"mc_samples"})
     task_kinds = frozenset({"segmentation"})
+    options_type = MCOptions
 
     def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
         unlabeled = ctx.pool.unlabeled
-        mc = ctx.kind.mc_scores(ctx, unlabeled, self.spec.baselines.mc_samples)
+        mc = ctx.kind.mc_scores(ctx, unlabeled, self.options.mc_samples)
         ctx.stats["mc_samples"] = mc.samples
         return unlabeled[top_k(mc.vote_entropy, budget, ctx.rng)]

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from vaal_core.device import seed_everything
 from vaal_core.models import build_task_model
-from vaal_core.strategies import QueryContext, Strategy, register_strategy
+from vaal_core.strategies import QueryContext, Strategy, check_at_least, register_strategy
 from vaal_core.trainer import train_task_model
 
 from .scores import top_k
@@ -57,15 +58,28 @@ def greedy_representative(cand: torch.Tensor, pool: torch.Tensor, k: int) -> np.
     return np.asarray(picks, dtype=np.int64)
 
 
+@dataclass(frozen=True)
+class SuggestiveOptions:
+    ensemble_size: int = 4  # `baselines.sa_ensemble_size`: Yang et al. (2017) used 4 FCNs
+    candidates_factor: float = 2.0  # `baselines.sa_candidates_factor`: K = ceil(this x budget)
+
+    def __post_init__(self) -> None:
+        check_at_least("sa_ensemble_size", self.ensemble_size, 2,
+                       "bootstrap members must be at least two to disagree")  # fmt: skip
+        check_at_least("sa_candidates_factor", self.candidates_factor, 1,
+                       "the uncertain candidates must hold at least the budget")  # fmt: skip
+
+
 @register_strategy("suggestive_annotation")
 class SuggestiveAnnotationStrategy(Strategy):
     needs = frozenset({"training", "embeddings"})
     task_kinds = frozenset({"segmentation"})
+    options_type, option_prefix = SuggestiveOptions, "sa_"
 
     def _members(self, ctx: QueryContext) -> tuple[list[torch.nn.Module], float]:
         spec, labeled = self.spec, ctx.pool.labeled
         models, t0 = [], time.perf_counter()
-        for m in range(spec.baselines.sa_ensemble_size):
+        for m in range(self.options.ensemble_size):
             gen = seed_everything(ctx.generator.initial_seed(), _BOOTSTRAP_PURPOSE, m)
             rng = np.random.default_rng([ctx.generator.initial_seed(), _BOOTSTRAP_PURPOSE, m])
             resample = np.sort(rng.choice(labeled, size=len(labeled), replace=True))
@@ -80,7 +94,7 @@ class SuggestiveAnnotationStrategy(Strategy):
         unlabeled = ctx.pool.unlabeled
         members, train_s = self._members(ctx)
         unc = ctx.kind.ensemble_variance(ctx, members, unlabeled)
-        k = min(len(unlabeled), math.ceil(self.spec.baselines.sa_candidates_factor * budget))
+        k = min(len(unlabeled), math.ceil(self.options.candidates_factor * budget))
         cands = top_k(unc, k, ctx.rng)
         desc = ctx.embeddings(unlabeled)
         picked = cands[greedy_representative(desc[cands].cpu(), desc.cpu(), budget)]

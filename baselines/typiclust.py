@@ -16,7 +16,9 @@ import numpy as np
 import torch
 
 from vaal_core.errors import SpecError
-from vaal_core.strategies import QueryContext, Strategy, register_strategy
+from vaal_core.strategies import QueryContext, Strategy, check_at_least, register_strategy
+
+from .coreset import chunk_size_option
 
 _TYPICLUST_PURPOSE = 5
 _KMEANS_LIMIT = 50  # above this many clusters MiniBatchKMeans (as Hacohen et al.'s code)
@@ -95,6 +97,7 @@ class TypiClustOptions:
     max_clusters: int = 500  # cap on |labeled| + budget clusters
     knn: int = 20  # neighbours in the typicality estimate
     min_cluster_size: int = 5  # smaller clusters are used only once the others run dry
+    chunk_size: int = chunk_size_option()  # `baselines.chunk_size`, shared with core-set
 
     def __post_init__(self) -> None:
         for name, what in (("max_clusters", "clusters"), ("knn", "neighbours"),
@@ -103,6 +106,7 @@ class TypiClustOptions:
                 raise SpecError(
                     f"spec key 'baselines.typiclust_{name}' must be >= 1 ({what}), got {value}"
                 )
+        check_at_least("chunk_size", self.chunk_size, 1, "rows per distance block")
 
 
 @register_strategy("typiclust")
@@ -113,7 +117,7 @@ class TypiClustStrategy(Strategy):
     options_type, option_prefix = TypiClustOptions, "typiclust_"
 
     def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
-        b, o = self.spec.baselines, self.options
+        o = self.options
         cands = ctx.pool.candidates
         feats = torch.nn.functional.normalize(ctx.embeddings(cands), dim=1)
         is_lab = np.isin(cands, ctx.pool.labeled)
@@ -121,7 +125,7 @@ class TypiClustStrategy(Strategy):
         labels = cluster(
             feats.cpu().numpy(), n_clusters, ctx.derived_seed(_TYPICLUST_PURPOSE) % 2**31
         )
-        typ = typicality(feats, labels, o.knn, b.chunk_size)
+        typ = typicality(feats, labels, o.knn, o.chunk_size)
         ctx.stats["clusters"] = n_clusters
         picks = typiclust_picks(labels, typ, is_lab, budget, o.min_cluster_size)
         return cands[picks]

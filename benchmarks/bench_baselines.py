@@ -32,6 +32,8 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
+from baselines.ensemble import EnsembleOptions
+from baselines.mc_dropout import MCOptions
 from vaal_core.batches import Batches
 from vaal_core.datasets import ImageData
 from vaal_core.device import cpu_model_name as cpu_name
@@ -103,7 +105,7 @@ def provide_all(ctx: QueryContext, d: int, classes: int) -> None:
     ctx.provide("embeddings", unl, feats[unl_t])
     ctx.provide("logits", cands, logits)
     ctx.provide("logits", unl, logits[unl_t])
-    t = ctx.spec.baselines.mc_samples
+    t = ctx.spec.baselines.options(MCOptions, "").mc_samples
     noisy = (logits[unl_t][None] + torch.randn(4, len(unl), classes, generator=g)).softmax(-1)
     summary = MCProbabilities(noisy.mean(0), entropy(noisy).mean(0), t)
     ctx.provide("mc", unl, summary, t)
@@ -123,7 +125,11 @@ def query_table(pool: int, budget: int, labeled: int, d: int, classes: int) -> l
     from baselines.scores import top_k, variation_ratio
 
     g = torch.Generator().manual_seed(3)
-    votes = torch.randint(classes, (spec.baselines.ensemble_size, pool - labeled), generator=g)
+    votes = torch.randint(
+        classes,
+        (spec.baselines.options(EnsembleOptions, "").ensemble_size, pool - labeled),
+        generator=g,
+    )
     t0, c0 = time.perf_counter(), time.process_time()
     top_k(variation_ratio(votes, classes), budget, np.random.default_rng(0))
     rows.append(("ensemble_varr (given votes)", time.perf_counter() - t0,

@@ -32,6 +32,8 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from baselines.mc_dropout import MCOptions
+from baselines.suggestive import SuggestiveOptions
 from vaal_core.device import cpu_model_name
 from vaal_core.drn import DRNSeg
 from vaal_core.spec import Spec, load_spec
@@ -114,10 +116,13 @@ def measure(spec: Spec, scale: float, batch: int, reps: int, device: torch.devic
              timed(step, reps, device) / batch)]  # fmt: skip
     one = np.array([0])
     rt = spec.runtime.__class__(precision="fp32")
-    t_mc = timed(lambda: seg_mc_scores(model, batches, one, 1, rt, spec.baselines.mc_samples, 0,
-                                       None), reps, device)  # fmt: skip
+    samples = spec.baselines.options(MCOptions, "").mc_samples
+    t_mc = timed(lambda: seg_mc_scores(model, batches, one, 1, rt, samples, 0, None), reps, device)
     t_gap = timed(lambda: gap_embeddings(model, batches, one, 1, rt), reps, device)
-    members = [DRNSeg(3, 19).to(device) for _ in range(spec.baselines.sa_ensemble_size)]
+    members = [
+        DRNSeg(3, 19).to(device)
+        for _ in range(spec.baselines.options(SuggestiveOptions, "sa_").ensemble_size)
+    ]
     t_sa = timed(lambda: seg_ensemble_variance(members, batches, one, 1, rt, None), reps, device)
     vae = VAE(3, spec.vaal.latent_dim, spec.vaal.image_size, spec.vaal.width).to(device).eval()
 
@@ -135,7 +140,7 @@ def measure(spec: Spec, scale: float, batch: int, reps: int, device: torch.devic
     rows += [
         ("query: random (per pool image)", frame, t_rand),
         ("query: coreset (trunk pass)", frame, t_gap),
-        (f"query: mc_dropout / qbc (trunk + {spec.baselines.mc_samples} heads)", frame, t_mc),
+        (f"query: mc_dropout / qbc (trunk + {samples} heads)", frame, t_mc),
         (f"query: vaal (encoder at {spec.vaal.image_size})", frame, t_vaal),
         (f"query: suggestive_annotation ({len(members)} members + descriptor)", frame,
          t_sa + t_gap),
@@ -174,7 +179,7 @@ def gpu_hours(spec: Spec) -> tuple[list[tuple[str, float]], dict[str, float]]:
         * 2
         * (v.num_vae_steps * 3 * g["vae"] + v.num_adv_steps * g["vae_enc"])
     )
-    m = spec.baselines.sa_ensemble_size
+    m = spec.baselines.options(SuggestiveOptions, "sa_").ensemble_size
     per_strategy = {
         "random": base,
         "coreset": base + n_train * (a.cycles - 1) * g["frame"],

@@ -342,7 +342,7 @@ def test_capabilities_reject_unsupported_task_kind_and_specs_name_bad_keys():
     assert STRATEGIES["mc_dropout"].needs == {"mc_samples"}
     assert STRATEGIES["badge"].needs == {"probabilities", "embeddings"}
     with pytest.raises(SpecError, match="baselines.mc_samples"):
-        tiny_spec(baselines={"mc_samples": 1})
+        preflight(tiny_spec(baselines={"mc_samples": 1}), "random")
     # a key no shared knob or strategy owns: the preflight names it (strategies own their keys,
     # so the torch-free loader keeps them for the registered strategies to check)
     with pytest.raises(SpecError, match="unknown spec key 'baselines.ensembl_size'"):

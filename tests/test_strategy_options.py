@@ -1,9 +1,9 @@
 """A strategy owns its options (a dataclass), and moving a knob there keeps every spec's bytes.
 
-TypiClust is the pattern: its three `baselines.typiclust_*` keys left `BaselinesSpec` for
-`baselines/typiclust.py` `TypiClustOptions`. The pinned hashes below were computed with main at
-679950a, when the keys were still `BaselinesSpec` fields (tests/test_spec_hash.py pins the
-shipped specs, which leave these keys at their defaults).
+Every baseline knob left `BaselinesSpec` for its strategy's dataclass (`TypiClustOptions`,
+`MCOptions`, `EnsembleOptions`, `CoreSetOptions`, `SuggestiveOptions`). The pinned hashes below were
+computed with main at 679950a (typiclust) and d158901 (the others), when the keys were still
+`BaselinesSpec` fields (tests/test_spec_hash.py pins the shipped specs).
 """
 
 from __future__ import annotations
@@ -16,15 +16,27 @@ from baselines.typiclust import TypiClustOptions, TypiClustStrategy
 from tests.helpers import tiny_spec
 from vaal_core.errors import SpecError
 from vaal_core.loop import preflight
-from vaal_core.spec import _OWNED_HASHED
-from vaal_core.strategies import make_strategy
+from vaal_core.plugins import load_plugins
+from vaal_core.spec import _LEGACY_OWNED, option_key
+from vaal_core.strategies import STRATEGIES, make_strategy
 
 
-def test_the_hashed_defaults_are_the_strategys_own():
-    owned = {
-        f"baselines.typiclust_{f.name}": f.default for f in dataclasses.fields(TypiClustOptions)
-    }
-    assert owned == _OWNED_HASHED
+def _owned_defaults() -> dict[str, list]:
+    """Every strategy-owned key with the default each owner gives it."""
+    load_plugins()
+    found: dict[str, list] = {}
+    for cls in STRATEGIES.values():
+        for f in dataclasses.fields(cls.options_type) if cls.options_type else ():
+            found.setdefault(f"baselines.{option_key(f, cls.option_prefix)}", []).append(f.default)
+    return found
+
+
+def test_the_legacy_defaults_are_the_strategies_own_and_shared_keys_agree():
+    owned = _owned_defaults()
+    assert {k: owned[k][0] for k in _LEGACY_OWNED} == {k: d for k, (d, _) in _LEGACY_OWNED.items()}
+    assert all(len(set(defaults)) == 1 for defaults in owned.values()), owned
+    assert len(owned["baselines.mc_samples"]) == 3  # mc_dropout, dbal, qbc: one T per cycle
+    assert len(owned["baselines.chunk_size"]) == 2  # coreset, typiclust
 
 
 @pytest.mark.parametrize(
@@ -33,6 +45,11 @@ def test_the_hashed_defaults_are_the_strategys_own():
         ({}, None),
         ({"typiclust_max_clusters": 30}, "4f0a2c0a6731"),
         ({"typiclust_knn": 7, "sa_ensemble_size": 3}, "a50ec09d0056"),
+        ({"mc_samples": 7}, "288a7aa5d71b"),
+        ({"ensemble_size": 3, "chunk_size": 100}, "5b4796ea3416"),
+        ({"sa_candidates_factor": 3}, "7ce59b0b58fd"),  # an int for a float: 3.0, as the field did
+        ({"sa_ensemble_size": 4, "mc_samples": 25}, "9e10bcf99fb3"),  # defaults written out
+        ({"sa_candidates_factor": 2, "sa_ensemble_size": 3}, "151aa10d58ee"),
     ],
 )
 def test_spec_bytes_and_hash_are_those_of_the_old_fields(baselines, pinned):
@@ -52,6 +69,7 @@ def test_the_strategy_reads_its_options_and_the_spec_round_trips():
     strategy = make_strategy("typiclust", spec)
     assert isinstance(strategy, TypiClustStrategy)
     assert strategy.options == TypiClustOptions(max_clusters=30, knn=20, min_cluster_size=2)
+    assert make_strategy("dbal", spec).options.mc_samples == 25
     again = tiny_spec(baselines=spec.to_dict()["baselines"])
     assert again == spec and again.hash() == spec.hash()
 
@@ -62,6 +80,12 @@ def test_the_strategy_reads_its_options_and_the_spec_round_trips():
         ({"typiclust_knn": 0}, r"'baselines.typiclust_knn' must be >= 1 \(neighbours\), got 0"),
         ({"typiclust_knn": 2.5}, "'baselines.typiclust_knn' must be an integer, got 2.5"),
         ({"typiclust_kn": 3}, "unknown spec key 'baselines.typiclust_kn'; valid keys: .*typiclust_knn"),
+        ({"mc_samples": 1}, r"'baselines.mc_samples' must be >= 2 \(BALD and the MC mean"),
+        ({"ensemble_size": 1}, r"'baselines.ensemble_size' must be >= 2"),
+        ({"chunk_size": 0}, r"'baselines.chunk_size' must be >= 1 \(rows per distance block\)"),
+        ({"sa_ensemble_size": 1}, r"'baselines.sa_ensemble_size' must be >= 2"),
+        ({"sa_candidates_factor": 0.5}, r"'baselines.sa_candidates_factor' must be >= 1"),
+        ({"mc_samples": "many"}, "'baselines.mc_samples' must be an integer, got 'many'"),
     ],
 )  # fmt: skip
 def test_bad_options_fail_at_preflight_whichever_strategy_runs(baselines, message):

@@ -129,32 +129,29 @@ class VAALSpec:
 
 @dataclass(frozen=True)
 class BaselinesSpec:
-    """Knobs of the baseline strategies (baselines/); each is read only by the strategies named."""
+    """The knobs of the strategies, each owned by its strategy (`Strategy.options_type`, a
+    dataclass in the strategy's own module, e.g. baselines/typiclust.py): the loader keeps every
+    key of this section as the spec wrote it, and the registered strategies check them at
+    preflight (vaal_core/strategies.py `check_owned_options`), before any compute."""
 
-    mc_samples: int = 25  # T stochastic passes of mc_dropout and dbal (Gal et al. 2017)
-    ensemble_size: int = (
-        5  # M independently initialised members of ensemble_varr (Beluch et al. 2018)
-    )
-    chunk_size: int = (
-        4096  # rows per distance block in coreset/badge/typiclust (memory, not results)
-    )
-    # suggestive annotation (Yang et al., MICCAI 2017): bootstrap members, and the uncertain
-    # candidates (this many times the budget) the representativeness step chooses from
-    sa_ensemble_size: int = 4
-    sa_candidates_factor: float = 2.0
-    # knobs a strategy owns (its `Strategy.options_type` dataclass, e.g. baselines/typiclust.py):
-    # every other key of this section, as the spec wrote it; the registered strategies check
-    # them at preflight (vaal_core/strategies.py `check_owned_options`), not here
     owned: tuple[tuple[str, Any], ...] = ()
 
     def options(self, options_type: type, prefix: str) -> Any:
-        """The dataclass `options_type` from this section's `<prefix><field>` keys, typed like
-        every spec value; fields the spec leaves out keep the dataclass's defaults."""
+        """The dataclass `options_type` from this section's keys (`option_key`), typed like every
+        spec value; fields the spec leaves out keep the dataclass's defaults."""
         hints, given = typing.get_type_hints(options_type), dict(self.owned)
-        return options_type(**{
-            f.name: _check_type(given[prefix + f.name], hints[f.name], f"baselines.{prefix}{f.name}")
-            for f in dataclasses.fields(options_type) if prefix + f.name in given
-        })  # fmt: skip
+        kwargs = {}
+        for f in dataclasses.fields(options_type):
+            key = option_key(f, prefix)
+            if key in given:
+                kwargs[f.name] = _check_type(given[key], hints[f.name], f"baselines.{key}")
+        return options_type(**kwargs)
+
+
+def option_key(f: dataclasses.Field, prefix: str) -> str:
+    """The `baselines` key of an option field: `<prefix><name>`, or the field's metadata `key`
+    (a knob several strategies share, such as `mc_samples`, keeps one unprefixed key)."""
+    return f.metadata.get("key", prefix + f.name)
 
 
 @dataclass(frozen=True)
@@ -205,8 +202,9 @@ class Spec:
         d = _plain(dataclasses.asdict(self))
         baselines = d["baselines"]
         baselines.update(baselines.pop("owned"))  # strategy-owned keys sit in the section itself
-        for key, default in _OWNED_HASHED.items():
-            baselines.setdefault(key.split(".")[1], default)
+        for key, (default, hashed) in _LEGACY_OWNED.items():
+            if hashed:
+                baselines.setdefault(key.split(".")[1], default)
         for key, default in _LATER_KEYS.items():  # at their default, keys added later are left
             section, name = key.split(".")  # out, so older specs keep their bytes and hash
             if d[section].get(name) == default:
@@ -263,8 +261,6 @@ _LATER_KEYS: dict[str, Any] = {
     "task.model_width": 1.0,
     "task.min_fit": None,
     "task.pretrained": None,
-    "baselines.sa_ensemble_size": 4,
-    "baselines.sa_candidates_factor": 2.0,
     # the bug-for-bug presets (issue 18)
     "task.val_every": None,
     "vaal.input_range": "standardized",
@@ -276,14 +272,21 @@ _LATER_KEYS: dict[str, Any] = {
 
 # valid values per key; the names of registries (task kinds, optimisers, schedules, augmentations)
 # come from the torch-free `names` module their registries check themselves against
-# strategy-owned keys that were BaselinesSpec fields before their strategy owned them: written at
-# their default when the spec leaves them out, so every spec keeps its bytes and its hash (keys a
-# strategy adds later are written only when set). tests/test_registry.py pins them to the
-# strategies' own defaults.
-_OWNED_HASHED: dict[str, Any] = {
-    "baselines.typiclust_max_clusters": 500,
-    "baselines.typiclust_knn": 20,
-    "baselines.typiclust_min_cluster_size": 5,
+# strategy-owned keys that were BaselinesSpec fields before their strategy owned them, with the
+# form the spec hash has always given them: (default, hashed). hashed=True: written at the default
+# when the spec leaves them out; False (fields added after runs were recorded): left out while at
+# the default. Values are typed as the field was (an int written for a float is 2.0, as before).
+# So every spec keeps its bytes and its hash; keys a strategy adds later are written only when set.
+# tests/test_strategy_options.py pins these to the strategies' own defaults. Never grows.
+_LEGACY_OWNED: dict[str, tuple[Any, bool]] = {
+    "baselines.mc_samples": (25, True),
+    "baselines.ensemble_size": (5, True),
+    "baselines.chunk_size": (4096, True),
+    "baselines.sa_ensemble_size": (4, False),
+    "baselines.sa_candidates_factor": (2.0, False),
+    "baselines.typiclust_max_clusters": (500, True),
+    "baselines.typiclust_knn": (20, True),
+    "baselines.typiclust_min_cluster_size": (5, True),
 }
 
 # sections whose unknown keys are kept (in the named field) for the registered plug-ins to check
@@ -354,10 +357,9 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
     unknown = sorted(set(data) - names)
     if open_field is not None:
         kept = [
-            (k, _frozen(data[k], f"{prefix}.{k}"))
-            for k in unknown
-            if not _at_hashed_default(f"{prefix}.{k}", data[k])
+            (k, _legacy_typed(f"{prefix}.{k}", _frozen(data[k], f"{prefix}.{k}"))) for k in unknown
         ]
+        kept = [(k, v) for k, v in kept if not _at_legacy_default(f"{prefix}.{k}", v)]
         data, unknown = {k: v for k, v in data.items() if k in names}, []
         data[open_field] = tuple(kept)
         names.add(open_field)
@@ -389,9 +391,19 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
     return cls(**kwargs)
 
 
-def _at_hashed_default(key: str, value: Any) -> bool:
-    """An owned key written at the default `to_dict` writes anyway (one spec, one form)."""
-    default = _OWNED_HASHED.get(key, dataclasses.MISSING)
+def _legacy_typed(key: str, value: Any) -> Any:
+    """An int written for a legacy float key is the float the field made of it."""
+    default = _LEGACY_OWNED.get(key, (None, False))[0]
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _at_legacy_default(key: str, value: Any) -> bool:
+    """A legacy key written at its default: `to_dict` writes it anyway, or never did."""
+    if key not in _LEGACY_OWNED:
+        return False
+    default = _LEGACY_OWNED[key][0]
     return type(value) is type(default) and value == default
 
 
@@ -442,7 +454,6 @@ def validate(spec: Spec) -> Spec:
         )
     check_quirks(spec.protocol.quirks)
     _positive(v.epochs, "vaal.epochs")
-    _validate_baselines(spec.baselines)
     _positive(v.beta, "vaal.beta", allow_zero=True)
     _positive(v.adversary_param, "vaal.adversary_param", allow_zero=True)
     if v.image_size < 8 or v.image_size & (v.image_size - 1):
@@ -509,23 +520,6 @@ def _validate_segmentation(spec: Spec) -> None:
                 f"spec key '{key}' is {value!r}, but it flips or filters image-level classes and "
                 "task.kind is segmentation (labels are per-pixel masks); remove it"
             )
-
-
-def _validate_baselines(b: BaselinesSpec) -> None:
-    for key, low, why in (
-        ("mc_samples", 2, "BALD and the MC mean need at least two stochastic passes"),
-        ("ensemble_size", 2, "a variation ratio needs at least two members to disagree"),
-        ("chunk_size", 1, "rows per distance block"),
-        ("sa_ensemble_size", 2, "bootstrap members must be at least two to disagree"),
-    ):
-        value = getattr(b, key)
-        if value < low:
-            raise SpecError(f"spec key 'baselines.{key}' must be >= {low} ({why}), got {value}")
-    if b.sa_candidates_factor < 1:
-        raise SpecError(
-            "spec key 'baselines.sa_candidates_factor' must be >= 1 (the uncertain candidates "
-            f"must hold at least the budget), got {b.sa_candidates_factor}"
-        )
 
 
 def initial_size(spec: Spec) -> int:

@@ -23,7 +23,7 @@ from .device import peak_memory_mb
 from .plugins import load_plugins
 from .pool import Pool
 from .registry import Registry
-from .spec import Spec, SpecError
+from .spec import Spec, SpecError, option_key
 from .tasks import TaskKind
 
 # What a strategy may declare in `Strategy.needs`: the shared per-cycle computations it reads
@@ -148,7 +148,8 @@ class Strategy:
     # a run that labels the whole candidate pool at once and trains one cycle (the top-line)
     whole_pool: bool = False
     # the knobs this strategy owns: a frozen dataclass whose fields are the spec keys
-    # `baselines.<option_prefix><field>`, its defaults the spec's; it checks its own values in
+    # `baselines.<option_prefix><field>` (or a field's metadata `key`, for a knob strategies
+    # share), its defaults the spec's; it checks its own values in
     # `__post_init__` (raising SpecError). The strategy reads them as `self.options`.
     options_type: type | None = None
     option_prefix: str = ""
@@ -213,24 +214,27 @@ def strategy_options(cls: type[Strategy], spec: Spec) -> Any:
     return spec.baselines.options(cls.options_type, cls.option_prefix)
 
 
+def check_at_least(key: str, value: float, low: float, why: str) -> None:
+    """An option's lower bound, as one SpecError naming the spec key (for `__post_init__`)."""
+    if value < low:
+        raise SpecError(f"spec key 'baselines.{key}' must be >= {low} ({why}), got {value}")
+
+
 def check_owned_options(spec: Spec) -> None:
-    """Every strategy-owned key in the spec's `baselines` section belongs to a registered
-    strategy, and every registered strategy's options accept the spec's values: a SpecError
-    before any compute, whichever strategy runs (as the section's shared keys)."""
+    """Every key of the spec's `baselines` section belongs to a registered strategy, and every
+    registered strategy's options accept the spec's values: a SpecError before any compute,
+    whichever strategy runs. A key several strategies share (`mc_samples`) has one default."""
     load_plugins()
-    owners = {
-        cls.option_prefix + f.name: cls
-        for cls in STRATEGIES.values()
-        if cls.options_type is not None
-        for f in dataclasses.fields(cls.options_type)
-    }
+    owners: dict[str, list[type[Strategy]]] = {}
+    for cls in STRATEGIES.values():
+        for f in dataclasses.fields(cls.options_type) if cls.options_type is not None else ():
+            owners.setdefault(option_key(f, cls.option_prefix), []).append(cls)
     for key, _ in spec.baselines.owned:
         if key not in owners:
-            shared = [f.name for f in dataclasses.fields(spec.baselines) if f.name != "owned"]
             raise SpecError(
-                f"unknown spec key 'baselines.{key}'; valid keys: {', '.join(sorted([*shared, *owners]))}"
+                f"unknown spec key 'baselines.{key}'; valid keys: {', '.join(sorted(owners))}"
             )
-    for cls in set(owners.values()):
+    for cls in {c for classes in owners.values() for c in classes}:
         strategy_options(cls, spec)
 
 
