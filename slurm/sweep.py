@@ -19,7 +19,13 @@ from pathlib import Path
 import yaml
 from submitit.core.utils import cloudpickle_dump
 
-from vaal_core.cli import ArgumentParser, non_negative_int, positive_float, positive_int
+from vaal_core.cli import (
+    ArgumentParser,
+    add_spec_arguments,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from vaal_core.errors import ExpectedError
 from vaal_core.loop import RunDirConflict, preflight, run_dir_for
 from vaal_core.rundir import holds_spec
@@ -35,13 +41,11 @@ from .task import RunTask
 
 def _parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog="python -m slurm.sweep", description=__doc__.split("\n\n")[0])
-    p.add_argument("spec", help="experiment spec (YAML), e.g. experiments/cifar10.yaml")
+    add_spec_arguments(
+        p
+    )  # spec, --out, --data-root, --set, --protocol: as `python -m vaal_core run`
     p.add_argument("--strategies", help="comma-separated (default: the spec's list)")
     p.add_argument("--seeds", help="e.g. 0-4 or 0,2,7 (default: the spec's seeds)")
-    p.add_argument("--out", default="results", help="results root (default: results/)")
-    p.add_argument("--data-root", default=None, help="dataset root (default: $DATA_ROOT or data/)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a spec value, as in `python -m vaal_core run` (repeatable)")  # fmt: skip
     p.add_argument("--executor", default=None,
                    help="slurm (default when sbatch is on PATH), local, debug (in-process), or a "
                         "launcher a plug-in registers ($VAAL_PLUGINS)")  # fmt: skip
@@ -156,7 +160,7 @@ def _wait_in_process(jobs) -> None:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)  # an argument error: UsageError, one line below
-        spec = load_spec(args.spec, args.set)
+        spec = load_spec(args.spec, args.set, protocol=args.protocol)
         strategies = args.strategies.split(",") if args.strategies else list(spec.strategies)
         seeds = parse_seeds(args.seeds) if args.seeds else list(spec.seeds)
         for strategy in strategies:  # every name checked before anything is queued

@@ -87,3 +87,24 @@ def test_negative_seed_exits_2_from_the_shell(tmp_path):
         "error: argument --seed: must be >= 0, got -1 (usage: python -m vaal_core run --help)"
     ]
     assert not (tmp_path / "out").exists()
+
+
+def test_run_and_sweep_take_the_same_spec_arguments_and_a_sweep_applies_the_protocol(tmp_path, capsys):
+    """One list (`vaal_core.cli.add_spec_arguments`) for every command that launches runs: a
+    preset given to a sweep reaches the spec of its runs (here: the status table's plan)."""
+    from slurm.sweep import _parser as sweep_parser
+    from vaal_core.__main__ import _parser as vaal_parser
+
+    def options(p) -> set[str]:
+        return {s for a in p._actions for s in a.option_strings} | {
+            a.dest for a in p._actions if not a.option_strings
+        }
+
+    run = vaal_parser()._subparsers._group_actions[0].choices["run"]
+    shared = {"spec", "--out", "--data-root", "--set", "--protocol"}
+    assert shared <= options(run) and shared <= options(sweep_parser())
+    out = tmp_path / "out"
+    assert sweep([SPEC, "--protocol", "paper", "--strategies", "random", "--seeds", "0",
+                  "--out", str(out), "--status"]) == 0  # fmt: skip
+    assert sweep([SPEC, "--protocol", "nope", "--status", "--out", str(out)]) == 2
+    _one_error_line(capsys, 2, "unknown protocol 'nope'")

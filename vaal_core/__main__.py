@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from . import failpoints
-from .cli import ArgumentParser, non_negative_int, positive_int
+from .cli import ArgumentParser, add_spec_arguments, non_negative_int, positive_int
 from .errors import ExpectedError
 from .spec import load_spec
 
@@ -17,15 +17,7 @@ def _parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog="python -m vaal_core", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("spec", help="experiment spec (YAML), e.g. experiments/mnist.yaml")
-    common.add_argument("--out", default="results", help="results root (default: results/)")
-    common.add_argument(
-        "--data-root", default=None, help="dataset root (default: $DATA_ROOT or data/)"
-    )
-    common.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a spec value, e.g. --set task.epochs=2 (repeatable)")  # fmt: skip
-    common.add_argument("--protocol", default=None,
-                        help="training protocol preset under the spec's values: paper, release, modern")  # fmt: skip
+    add_spec_arguments(common)
     common.add_argument("--no-progress", action="store_true", help="no progress bars")
     common.add_argument("--wait", action="store_true",
                         help="if another process holds a run directory, wait for it instead of failing")  # fmt: skip

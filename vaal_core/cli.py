@@ -22,6 +22,19 @@ class ArgumentParser(argparse.ArgumentParser):
         raise UsageError(f"{message} (usage: {self.prog} --help)")
 
 
+def add_spec_arguments(p: argparse.ArgumentParser) -> None:
+    """What names one spec and where its runs go, the same for every command that launches runs
+    (`python -m vaal_core run|demo`, `python -m slurm.sweep`): one list, so they cannot drift."""
+    p.add_argument("spec", help="experiment spec (YAML), e.g. experiments/mnist.yaml")
+    p.add_argument("--out", default="results", help="results root (default: results/)")
+    p.add_argument("--data-root", default=None, help="dataset root (default: $DATA_ROOT or data/)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a spec value, e.g. --set task.epochs=2 (repeatable)")  # fmt: skip
+    p.add_argument("--protocol", default=None,
+                   help="training protocol preset under the spec's values: paper, release, "
+                        "modern, paper-exact, release-exact")  # fmt: skip
+
+
 def int_at_least(minimum: int):
     """An argparse type: an integer >= `minimum`."""
 
