@@ -7,7 +7,6 @@ Entry points: `load_runs`, `summarize`, `aubc`, `compare`, `verdicts`, `win_tie_
 """
 
 from .ablations import vaal_ablation_table
-from .diagnostics import chance_cycles, chance_warnings, class_bias, class_shares
 from .efficiency import label_efficiency, label_efficiency_figure, labels_to_reach
 from .expected import ABLATION_FAMILIES, PAPER_FIGURES
 from .export import export, tidy_records
@@ -29,6 +28,7 @@ from .plotting import (
     strategy_label,
 )
 from .protocol_compare import protocol_figure, protocol_table
+from .queries import chance_cycles, chance_warnings, class_bias, class_shares
 from .reference import dataset_key, load_reference, load_reference_raw
 from .report import markdown_table, report
 from .runs import RunLogError, ablation_kind, load_runs

@@ -23,7 +23,6 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from .diagnostics import class_bias, class_shares
 from .expected import (
     ABLATION_FAMILIES,
     PAPER_FIGURES,
@@ -33,6 +32,7 @@ from .expected import (
     reproduce_command,
     timed_strategies,
 )
+from .queries import class_bias, class_shares
 from .reference import REFERENCE_COLUMNS, dataset_key, load_reference
 from .runs import QS_PREFIX
 from .runs import ablation_kind as _kind_of

@@ -13,7 +13,6 @@ from pathlib import Path
 import pandas as pd
 
 from .ablations import vaal_ablation_table
-from .diagnostics import chance_warnings, class_shares
 from .efficiency import label_efficiency, label_efficiency_figure
 from .expected import ABLATION_FAMILIES
 from .health import health_warnings
@@ -29,6 +28,7 @@ from .plotting import (
     save_figure,
     strategy_label,
 )
+from .queries import chance_warnings, class_shares
 from .reference import load_reference
 from .runs import QS_PREFIX, load_runs
 from .stats import (

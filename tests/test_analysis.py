@@ -8,13 +8,13 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from conftest_analysis import record, vaal_stats, write_demo, write_everything, write_run
 from matplotlib.figure import Figure
 from scipy import stats
 
 import analysis
 from analysis.__main__ import main as cli
 from analysis.runs import COLUMNS
+from tests.analysis_fixtures import record, vaal_stats, write_demo, write_everything, write_run
 
 
 # --- loading ---------------------------------------------------------------------------------

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest_analysis import write_everything, write_run
 from scipy import stats
 
 import analysis
 from analysis.specs import shipped_specs
+from tests.analysis_fixtures import write_everything, write_run
 
 REPO = Path(__file__).resolve().parents[1]
 

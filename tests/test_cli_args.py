@@ -89,7 +89,9 @@ def test_negative_seed_exits_2_from_the_shell(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_run_and_sweep_take_the_same_spec_arguments_and_a_sweep_applies_the_protocol(tmp_path, capsys):
+def test_run_and_sweep_take_the_same_spec_arguments_and_a_sweep_applies_the_protocol(
+    tmp_path, capsys
+):
     """One list (`vaal_core.cli.add_spec_arguments`) for every command that launches runs: a
     preset given to a sweep reaches the spec of its runs (here: the status table's plan)."""
     from slurm.sweep import _parser as sweep_parser

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from vaal_core.diagnostics import (
+from vaal_core.game_metrics import (
     accuracy_at_half,
     active_units,
     auc_chance_band,

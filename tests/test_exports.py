@@ -14,7 +14,7 @@ import pytest
 from analysis import load_runs
 from analysis.export import ExportError, export, to_booktabs
 from analysis.paper_table import paper_table_display, paper_vs_reproduction
-from tests.conftest_analysis import write_everything, write_run
+from tests.analysis_fixtures import write_everything, write_run
 
 REPO = Path(__file__).resolve().parent.parent
 

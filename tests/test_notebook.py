@@ -9,12 +9,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest_analysis import write_everything
 from jupyter_client.kernelspec import KernelSpecManager
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell
 
 import analysis
+from tests.analysis_fixtures import write_everything
 from tests.fixtures.segmentation import CLI_TINY, write_cityscapes
 from vaal_core.__main__ import main as engine_cli
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from analysis import ablation_kind, load_runs
 from analysis.protocol_compare import protocol_figure, protocol_table
-from tests.conftest_analysis import write_run
+from tests.analysis_fixtures import write_run
 from tests.helpers import TINY_OVERRIDES
 from vaal_core.loop import ActiveLoop, run_dir_for
 from vaal_core.spec import load_spec

@@ -26,8 +26,8 @@ from tqdm.auto import tqdm
 
 from .compiled import CompiledStep
 from .device import autocast, device_index, grad_scaler
-from .diagnostics import accuracy_at_half, active_units, auc_chance_band, roc_auc
 from .failpoints import failpoint
+from .game_metrics import accuracy_at_half, active_units, auc_chance_band, roc_auc
 from .hostsync import LossMeter
 from .schedules import vaal_iterations
 from .spec import RuntimeSpec, Spec, VAALSpec
