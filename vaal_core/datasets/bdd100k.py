@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .base import LoadOptions, missing, register_dataset
 from .cityscapes import CLASSES, NUM_CLASSES
-from .segmentation import SegImageSource, SegMaskSource, seg_cached_dataset
+from .segmentation import SegLayout, seg_cached_dataset
 
 ASPECT = 16 / 9  # 1280 x 720
 DEFAULT_RESOLUTION = 360  # cached rows 360 x 640: half the native resolution (see README)
@@ -51,10 +51,6 @@ def _pairs(f: Path, split: str) -> tuple[list[str], list[str]]:
 def load_bdd100k(root: Path, opts: LoadOptions):
     check_bdd100k(root, opts)
     f = _folder(root)
-    images, masks = {}, {}
-    for split, name in (("train", "train"), ("test", "val")):
-        img, lab = _pairs(f, name)
-        images[split] = SegImageSource(f, img, ASPECT)
-        masks[split] = SegMaskSource(f, lab, ASPECT)
-    return seg_cached_dataset("bdd100k", images, masks, opts, root / "cache", DEFAULT_RESOLUTION,
-                              NUM_CLASSES, CLASSES)  # fmt: skip
+    layout = SegLayout(ASPECT, DEFAULT_RESOLUTION, NUM_CLASSES, CLASSES)
+    return seg_cached_dataset("bdd100k", f, lambda split: _pairs(f, split), layout, opts,
+                              root / "cache")  # fmt: skip

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .base import LoadOptions, missing, register_dataset
-from .segmentation import SegImageSource, SegMaskSource, seg_cached_dataset
+from .segmentation import SegLayout, seg_cached_dataset
 
 # label id -> train id, for the 19 evaluated classes (all other ids -> 255)
 LABEL_TO_TRAIN_ID: dict[int, int] = {
@@ -94,10 +94,6 @@ def _pairs(folder: Path, split: str) -> tuple[list[str], list[str]]:
 def load_cityscapes(root: Path, opts: LoadOptions):
     check_cityscapes(root, opts)
     f = _folder(root)
-    images, masks = {}, {}
-    for split, name in (("train", "train"), ("test", "val")):
-        img, lab = _pairs(f, name)
-        images[split] = SegImageSource(f, img, ASPECT)
-        masks[split] = SegMaskSource(f, lab, ASPECT, label_lut())
-    return seg_cached_dataset("cityscapes", images, masks, opts, root / "cache",
-                              DEFAULT_RESOLUTION, NUM_CLASSES, CLASSES)  # fmt: skip
+    layout = SegLayout(ASPECT, DEFAULT_RESOLUTION, NUM_CLASSES, CLASSES, label_lut())
+    return seg_cached_dataset("cityscapes", f, lambda split: _pairs(f, split), layout, opts,
+                              root / "cache")  # fmt: skip

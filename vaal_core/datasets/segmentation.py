@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,17 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 def cached_shape(resolution: int, aspect: float) -> tuple[int, int]:
     return resolution, max(1, round(resolution * aspect))
+
+
+@dataclass(frozen=True)
+class SegLayout:
+    """What a segmentation layout fixes: frame aspect, cached height, classes, id mapping."""
+
+    aspect: float  # width / height of a frame
+    resolution: int  # the cached height by default (dataset.cache_resolution overrides)
+    num_classes: int
+    class_names: tuple[str, ...]
+    lut: np.ndarray | None = field(default=None, compare=False)  # file value -> train id or 255
 
 
 @dataclass
@@ -65,24 +77,15 @@ class SegImageSource:
 
 
 @dataclass
-class SegMaskSource:
+class SegMaskSource(SegImageSource):
     """Label PNGs, mapped through `lut` (256 entries: file value -> train id or 255), resized
-    with nearest neighbour to the image rows' shape: (1, R, R x aspect)."""
+    with nearest neighbour to the image rows' shape: (1, R, R x aspect). The file list, its
+    length and its fingerprint are the image source's."""
 
-    root: Path
-    paths: list[str]
-    aspect: float
     lut: np.ndarray | None = None
 
-    @property
-    def labels(self) -> np.ndarray:
-        return np.zeros(len(self.paths), dtype=np.int64)
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
     def fingerprint_items(self) -> list[tuple[str, int]]:
-        items = [(p, os.path.getsize(self.root / p)) for p in self.paths]
+        items = super().fingerprint_items()
         if self.lut is not None:  # a changed mapping table is other data: a new cache key
             items.append((f"lut:{hashlib.sha1(self.lut.tobytes()).hexdigest()}", 0))
         return items
@@ -130,15 +133,27 @@ class SegCachedData(CachedData):
 
 def seg_cached_dataset(
     name: str,
-    images: dict[str, SegImageSource],
-    masks: dict[str, SegMaskSource],
+    folder: Path,
+    pairs: Callable[[str], tuple[list[str], list[str]]],
+    layout: SegLayout,
     opts: Any,
     cache_root: Path,
-    default_resolution: int,
-    num_classes: int,
-    class_names: tuple[str, ...],
 ) -> SegCachedData:
-    """Build (or check and reuse) the image and mask caches of the train and test splits."""
+    """Build (or check and reuse) the image and mask caches of the train and test splits.
+
+    `pairs(split_name)`: the image and mask paths (relative to `folder`) of the layout's "train"
+    or "val" split, in matching order; val is the suite's test split (both datasets' test labels
+    are withheld)."""
+    images, masks = {}, {}
+    for split, split_name in (("train", "train"), ("test", "val")):
+        img, lab = pairs(split_name)
+        images[split] = SegImageSource(folder, img, layout.aspect)
+        masks[split] = SegMaskSource(folder, lab, layout.aspect, layout.lut)
+    default_resolution, num_classes, class_names = (
+        layout.resolution,
+        layout.num_classes,
+        layout.class_names,
+    )
     if opts.storage == "memory":
         raise DatasetError(
             f"{name} is read from the disk cache (dataset.storage: auto or cache); its masks "
