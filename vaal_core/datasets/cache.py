@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .base import LARGE_AUGMENT, DatasetError
+from .base import LARGE_AUGMENT, DatasetError, LoadOptions
 
 CACHE_VERSION = 1
 CHUNK = 512  # images per done-marker: small enough to lose little work on a kill
@@ -411,3 +411,11 @@ def cached_dataset(
         readers[split] = CacheReader(folder)
     return CachedData(name, readers["train"], readers["test"], num_classes, mean, std, out_size,
                       augment_presets=dict(augment_presets or LARGE_AUGMENT))  # fmt: skip
+
+
+def require_disk_cache(name: str, opts: LoadOptions, why: str) -> None:
+    """A dataset that is only read from its disk cache refuses `dataset.storage: memory`."""
+    if opts.storage == "memory":
+        raise DatasetError(
+            f"{name} is read from the disk cache (dataset.storage: auto or cache); {why}"
+        )

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import LARGE_AUGMENT, DatasetError, LoadOptions, missing, register_dataset
-from .cache import FileSource, cached_dataset
+from .base import LARGE_AUGMENT, LoadOptions, missing, register_dataset
+from .cache import FileSource, cached_dataset, require_disk_cache
 
 TEST_FRACTION = 0.2
 CLUTTER = "257.clutter"
@@ -54,11 +54,7 @@ def caltech_split(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @register_dataset("caltech256", available=check_caltech)
 def load_caltech256(root: Path, opts: LoadOptions):
-    if opts.storage == "memory":
-        raise DatasetError(
-            "Caltech-256 is read from the disk cache (dataset.storage: auto or cache); in memory it "
-            "would not fit at 224 px"
-        )
+    require_disk_cache("Caltech-256", opts, "in memory it would not fit at 224 px")
     from torchvision.datasets import Caltech256
 
     check_caltech(root, opts)

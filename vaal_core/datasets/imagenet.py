@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .base import LARGE_AUGMENT, DatasetError, LoadOptions, missing, register_dataset
-from .cache import FileSource, cached_dataset
+from .cache import FileSource, cached_dataset, require_disk_cache
 
 DEVKIT = "ILSVRC2012_devkit_t12.tar.gz"
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -56,11 +56,7 @@ def _split(folder: Path, split: str) -> tuple[list[str], np.ndarray, list[str]]:
 
 @register_dataset("imagenet", available=check_imagenet)
 def load_imagenet(root: Path, opts: LoadOptions):
-    if opts.storage == "memory":
-        raise DatasetError(
-            "ImageNet is read from the disk cache (dataset.storage: auto or cache); in memory it "
-            "would not fit at 224 px"
-        )
+    require_disk_cache("ImageNet", opts, "in memory it would not fit at 224 px")
     check_imagenet(root, opts)
     folder = _folder(root)
     try:

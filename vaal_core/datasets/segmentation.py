@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from .base import DatasetError
-from .cache import CachedData, CacheKey, CacheReader, build_cache, source_hash
+from .cache import CachedData, CacheKey, CacheReader, build_cache, require_disk_cache, source_hash
 
 SEG_AUGMENT = {"standard": "seg_crop_flip", "light": "seg_flip"}
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -154,11 +154,7 @@ def seg_cached_dataset(
         layout.num_classes,
         layout.class_names,
     )
-    if opts.storage == "memory":
-        raise DatasetError(
-            f"{name} is read from the disk cache (dataset.storage: auto or cache); its masks "
-            "alone would not fit in memory at full size"
-        )
+    require_disk_cache(name, opts, "its masks alone would not fit in memory at full size")
     res = opts.cache_resolution or default_resolution
     crop = opts.image_size or res
     if crop > res:
