@@ -73,6 +73,10 @@ CHAIN = [
     ("strategy_training:2", 2),
     ("after_record:2", 3),
 ]
+# random and cold VAAL: the windows whose resume differs by strategy (the trained model, the
+# query, a cut-off record, VAAL's own training); warm VAAL, whose state is carried, takes every
+# window of CHAIN (each CLI start is ~3 s of imports, so the full chain runs once)
+SHORT_CHAIN = {"after_train:0", "after_query:1", "mid_record:1", "strategy_training:2"}
 
 
 @pytest.mark.parametrize(
@@ -87,9 +91,12 @@ def test_die_at_every_failpoint_then_resume_equals_uninterrupted(tmp_path, mnist
     run_dir = out / "tiny" / strategy / "seed-0"
     log = run_dir / "cycles.jsonl"
     fired = set()
+    full = bool(extra[1:])  # the warm variant
     for point, committed in CHAIN:
         if point.startswith("strategy_training") and strategy == "random":
             continue  # random has no training of its own
+        if not full and point not in SHORT_CHAIN:
+            continue
         proc = run_cli(out, strategy, extra, failpoint=point)
         assert proc.returncode == -signal.SIGKILL, f"{point} did not fire: {proc.stderr[-800:]}"
         lines = log.read_bytes().count(b"\n") if log.exists() else 0
@@ -105,8 +112,8 @@ def test_die_at_every_failpoint_then_resume_equals_uninterrupted(tmp_path, mnist
             assert (run_dir / "state-1.pt").exists() and (run_dir / "state-0.pt").exists()
         if point == "mid_record:1":
             assert not log.read_bytes().endswith(b"\n")  # a cut-off line, repaired on resume
-    expected = set(FAILPOINTS) - ({"strategy_training"} if strategy == "random" else set())
-    assert fired == expected, "every failpoint is exercised"
+    if full:
+        assert fired == set(FAILPOINTS), "every failpoint is exercised"
 
     done = run_cli(out, strategy, extra)
     assert done.returncode == 0, done.stderr
