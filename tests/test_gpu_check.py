@@ -16,6 +16,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "benchmarks" / "gpu_check.py"
+# the dry run is a module fixture: on one worker it runs once (two workers would each pay ~20 s)
+pytestmark = pytest.mark.xdist_group("gpu_check")
 
 # every row the issue asks for (issue 21), by the name the table prints
 CORRECTNESS = [
