@@ -38,3 +38,10 @@ def no_md5(monkeypatch):
 
     monkeypatch.setattr(cifar, "check_integrity", exists)
     monkeypatch.setattr(imagenet, "check_integrity", exists)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The long serial groups first (SLURM, notebook, GPU-check dry run: each runs on one worker,
+    one test after another), so the other worker takes the many short tests meanwhile instead of
+    waiting at the end for one worker to finish a group it was handed last."""
+    items.sort(key=lambda item: item.get_closest_marker("xdist_group") is None)
