@@ -1,6 +1,6 @@
 """Extension axes from outside the engine (issue 20): one plug-in module, written by this test
 into a temporary directory and named in `$VAAL_PLUGINS`, registers a dataset layout, a task model,
-a strategy and a launcher; the real command lines run them. No engine file is edited.
+a strategy, a launcher and a task kind; the real command lines run them. No engine file is edited.
 """
 
 from __future__ import annotations
@@ -29,10 +29,15 @@ import torch
 from torch import nn
 
 from slurm.executors import Launcher, register_launcher
+import torch.nn.functional as F
+
+from vaal_core.augment import AUGMENTATIONS
 from vaal_core.datasets import DatasetError, ImageData, register_dataset, resize_uint8
 from vaal_core.errors import SpecError
 from vaal_core.models import register_model
 from vaal_core.strategies import Strategy, register_strategy
+from vaal_core.tasks import Classification, register_task_kind
+from vaal_core.tasks.classification import AccuracyMeter
 
 
 def _check(root, opts):
@@ -41,12 +46,38 @@ def _check(root, opts):
 
 
 @register_dataset("stripes", available=_check)
-def load_stripes(root, opts):
+def load_stripes(root, opts, kind="classification"):
     f = np.load(root / "stripes.npz")
     size = opts.image_size or f["train_x"].shape[-1]
     x, tx = (resize_uint8(torch.from_numpy(f[k]), size) for k in ("train_x", "test_x"))
     return ImageData("stripes", x, torch.from_numpy(f["train_y"]), tx,
-                     torch.from_numpy(f["test_y"]), num_classes=2, mean=(0.5,), std=(0.25,))
+                     torch.from_numpy(f["test_y"]), num_classes=2, mean=(0.5,), std=(0.25,),
+                     task_kind=kind)
+
+
+class SmoothedMeter(AccuracyMeter):
+    def result(self):
+        out = super().result()
+        out.metric = "accuracy_smoothed_training"
+        return out
+
+
+class SmoothedLabels(Classification):
+    """Classification trained on label-smoothed targets (eps 0.2): its own loss and metric name."""
+
+    def loss(self, logits, target):
+        return F.cross_entropy(logits, target, label_smoothing=0.2)
+
+    def meter(self, batches, split):
+        return SmoothedMeter(batches, split)
+
+
+register_task_kind(SmoothedLabels("smoothed", "accuracy_smoothed_training", dict(AUGMENTATIONS)))
+
+
+@register_dataset("stripes_smoothed", available=_check, kind="smoothed")
+def load_stripes_smoothed(root, opts):
+    return load_stripes(root, opts, kind="smoothed")
 
 
 @register_model("pooled_linear")
@@ -68,6 +99,7 @@ class LowestIndex(Strategy):
     """The unlabeled images with the smallest indices, after the first `skip`."""
 
     options_type, option_prefix = LowestIndexOptions, "lowest_index_"
+    task_kinds = frozenset({"classification", "smoothed"})
 
     def select(self, ctx, budget):
         skip = self.options.skip
@@ -175,3 +207,24 @@ def test_a_bad_value_of_a_plugin_strategys_option_is_one_error_before_any_run(la
     assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr
     assert "'baselines.lowest_index_skip' must be >= 0, got -1" in res.stderr
     assert not lab["out"].exists()
+
+
+def test_a_plugin_task_kind_runs_through_the_cli(lab):
+    """A task kind of the plug-in's own (its loss and its meter) with a dataset layout of that kind:
+    the loop trains and evaluates through the kind; nothing in the engine names it."""
+    spec = yaml.safe_load(lab["spec"].read_text())
+    spec["dataset"]["name"], spec["task"]["kind"] = "stripes_smoothed", "smoothed"
+    lab["spec"].write_text(yaml.safe_dump(spec))
+    res = _run(lab, "vaal_core", "run", str(lab["spec"]), "--strategy", "lowest_index",
+               "--seed", "0", "--out", str(lab["out"]), "--data-root", str(lab["data"]),
+               "--no-progress")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    run_dir = lab["out"] / "plug" / "lowest_index" / "seed-0"
+    records = [yaml.safe_load(line) for line in (run_dir / "cycles.jsonl").read_text().splitlines()]
+    assert [r["metric"] for r in records] == ["accuracy_smoothed_training"] * 2
+    # a label-smoothed loss never goes below the entropy of its targets (0.325 nats here)
+    assert all(r["train_loss"] > 0.325 for r in records)
+    # a strategy that does not declare the kind is refused before any run
+    res = _run(lab, "vaal_core", "run", str(lab["spec"]), "--strategy", "random", "--seed", "0",
+               "--out", str(lab["out"] / "x"), "--data-root", str(lab["data"]))  # fmt: skip
+    assert res.returncode == 2 and "does not support smoothed tasks" in res.stderr, res.stderr

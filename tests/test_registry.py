@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from tests.helpers import tiny_spec
 from vaal_core import spec as spec_module
 from vaal_core.augment import AUGMENTATIONS, PAIR_AUGMENTATIONS
 from vaal_core.datasets import DATASETS, register_dataset
 from vaal_core.errors import SpecError
+from vaal_core.loop import preflight
 from vaal_core.names import AUGMENTATION_PRESETS
 from vaal_core.registry import Registry
 from vaal_core.schedules import OPTIMIZERS, SCHEDULES
@@ -40,7 +42,7 @@ def test_a_declared_registry_refuses_undeclared_names_and_reports_missing_ones()
 
 def test_the_spec_validates_exactly_the_registered_names():
     valid = spec_module._VALID
-    assert valid["task.kind"] == set(TASKS)
+    assert "task.kind" not in valid  # an open registry: checked at preflight (below)
     assert valid["task.optimizer"] == set(OPTIMIZERS)
     assert valid["task.schedule"] == set(SCHEDULES)
     assert valid["task.augmentation"] == {
@@ -52,7 +54,15 @@ def test_the_spec_validates_exactly_the_registered_names():
         spec_module.spec_from_dict({"experiment": "x", "task": {"schedule": "linear"}})
 
 
-def test_a_dataset_layout_must_name_a_task_kind():
-    with pytest.raises(TypeError, match="dataset kind 'detection' is not a task kind"):
-        register_dataset("boxes", kind="detection")(lambda root, opts: None)
-    assert "boxes" not in DATASETS
+def test_an_unknown_task_kind_is_a_preflight_error_naming_the_registered_ones():
+    assert {"classification", "segmentation"} <= set(TASKS)
+    with pytest.raises(SpecError, match="'task.kind' is 'detection'; valid names: classification"):
+        preflight(tiny_spec(task={"kind": "detection"}), "random")
+    # a layout of a kind nobody registered: its spec is refused before any data is read
+    register_dataset("boxes_for_test", kind="detection")(lambda root, opts: None)
+    try:
+        spec = tiny_spec(dataset={"name": "boxes_for_test"})
+        with pytest.raises(SpecError, match="dataset 'boxes_for_test' is a detection dataset"):
+            preflight(spec, "random")
+    finally:
+        DATASETS._entries.pop("boxes_for_test")

@@ -50,6 +50,7 @@ from .strategies import (
     check_strategy_supports,
     make_strategy,
 )
+from .tasks import TASKS, get_task
 from .trainer import (
     Batches,
     TrainStats,
@@ -104,6 +105,12 @@ def run_dir_for(out: Path, spec: Spec, strategy: str, seed: int) -> Path:
 def preflight(spec: Spec, strategy: str) -> None:
     """Every name in the spec resolves, before data is read or compute is spent."""
     kind = spec.task.kind
+    try:
+        get_task(kind)  # loads the plug-ins for a kind the engine lacks
+    except SpecError:
+        raise SpecError(
+            f"spec key 'task.kind' is '{kind}'; valid names: {', '.join(TASKS.names())}"
+        ) from None
     check_strategy_supports(strategy, kind)
     check_owned_options(spec)
     check_dataset_name(spec.dataset.name)

@@ -270,8 +270,6 @@ _LATER_KEYS: dict[str, Any] = {
     "protocol.quirks": [],
 }
 
-# valid values per key; the names of registries (task kinds, optimisers, schedules, augmentations)
-# come from the torch-free `names` module their registries check themselves against
 # strategy-owned keys that were BaselinesSpec fields before their strategy owned them, with the
 # form the spec hash has always given them: (default, hashed). hashed=True: written at the default
 # when the spec leaves them out; False (fields added after runs were recorded): left out while at
@@ -292,8 +290,9 @@ _LEGACY_OWNED: dict[str, tuple[Any, bool]] = {
 # sections whose unknown keys are kept (in the named field) for the registered plug-ins to check
 _OPEN_FIELDS: dict[type, str] = {BaselinesSpec: "owned"}
 
+# valid values per key; the names of the closed registries (optimisers, schedules, augmentations)
+# come from the torch-free `names` module their registries check themselves against
 _VALID = {
-    "task.kind": set(names.TASK_KINDS),
     "task.optimizer": set(names.OPTIMIZERS),
     "task.schedule": set(names.SCHEDULES),
     "task.epoch_basis": {"labeled", "train_set"},

@@ -17,7 +17,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import names
 from .batches import Batches
 from .device import peak_memory_mb
 from .plugins import load_plugins
@@ -29,7 +28,6 @@ from .tasks import TaskKind
 # What a strategy may declare in `Strategy.needs`: the shared per-cycle computations it reads
 # ("probabilities", "embeddings", "mc_samples") or "training" (it trains networks of its own).
 NEEDS = frozenset({"probabilities", "embeddings", "mc_samples", "training"})
-TASK_KINDS = frozenset(names.TASK_KINDS)
 
 
 @dataclass
@@ -193,7 +191,7 @@ STRATEGIES: Registry[type[Strategy]] = Registry("strategy", SpecError)
 
 def register_strategy(name: str) -> Callable[[type[Strategy]], type[Strategy]]:
     def deco(cls: type[Strategy]) -> type[Strategy]:
-        unknown = set(cls.needs) - NEEDS or set(cls.task_kinds) - TASK_KINDS
+        unknown = set(cls.needs) - NEEDS
         if unknown:
             raise TypeError(f"strategy '{name}' declares unknown capabilities {sorted(unknown)}")
         cls.name = name

@@ -5,11 +5,11 @@ augmented, the evaluation view of an image AND its pool inference (logits, embed
 passes, per-pixel scores reduced to one per image). The trainer, `evaluate`, the query context and
 the strategies ask the kind of their data; none of them branches on it.
 
-This import list is the one registration point: a new kind is its module here (plus its name in
-the torch-free `vaal_core/names.py`, which the spec validator reads before torch loads).
+This import list is the one registration point of the engine's kinds: a new kind is its module
+plus its line here, or a plug-in module ($VAAL_PLUGINS) that calls `register_task_kind`.
 """
 
-from .base import TASKS, Evaluation, TaskKind, get_task, mean_over_valid
+from .base import TASKS, Evaluation, TaskKind, get_task, mean_over_valid, register_task_kind
 from .classification import CLASSIFICATION, Classification
 from .segmentation import (
     IGNORE_INDEX,
@@ -18,8 +18,6 @@ from .segmentation import (
     confusion_matrix,
     iou_from_confusion,
 )
-
-TASKS.check_declared()
 
 __all__ = [
     "CLASSIFICATION",
@@ -34,4 +32,5 @@ __all__ = [
     "get_task",
     "iou_from_confusion",
     "mean_over_valid",
+    "register_task_kind",
 ]
