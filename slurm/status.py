@@ -17,7 +17,7 @@ from vaal_core.loop import run_dir_for
 from vaal_core.runlog import read_records
 from vaal_core.spec import Spec
 
-from .executors import is_queued
+from .launchers import is_queued
 from .manifest import JobEntry, read_manifest, run_key
 from .scheduler import SchedulerError, job_states
 

@@ -31,12 +31,12 @@ from vaal_core.loop import RunDirConflict, preflight, run_dir_for
 from vaal_core.rundir import holds_spec
 from vaal_core.spec import Spec, load_spec
 
-from .executors import default_executor, get_launcher, is_queued
+from .job import RunJob
+from .launchers import default_executor, get_launcher, is_queued
 from .manifest import JobEntry, read_manifest, record_jobs, run_key, sweep_dir
 from .options import ClusterOptions, load_profile, parse_seeds
 from .scheduler import LIVE, SchedulerError, job_states, wait_for_jobs
 from .status import collect_status, cycles_done, format_table
-from .task import RunTask
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -124,7 +124,7 @@ def _tidy(folder: Path) -> None:
         folder.rmdir()
 
 
-def submit(executor_name: str, opts: ClusterOptions, tasks: list[RunTask], out: Path, spec: Spec):
+def submit(executor_name: str, opts: ClusterOptions, tasks: list[RunJob], out: Path, spec: Spec):
     """Submit every task (one array on SLURM); record the jobs; return them in task order."""
     folder = sweep_dir(out, spec.experiment) / "logs" / "%j"
     launcher = get_launcher(executor_name)
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         for key, why in skipped:
             print(f"skip {key}: {why}")
         if todo:
-            tasks = [RunTask(spec, s, k, str(out), data_root) for s, k in todo]
+            tasks = [RunJob(spec, s, k, str(out), data_root) for s, k in todo]
             if launcher.queued:
                 jobs = submit(executor_name, opts, tasks, out, spec)
                 array = jobs[0].job_id.split("_")[0]

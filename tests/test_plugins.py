@@ -28,7 +28,7 @@ import submitit
 import torch
 from torch import nn
 
-from slurm.executors import Launcher, register_launcher
+from slurm.launchers import Launcher, register_launcher
 import torch.nn.functional as F
 
 from vaal_core.augment import AUGMENTATIONS

@@ -20,13 +20,13 @@ from pathlib import Path
 import pytest
 from submitit.core.utils import pickle_load
 
+from slurm.job import RunJob
 from slurm.manifest import JobEntry, read_manifest, record_jobs
 from slurm.options import OptionsError, load_profile, parse_seeds
 from slurm.scheduler import slurm_available, wait_for_jobs
 from slurm.status import collect_status, format_table, last_error_line
 from slurm.sweep import main as sweep
 from slurm.sweep import submit
-from slurm.task import RunTask
 from tests.conftest import DATA_ROOT
 from tests.helpers import TINY_OVERRIDES
 from vaal_core.loop import ActiveLoop
@@ -122,7 +122,7 @@ def test_bad_input_is_one_error_line_before_anything_is_queued(tmp_path, capsys,
 
 def test_checkpoint_resubmits_the_same_task(tmp_path):
     spec = load_spec(SPEC, _overrides(SHORT))
-    task = RunTask(spec, "random", 0, str(tmp_path))
+    task = RunJob(spec, "random", 0, str(tmp_path))
     delayed = task.checkpoint()
     assert delayed.function == task and delayed.function is not task
     assert delayed.args == () and delayed.kwargs == {}
@@ -349,7 +349,7 @@ def test_preemption_signal_checkpoints_requeues_and_resumes(cluster, tmp_path, m
     os.mkfifo(fifo)
     hold = os.open(fifo, os.O_RDWR)  # a writer stays: readers block on read, not on open
     try:
-        task = RunTask(spec, "random", 2, str(tmp_path / "out"), str(DATA_ROOT.resolve()))
+        task = RunJob(spec, "random", 2, str(tmp_path / "out"), str(DATA_ROOT.resolve()))
         (job,) = submit("slurm", load_profile("ci"), [task], tmp_path / "out", spec)
         job_id = str(job.job_id)
         while not _openers(fifo):  # the task is reading its records: signal handlers are set

@@ -1,4 +1,5 @@
-"""One array task: a single (strategy, seed) run through `ActiveLoop`, checkpointable.
+"""One job of a sweep (one SLURM array task, or one local process): a single (strategy, seed) run
+through `ActiveLoop`, checkpointable. ("Task" in this package means a SLURM task only.)
 
 Nothing is kept in memory between attempts: the run directory *is* the checkpoint (the loop
 resumes after its last committed cycle with identical records), so `checkpoint()` resubmits the
@@ -18,7 +19,7 @@ from vaal_core.errors import RunLocked
 from vaal_core.loop import ActiveLoop, run_dir_for
 from vaal_core.spec import Spec
 
-__all__ = ["RunLocked", "RunTask"]
+__all__ = ["RunLocked", "RunJob"]
 
 
 def _job_environment() -> submitit.JobEnvironment | None:
@@ -30,7 +31,7 @@ def _job_environment() -> submitit.JobEnvironment | None:
 
 
 @dataclass
-class RunTask(submitit.helpers.Checkpointable):
+class RunJob(submitit.helpers.Checkpointable):
     """`ActiveLoop(spec, strategy, seed, out).run()` as a callable submitit can requeue."""
 
     spec: Spec
@@ -68,4 +69,4 @@ class RunTask(submitit.helpers.Checkpointable):
     def checkpoint(self, *args: Any, **kwargs: Any) -> submitit.helpers.DelayedSubmission:
         """Called by submitit on SLURM's pre-emption/time-limit signal; the state is on disk."""
         print(f"checkpoint: {self.run_dir} requeued; resumes after its last recorded cycle")
-        return submitit.helpers.DelayedSubmission(RunTask(**self.__dict__))
+        return submitit.helpers.DelayedSubmission(RunJob(**self.__dict__))
