@@ -165,7 +165,10 @@ def test_selection_is_dominated_by_the_unrepresented_distribution(mnist, game):
     strategy = make_strategy("vaal", spec)
     picked = strategy.select(ctx, 100)
     inverted = (picked >= 400).mean()
-    assert inverted >= 0.9, (
+    # the unlabeled pool is 2/3 inverted, so a random pick of 100 holds 67 +- 4.3 of them; 85 is
+    # 4.2 sd above (p < 1e-4), and a flipped ranking picks plain digits. Measured on an Intel Xeon:
+    # 1.00 (adversarial) and 0.92 (fixed_vae); the exact share moves with the CPU's float rounding
+    assert inverted >= 0.85, (
         f"only {inverted:.0%} of the selection is from the unrepresented distribution"
     )
     assert strategy.models.cfg.adversary_param == (1.0 if game == "adversarial" else 0.0)
