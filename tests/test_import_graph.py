@@ -129,3 +129,21 @@ def test_the_graph_sees_relative_and_package_imports():
 def test_no_import_circle():
     cycle = find_cycle(import_graph())
     assert cycle is None, "import circle: " + " -> ".join(cycle)
+
+
+def test_every_package_is_listed_for_installation():
+    """pyproject's explicit package list names every package folder, so `pip install .` (not only
+    the editable install CI uses) ships `vaal_core.tasks`, `vaal_core.datasets`, ..."""
+    import tomllib
+
+    listed = set(
+        tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    found = {
+        ".".join(init.parent.relative_to(REPO).parts)
+        for pkg in PACKAGES
+        for init in (REPO / pkg).rglob("__init__.py")
+    }
+    assert found <= listed, (
+        f"not in pyproject.toml [tool.setuptools] packages: {sorted(found - listed)}"
+    )

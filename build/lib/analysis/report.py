@@ -1,0 +1,363 @@
+"""A results root turned into markdown tables, verdicts and figures in one call.
+
+This is what `make demo` and `python -m analysis report` show a user, so it must never crash on thin
+data: one strategy or one seed give 'n/a' statistics, not an exception.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from .ablations import vaal_ablation_table
+from .efficiency import label_efficiency, label_efficiency_figure
+from .expected import ABLATION_FAMILIES
+from .health import health_warnings
+from .plotting import (
+    _sort_strategies,
+    ablation_figure,
+    dataset_name,
+    plot_curves,
+    plot_query_classes,
+    plot_sampling_time,
+    plot_vaal_diagnostics,
+    sampling_time_figure,
+    save_figure,
+    strategy_label,
+)
+from .queries import chance_warnings, class_shares
+from .reference import load_reference
+from .runs import QS_PREFIX, load_runs
+from .stats import (
+    FAMILY,
+    TOPLINE,
+    aubc_diffs,
+    aubc_summary,
+    compare,
+    percent_scale,
+    summarize,
+    training_noise,
+    verdicts,
+    win_tie_loss,
+)
+
+__all__ = ["report", "markdown_table"]
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A GitHub markdown table of a frame's columns (index ignored), cells as given."""
+    header = [str(c) for c in frame.columns]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    for row in frame.itertuples(index=False):
+        lines.append("| " + " | ".join(str(v) for v in row) + " |")
+    return "\n".join(lines)
+
+
+def _num(x: float, fmt: str = ".2f") -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, fmt)
+
+
+def _pm(mean: float, std: float, n: int) -> str:
+    cell = f"{_num(mean)} ± {_num(std)}"
+    return cell if n >= 2 else f"{cell} (n=1)"
+
+
+def _summary_table(exp: pd.DataFrame, scale: float) -> str:
+    s = summarize(exp)
+    s["cell"] = [
+        _pm(m * scale, sd * scale, n)
+        for m, sd, n in zip(s["mean"], s["std"], s["n_seeds"], strict=True)
+    ]
+    s["method"] = s["strategy"].map(strategy_label)
+    wide = s.pivot_table(
+        index=["n_labeled", "fraction"], columns="method", values="cell", aggfunc="first"
+    )
+    order = [strategy_label(x) for x in _strategies(exp)]
+    wide = wide[[c for c in order if c in wide.columns]].fillna("—").reset_index()
+    wide.insert(1, "labeled (%)", [f"{f * 100:.1f}" for f in wide.pop("fraction")])
+    return markdown_table(wide.rename(columns={"n_labeled": "labeled"}))
+
+
+def _strategies(exp: pd.DataFrame) -> list[str]:
+    return _sort_strategies(exp["strategy"])
+
+
+def _aubc_table(exp: pd.DataFrame, scale: float) -> str:
+    a = aubc_summary(exp[exp["strategy"] != TOPLINE])
+    a = a.set_index("strategy").loc[[s for s in _strategies(exp) if s in set(a["strategy"])]]
+    a = a.reset_index()
+    if a.empty:
+        return "_no complete runs yet: AUBC needs whole curves_"
+    table = pd.DataFrame(
+        {
+            "strategy": a["strategy"].map(strategy_label),
+            "AUBC (%)": [
+                _pm(m * scale, sd * scale, n)
+                for m, sd, n in zip(a["mean"], a["std"], a["n_seeds"], strict=True)
+            ],
+            "complete seeds": a["n_seeds"],
+        }
+    )
+    return markdown_table(table)
+
+
+def _compare_table(cmp: pd.DataFrame, scale: float) -> str:
+    table = pd.DataFrame(
+        {
+            "strategy": cmp["strategy"].map(strategy_label),
+            "labeled": cmp["n_labeled"],
+            "pairs": cmp["n_pairs"],
+            "diff": [_num(d * scale, "+.2f") for d in cmp["mean_diff"]],
+            "Cohen's d": [_num(d) for d in cmp["cohen_d"]],
+            "p (t)": [_num(p, ".3g") for p in cmp["p_ttest"]],
+            "p (Wilcoxon)": [_num(p, ".3g") for p in cmp["p_wilcoxon"]],
+            "p Holm (t)": [_num(p, ".3g") for p in cmp["p_holm"]],
+            "p Holm (family)": [_num(p, ".3g") for p in cmp["p_holm_family"]],
+            "significant": ["yes" if s else "" for s in cmp["significant"]],
+            "unhealthy": cmp["unhealthy"],
+        }
+    )
+    table.loc[cmp["shared"].to_numpy(), "p (t)"] = "shared set: not tested"
+    return markdown_table(table)
+
+
+def _aubc_diff_table(exp: pd.DataFrame, baseline: str, scale: float) -> str:
+    d = aubc_diffs(exp, baseline)
+    if d.empty or not (d["n_pairs"] > 0).any():
+        return "_no complete paired runs: AUBC differences need whole curves of both_"
+    table = pd.DataFrame(
+        {
+            "strategy": d["strategy"].map(strategy_label),
+            "pairs": d["n_pairs"],
+            "budgets": d["budgets"],
+            f"AUBC − {baseline}": [_num(m * scale, "+.2f") for m in d["mean_diff"]],
+            "95% CI (paired t)": [
+                "n/a (needs 2 pairs)" if pd.isna(lo) else f"[{lo * scale:+.2f}, {hi * scale:+.2f}]"
+                for lo, hi in zip(d["ci_lo"], d["ci_hi"], strict=True)
+            ],
+        }
+    )
+    return markdown_table(table)
+
+
+def _noise_table(exp: pd.DataFrame, baseline: str, scale: float) -> str:
+    n = training_noise(exp, baseline)
+    if n.empty:
+        return "_nothing to compare_"
+    n["cell"] = [
+        _num(d * scale, "+.2f") + (" (shared set)" if s else "")
+        for d, s in zip(n["mean_diff"], n["shared"], strict=True)
+    ]
+    n["method"] = n["strategy"].map(strategy_label)
+    wide = n.pivot_table(index="n_labeled", columns="method", values="cell", aggfunc="first")
+    std = n.drop_duplicates("n_labeled").set_index("n_labeled")["baseline_std"]
+    wide.insert(0, f"{baseline} std over seeds", [_num(v * scale) for v in std[wide.index]])
+    return markdown_table(wide.reset_index().rename(columns={"n_labeled": "labeled"}))
+
+
+def _efficiency_table(exp: pd.DataFrame, baseline: str, scale: float) -> str:
+    e = label_efficiency(exp, baseline=baseline)
+    if e.empty or e["target"].isna().all():
+        return f"_no {baseline} curve to set a target_"
+    e = e.set_index("strategy").loc[[s for s in _strategies(exp) if s in set(e["strategy"])]]
+    table = pd.DataFrame(
+        {
+            "strategy": [strategy_label(s) for s in e.index],
+            "labels needed": [
+                "not reached" if pd.isna(v) else f"{v:.0f}" for v in e["labels"]
+            ],  # fmt: skip
+            f"ratio to {baseline}": [_num(r) for r in e["ratio"]],
+            "read": e["note"].to_numpy(),
+        }
+    )
+    return markdown_table(table)
+
+
+def _experiment_section(exp: pd.DataFrame, baseline: str) -> list[str]:
+    """Tables and verdicts of one experiment."""
+    name = exp["experiment"].iloc[0]
+    metric = exp["metric"].iloc[0]
+    scale = percent_scale(exp["value"])
+    unit = "%" if scale == 100 else metric
+    protocols = ", ".join(sorted(exp["protocol"].unique()))
+    kind = exp["ablation"].iloc[0] if "ablation" in exp else None
+    ablation = f", ablation {kind}" if isinstance(kind, str) else ""
+    head = f"## {name}: {dataset_name(exp['dataset'].iloc[0])}, {metric}, protocol {protocols}"
+    out = [head + ablation, ""]
+    runs = exp.drop_duplicates("run_dir")
+    counts = []
+    for s in _strategies(exp):
+        r = runs[runs["strategy"] == s]
+        counts.append(f"{s}: {len(r)} seed(s), {int(r['complete'].sum())} complete")
+    out += ["Runs: " + "; ".join(counts), ""]
+    partial = runs[~runs["complete"]]
+    for row in partial.itertuples():
+        got = int((exp["run_dir"] == row.run_dir).sum())
+        want = "?" if pd.isna(row.expected_cycles) else int(row.expected_cycles)
+        out.append(f"- partial run: {row.run_dir} ({got}/{want} cycles)")
+    if len(partial):
+        out.append("")
+    out += [f"### {metric} ({unit}), mean ± std over seeds", "", _summary_table(exp, scale), ""]
+    out += ["### Area under the budget curve (complete runs)", "", _aubc_table(exp, scale), ""]
+    tested = sorted(set(exp["strategy"]) - {TOPLINE})
+    if baseline not in tested:
+        out += [f"_no {baseline!r} runs: nothing to compare against_", ""]
+        return out
+    if len(tested) < 2:
+        out += [f"_only {baseline!r} was run: nothing to compare_", ""]
+        return out
+    cmp = compare(exp, baseline=baseline)
+    out += [
+        f"### Paired comparison with {baseline} (paired on seed)",
+        "",
+        f"diff = strategy − {baseline} in {unit} points. Budgets where both trained on the same",
+        "labeled set (equal labeled_sha1 at every seed, e.g. the shared initial pool) are not",
+        f"tested. p Holm (t): across one strategy's budgets; p Holm (family): {FAMILY}",
+        "(the verdicts use it). unhealthy: points in the pairs whose task model did not fit.",
+        "",
+        _compare_table(cmp, scale),
+        "",
+        f"### AUBC difference from {baseline} (paired on seed, 95% t-interval over seeds)",
+        "",
+        "Both AUBCs over the budgets the two strategies share; in points.",
+        "",
+        _aubc_diff_table(exp, baseline, scale),
+        "",
+        "### Training noise beside selection",
+        "",
+        f"Per budget: the seed-to-seed std of {baseline} (the learner's own noise) and each",
+        f"strategy's mean paired difference from {baseline}, in {unit} points. A difference no",
+        "larger than the std may be training noise, whatever a test says.",
+        "",
+        _noise_table(exp, baseline, scale),
+        "",
+        "### Label efficiency",
+        "",
+        f"Labels needed to reach {baseline}'s mean at its last budget, read off each mean curve",
+        "over seeds by linear interpolation between budgets; ratio < 1: fewer labels than "
+        f"{baseline}.",
+        "",
+        _efficiency_table(exp, baseline, scale),
+        "",
+        "### Verdicts",
+        "",
+    ]
+    out += [f"- {v}" for v in verdicts(exp, baseline=baseline)["verdict"]]
+    wtl = win_tie_loss(exp)
+    if wtl.attrs.get("comparisons", 0):
+        wtl.index = [strategy_label(s) for s in wtl.index]
+        wtl.columns = [strategy_label(s) for s in wtl.columns]
+        out += [
+            "",
+            "### Pairwise wins (row beats column; paired t-test, Holm over every pair x budget of "
+            "the experiment, p<0.05; Ash et al. 2020)",
+            "",
+            markdown_table(wtl.reset_index(names="winner")),
+        ]
+    return out + [""]
+
+
+def _vaal_ablation_section(df: pd.DataFrame) -> list[str]:
+    """VAAL's ablations beside the VAAL they modify; nothing when no ablation ran VAAL."""
+    table = vaal_ablation_table(df)
+    if not (table["variant"] != "base").any():
+        return []
+    scale = percent_scale(df["value"])
+    shown = pd.DataFrame(
+        {
+            "dataset": table["dataset"].map(dataset_name),
+            "variant": table["variant"],
+            "seeds": table["n_seeds"],
+            "AUBC": [
+                _pm(m * scale, s * scale, n)
+                for m, s, n in zip(
+                    table["aubc_mean"], table["aubc_std"], table["n_seeds"], strict=True
+                )
+            ],  # fmt: skip
+            "Δ vs base VAAL": [_num(d * scale) for d in table["diff_vs_base"]],
+            "p vs base": [_num(p, ".3f") for p in table["p_vs_base"]],
+            "Δ vs random": [_num(d * scale) for d in table["diff_vs_random"]],
+            "p vs random": [_num(p, ".3f") for p in table["p_vs_random"]],
+            "random from": table["random_from"].replace("", "not run"),
+            "disc AUC by cycle": table["disc_auc_by_cycle"],
+            "chance ±": [_num(b) for b in table["chance_band"]],
+        }
+    )
+    return [
+        "## VAAL ablations against base VAAL (AUBC paired on seed)",
+        "",
+        "Δ in points over the budgets both sides share; p from a paired t-test over seeds; random",
+        "is random under the same ablation (`random from`); the discriminator's held-out ROC-AUC",
+        "is the mean over seeds per cycle, at chance when within ± the band of 0.5.",
+        "",
+        markdown_table(shown),
+        "",
+    ]
+
+
+def report(
+    root: str | Path,
+    out_dir: str | Path = "figures",
+    baseline: str = "random",
+    verbose: bool = True,
+    figures: bool = True,
+) -> str:
+    """Markdown report of every experiment under `root`; figures go to `out_dir`.
+
+    Writes `<experiment>.png/.pdf` (curves) per experiment, `ablation_<family>` per ablation
+    family run, `sampling_time` (bars) and `sampling_time_table` (+ caption .txt),
+    `vaal_diagnostics` and `query_classes` when the records carry what they need. Warns (one line
+    per VAAL cycle) where the discriminator's AUC lies inside its chance band. Prints the markdown
+    if `verbose`; `figures=False` gives the tables alone.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        df = load_runs(root)
+    lines = [f"# VAAL reproduction report: {root}", ""]
+    if caught:
+        lines += ["Log issues:", ""] + [f"- {w.message}" for w in caught] + [""]
+    unhealthy = health_warnings(df)
+    if unhealthy:
+        lines += ["## Task model did not fit its labeled set", ""]
+        lines += [f"warning: {w}" for w in unhealthy] + [""]
+    chance = chance_warnings(df)
+    if chance:
+        lines += ["## VAAL discriminator at chance", ""]
+        lines += [f"warning: {w}" for w in chance] + [""]
+    for _, exp in df.groupby("experiment", sort=True):
+        lines += _experiment_section(exp, baseline)
+    lines += _vaal_ablation_section(df)
+    if figures:
+        written = _write_figures(df, root, Path(out_dir))
+        lines += ["## Figures written", ""] + [f"- {p}" for p in written]
+    text = "\n".join(lines) + "\n"
+    if verbose:
+        print(text)
+    return text
+
+
+def _write_figures(df: pd.DataFrame, root: str | Path, out_dir: Path) -> list[Path]:
+    """Every figure the records allow; returns the files written."""
+    written: list[Path] = []
+    for experiment, exp in df.groupby("experiment", sort=True):
+        ref = load_reference(exp["dataset"].iloc[0])
+        fig = plot_curves(exp, reference=ref if len(ref) else None)
+        written += save_figure(fig, out_dir / str(experiment))
+    for name in ABLATION_FAMILIES:
+        if df["ablation"].map(ABLATION_FAMILIES[name].matches).any():
+            written += ablation_figure(df, name, root=root).save(out_dir / f"ablation_{name}")
+    if (df["strategy"] == "random").any():
+        written += label_efficiency_figure(df, root=root).save(out_dir / "label_efficiency")
+    if (df["strategy"] != TOPLINE).any():
+        written += save_figure(plot_sampling_time(df), out_dir / "sampling_time")
+        written += sampling_time_figure(df, root=root).save(out_dir / "sampling_time_table")
+    if QS_PREFIX + "disc_auc" in df or QS_PREFIX + "active_units" in df:
+        vaal = df[df["strategy"] == "vaal"]
+        if len(vaal) and vaal.filter(like=QS_PREFIX).notna().any().any():
+            written += save_figure(plot_vaal_diagnostics(df), out_dir / "vaal_diagnostics")
+    if len(class_shares(df)):
+        written += save_figure(plot_query_classes(df), out_dir / "query_classes")
+    return written

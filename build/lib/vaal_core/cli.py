@@ -1,0 +1,65 @@
+"""What every command line of the suite shares: an argument error is one `error:` line, exit 2.
+
+argparse prints its usage and `prog: error: ...` and exits on its own; `ArgumentParser` here raises
+`UsageError` instead, which each `main` reports like any other expected failure. The argument
+types check ranges at parse time, so a bad value never reaches compute (`--seed -1` once ended in
+numpy's `ValueError: expected non-negative integer` mid-run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import NoReturn
+
+from .errors import UsageError
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, with errors raised as `UsageError` (sub-parsers inherit the class)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (usage: {self.prog} --help)")
+
+
+def add_spec_arguments(p: argparse.ArgumentParser) -> None:
+    """What names one spec and where its runs go, the same for every command that launches runs
+    (`python -m vaal_core run|demo`, `python -m slurm.sweep`): one list, so they cannot drift."""
+    p.add_argument("spec", help="experiment spec (YAML), e.g. experiments/mnist.yaml")
+    p.add_argument("--out", default="results", help="results root (default: results/)")
+    p.add_argument("--data-root", default=None, help="dataset root (default: $DATA_ROOT or data/)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a spec value, e.g. --set task.epochs=2 (repeatable)")  # fmt: skip
+    p.add_argument("--protocol", default=None,
+                   help="training protocol preset under the spec's values: paper, release, "
+                        "modern, paper-exact, release-exact")  # fmt: skip
+
+
+def int_at_least(minimum: int):
+    """An argparse type: an integer >= `minimum`."""
+
+    def parse(text: str) -> int:
+        value = _parse(int, text, "an integer")
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {text}")
+        return value
+
+    return parse
+
+
+non_negative_int = int_at_least(0)
+positive_int = int_at_least(1)
+
+
+def positive_float(text: str) -> float:
+    value = _parse(float, text, "a number")
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def _parse(kind, text: str, what: str):
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None

@@ -1,0 +1,47 @@
+"""Failures a user can fix. The CLI turns each into one `error:` line and exit code 2.
+
+Anything else that escapes is a bug and keeps its traceback. Each class also derives from the
+builtin a caller would naturally catch (ValueError for bad input, RuntimeError for bad state).
+"""
+
+from __future__ import annotations
+
+
+class ExpectedError(Exception):
+    """Base of every failure whose message tells the user what is wrong and what to do."""
+
+
+class SpecError(ExpectedError, ValueError):
+    """A spec that cannot run; the message names the key and what to do."""
+
+
+class DatasetError(ExpectedError, RuntimeError):
+    """A dataset that cannot be found or read; the message says where and how to get it."""
+
+
+class DeviceError(ExpectedError, RuntimeError):
+    """The spec asks for a device or precision this machine does not have."""
+
+
+class RunDirError(ExpectedError, RuntimeError):
+    """A run directory that cannot be used: missing, damaged or unwritable files."""
+
+
+class RunDirConflict(RunDirError):
+    """The run directory belongs to a run with another spec; it is never overwritten."""
+
+
+class RunLocked(RunDirError):
+    """Another live process holds the run directory's lock."""
+
+
+class FailpointError(ExpectedError, ValueError):
+    """VAAL_FAILPOINT names a failpoint that does not exist, or is malformed."""
+
+
+class UsageError(ExpectedError, ValueError):
+    """A command-line argument that cannot be parsed or used (argparse's own errors included)."""
+
+
+class PluginError(ExpectedError, ImportError):
+    """A module named in $VAAL_PLUGINS cannot be imported."""

@@ -1,0 +1,416 @@
+"""The active-learning loop: train, evaluate, query, commit; resumable after any kill.
+
+Every cycle draws its randomness from (seed, cycle, purpose) alone, so a resumed run repeats
+exactly what an uninterrupted one would have done. What is written, in which order, and how it is
+read back belongs to `RunDir`; this module only decides what a cycle computes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .batches import batches_from_spec, data_from_spec
+from .datasets import ImageData, check_dataset_name, dataset_task_kind
+from .device import check_precision, peak_memory_mb, resolve_device, seed_everything
+from .errors import DatasetError, RunDirConflict  # noqa: F401  (RunDirConflict re-exported)
+from .failpoints import configure_from_env, failpoint
+from .models import (
+    TASK_MODELS,
+    build_task_model,
+    check_model_options,
+    check_pretrained,
+    load_pretrained,
+)
+from .pool import Pool, indices_sha1, initial_labeled, noisy_labels, split_indices, test_subset
+from .quirks import TRAINER_QUIRKS
+from .rundir import RunDir
+from .runlog import CycleRecord, environment_record, git_revision
+from .spec import (
+    Spec,
+    SpecError,
+    check_pool_fits,
+    initial_train_size,
+    labeled_offset,
+    resolved_val_size,
+)
+from .strategies import (
+    STRATEGIES,
+    QueryContext,
+    Strategy,
+    check_owned_options,
+    check_strategy_supports,
+    make_strategy,
+)
+from .tasks import TASKS, get_task
+from .trainer import (
+    Batches,
+    TrainStats,
+    evaluate_detailed,
+    fit_threshold,
+    is_fit_ok,
+    labeled_fit,
+    train_task_model,
+)
+
+# purposes of the per-cycle random streams
+_INIT, _TRAIN, _QUERY, _FIT = 0, 1, 2, 3
+
+
+@dataclasses.dataclass
+class _Run:
+    """What every cycle of one run shares, prepared once (fresh start or resume)."""
+
+    strategy: Strategy
+    data: Any  # a DataSource, the test set already subset
+    batches: Batches
+    pool: Pool
+    val: np.ndarray
+    true_labels: np.ndarray  # the oracle's truth (a noisy oracle flips copies of them)
+    start: int  # the first cycle still to run
+    records: list[dict[str, Any]]
+    run_id: str
+    git_rev: str
+    paid: int  # validation labels counted in n_labeled (protocol.val_counts_against_budget)
+    model_state: dict[str, Any] | None = None  # warm start (protocol.reset_task_each_cycle off)
+    noisy_upto: np.ndarray | None = None  # noisy oracle: the labeled set its noise covers
+
+
+@dataclasses.dataclass
+class _Outcome:
+    """One cycle's results, gathered for its record."""
+
+    labeled: np.ndarray
+    flipped: list[int] | None = None
+    result: Any = None  # trainer.Evaluation
+    health: dict[str, Any] = dataclasses.field(default_factory=dict)
+    train_s: float = 0.0
+    selected: np.ndarray | None = None
+    query_s: float = 0.0
+    stats: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def run_dir_for(out: Path, spec: Spec, strategy: str, seed: int) -> Path:
+    return Path(out) / spec.experiment / strategy / f"seed-{seed}"
+
+
+def preflight(spec: Spec, strategy: str) -> None:
+    """Every name in the spec resolves, before data is read or compute is spent."""
+    kind = spec.task.kind
+    try:
+        get_task(kind)  # loads the plug-ins for a kind the engine lacks
+    except SpecError:
+        raise SpecError(
+            f"spec key 'task.kind' is '{kind}'; valid names: {', '.join(TASKS.names())}"
+        ) from None
+    check_strategy_supports(strategy, kind)
+    check_owned_options(spec)
+    check_dataset_name(spec.dataset.name)
+    if dataset_task_kind(spec.dataset.name) != kind:
+        raise SpecError(
+            f"spec key 'task.kind' is '{kind}', but dataset '{spec.dataset.name}' is a "
+            f"{dataset_task_kind(spec.dataset.name)} dataset; set task.kind to match it"
+        )
+    try:
+        TASK_MODELS.get(spec.task.model)  # loads the plug-ins for a name the engine lacks
+    except ValueError:
+        raise SpecError(
+            f"spec key 'task.model' is '{spec.task.model}'; valid names: {', '.join(TASK_MODELS.names())}"
+        ) from None
+    check_model_options(spec.task.model, spec.task.model_width)
+    check_pretrained(spec.task.model, spec.task.pretrained)
+
+
+class ActiveLoop:
+    def __init__(
+        self,
+        spec: Spec,
+        strategy: str,
+        seed: int,
+        out: str | Path = "results",
+        data_root: str | Path | None = None,
+        progress: bool = True,
+        data: ImageData | None = None,
+        wait: bool = False,
+        train_fn: Callable[..., tuple[torch.nn.Module, TrainStats]] = train_task_model,
+        env_extra: dict[str, Any] | None = None,
+    ):
+        """`wait`: wait for another process holding the run directory instead of failing.
+        `train_fn`: the task-model trainer (the cluster launcher passes a distributed one, with
+        `train_task_model`'s signature). `env_extra`: more facts for env.json (e.g. world size).
+        """
+        configure_from_env()
+        preflight(spec, strategy)
+        if STRATEGIES[strategy].whole_pool:  # the top-line: one cycle on every candidate
+            spec = dataclasses.replace(spec, active=dataclasses.replace(spec.active, cycles=1))
+        self.spec, self.strategy_name, self.seed = spec, strategy, seed
+        self.run_dir = RunDir(run_dir_for(Path(out), spec, strategy, seed))
+        self.data_root, self.progress, self._data, self.wait = data_root, progress, data, wait
+        self.train_fn, self.env_extra = train_fn, env_extra or {}
+        if train_fn is not train_task_model and set(spec.protocol.quirks) & TRAINER_QUIRKS:
+            raise SpecError(
+                f"spec key 'protocol.quirks' holds {sorted(set(spec.protocol.quirks) & TRAINER_QUIRKS)}, "
+                "which only the single-process trainer reproduces; run with one task per node"
+            )
+        self.device = resolve_device(spec.runtime.device)
+        check_precision(spec.runtime.precision, self.device)
+
+    def run(self) -> list[dict[str, Any]]:
+        """Run (or resume, or extend) this run to `active.cycles`; returns all its records."""
+        with self.run_dir.locked(self.wait):
+            return self._run()
+
+    def _run(self) -> list[dict[str, Any]]:
+        records = self.run_dir.claim(self.spec, self.strategy_name, self.seed)
+        if len(records) >= self.spec.active.cycles:
+            tqdm.write(f"{self.run_dir.path}: complete ({len(records)} cycles), nothing to do")
+            return records
+        run = self._prepare(records)
+        for cycle in tqdm(range(run.start, self.spec.active.cycles), initial=run.start,
+                          total=self.spec.active.cycles, disable=not self.progress,
+                          desc=f"{self.strategy_name} seed {self.seed}"):  # fmt: skip
+            self._cycle(run, cycle)
+        return run.records
+
+    def _cycle(self, run: _Run, cycle: int) -> None:
+        """One cycle: train -> evaluate -> query -> commit."""
+        out = _Outcome(labeled=run.pool.labeled)
+        model = self._train_and_evaluate(run, cycle, out)
+        if cycle < self.spec.active.cycles - 1:  # the last cycle trains and evaluates only
+            self._query_and_label(run, cycle, model, out)
+        self._commit(run, cycle, model, out)
+        if not self.spec.protocol.reset_task_each_cycle:
+            run.model_state = model.state_dict()
+
+    def _train_and_evaluate(self, run: _Run, cycle: int, out: _Outcome) -> torch.nn.Module:
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+        out.flipped = self._noisy_oracle(run, cycle, out.labeled)
+        t0 = time.perf_counter()
+        model, train_stats = self._train(cycle, run.batches, out.labeled, run.val, run.model_state)
+        out.result = evaluate_detailed(model, run.batches, self.spec.task, self.spec.runtime)
+        out.health = self._health(cycle, model, run.batches, out.labeled, train_stats)
+        out.train_s = time.perf_counter() - t0
+        failpoint("after_train", cycle)
+        return model
+
+    def _query_and_label(self, run: _Run, cycle: int, model, out: _Outcome) -> None:
+        t1 = time.perf_counter()
+        out.selected, out.stats = self._query(cycle, run.strategy, run.pool, model, run.batches)
+        out.query_s = time.perf_counter() - t1
+        failpoint("after_query", cycle)
+        run.pool.label(out.selected)  # raises on duplicate or already-labeled indices
+
+    def _commit(self, run: _Run, cycle: int, model, out: _Outcome) -> None:
+        """Write the cycle's record, next labeled set and carried state (RunDir's order)."""
+        rec = self._record(run, cycle, out)
+        last = out.selected is None
+        self.run_dir.commit(rec.as_record(), next_labeled=None if last else run.pool.labeled,
+                            carry=None if last else self._carry(model, run.strategy))  # fmt: skip
+        run.records.append(rec.as_record())
+        self._print(rec, out)
+
+    # ------------------------------------------------------------------ preparation and resume
+    def _prepare(self, records: list[dict[str, Any]]) -> _Run:
+        """Everything the cycles share: the strategy, data and splits, the labeled pool, and on a
+        resume the carried state and the noisy oracle's labels, all read back before compute."""
+        spec = self.spec
+        strategy = make_strategy(self.strategy_name, spec)
+        start, carry = len(records), None
+        self.run_dir.check_no_lost_records(start)
+        self.run_dir.drop_stale_states(start)
+        if start:  # read back and check everything the resume needs, before any compute
+            labeled = self.run_dir.resume_pool(records)
+            if self._carries_state(strategy):
+                carry = self.run_dir.load_state(start - 1)
+
+        if spec.runtime.num_threads:
+            torch.set_num_threads(spec.runtime.num_threads)
+        data, candidates, val = self._data_and_splits()
+        self.run_dir.ensure_env(
+            environment_record(str(self.device))
+            | {"val_size": len(val), "pool_size": len(candidates), "test_size": len(data.test_y)}
+            | self.env_extra,
+            start,
+        )
+        true_labels = data.labels("train").cpu().numpy()
+        if not start and strategy.whole_pool:
+            labeled = self.run_dir.initial_pool(np.sort(candidates))
+        elif not start:
+            labeled = self.run_dir.initial_pool(
+                initial_labeled(spec.dataset.name, candidates, initial_train_size(spec, len(val)), self.seed,
+                                self._initial_allowed(true_labels[candidates], data.num_classes))
+            )  # fmt: skip
+        model_state = None
+        if carry is not None:
+            if "strategy" in carry:
+                strategy.load_state_dict(carry["strategy"])
+            model_state = carry.get("task_model")
+
+        run = _Run(
+            strategy=strategy, data=data, val=val, true_labels=true_labels,
+            pool=Pool(candidates, labeled), start=start, records=records,
+            batches=batches_from_spec(spec, data, self.device),  # the factory every DDP rank calls
+            run_id=records[0]["run_id"] if records else uuid.uuid4().hex[:12],
+            git_rev=git_revision(), model_state=model_state,
+            paid=labeled_offset(spec, len(val)),  # validation labels paid from the budget, if so
+        )  # fmt: skip
+        if spec.protocol.label_noise > 0:  # the noisy oracle: replay every committed cycle's noise
+            run.batches.train_labels = run.batches.data.labels("train").clone()
+            run.noisy_upto = np.empty(0, np.int64)
+            for c in range(start):
+                now = self.run_dir.load_pool(c)
+                self._label_with_noise(
+                    run.batches, c, np.setdiff1d(now, run.noisy_upto), true_labels
+                )
+                run.noisy_upto = now
+        return run
+
+    # ------------------------------------------------------------------ the record
+    def _record(self, run: _Run, cycle: int, out: _Outcome) -> CycleRecord:
+        spec, labeled, selected = self.spec, out.labeled, out.selected
+        n_labeled = run.paid + len(labeled)
+        return CycleRecord(
+            run_id=run.run_id, experiment=spec.experiment, dataset=spec.dataset.name, strategy=self.strategy_name,
+            protocol=spec.protocol.name, seed=self.seed, spec_hash=spec.hash(), git_rev=run.git_rev, cycle=cycle,
+            n_labeled=n_labeled, fraction=n_labeled / (run.paid + len(run.pool)),
+            metric=out.result.metric,
+            value=out.result.value, train_s=round(out.train_s, 3), query_s=round(out.query_s, 3),
+            peak_mem_mb=round(peak_memory_mb(self.device), 1), labeled_sha1=indices_sha1(labeled),
+            n_selected=0 if selected is None else len(selected),
+            selected_sha1=None if selected is None else indices_sha1(selected),
+            precision=spec.runtime.precision, device=str(self.device), query_stats=out.stats,
+            selected_classes=None if selected is None else run.batches.kind.selected_histogram(
+                run.true_labels, selected, run.data.num_classes),
+            label_noise_flipped=out.flipped, per_class_iou=out.result.per_class_iou,
+            quirks=list(spec.protocol.quirks) or None, **out.health,
+        )  # fmt: skip
+
+    def _print(self, rec: CycleRecord, out: _Outcome) -> None:
+        val_note = f" val={rec.val_value:.4f}" if rec.val_value is not None else ""
+        if not rec.fit_ok:
+            val_note += (f" UNHEALTHY: {rec.metric}={rec.train_fit:.4f} on its own labeled set, "
+                         f"{rec.nonfinite_losses} non-finite losses")  # fmt: skip
+        tqdm.write(
+            f"[{self.spec.experiment} {self.strategy_name} seed {self.seed}] cycle {rec.cycle + 1}/"
+            f"{self.spec.active.cycles} labeled={len(out.labeled)} ({100 * rec.fraction:.1f}%) "
+            f"{rec.metric}={rec.value:.4f}{val_note} train {out.train_s:.1f}s query {out.query_s:.1f}s"
+        )
+
+    # ------------------------------------------------------------------ one cycle
+    def _train(self, cycle: int, batches: Batches, labeled: np.ndarray, val: np.ndarray, state):
+        seed_everything(self.seed, cycle, _INIT)
+        model = build_task_model(self.spec.task.model, batches.channels, batches.num_classes,
+                                 self.spec.task.model_width)  # fmt: skip
+        if self.spec.task.pretrained:
+            load_pretrained(model, self.spec.task.model, self.spec.task.pretrained)
+        if state is not None and not self.spec.protocol.reset_task_each_cycle:
+            model.load_state_dict(state)
+        model = model.to(self.device)
+        if self.spec.runtime.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        gen = seed_everything(self.seed, cycle, _TRAIN)
+        quirks = (
+            {"quirks": q} if (q := frozenset(self.spec.protocol.quirks) & TRAINER_QUIRKS) else {}
+        )
+        return self.train_fn(model, batches, labeled, self.spec.task, self.spec.runtime, gen,
+                             val=val, progress=self.progress, **quirks)  # fmt: skip
+
+    def _health(self, cycle: int, model, batches: Batches, labeled: np.ndarray,
+                stats: TrainStats) -> dict[str, Any]:  # fmt: skip
+        """The record's training-health fields: did the task model fit its own labeled set?"""
+        rng = np.random.default_rng([self.seed, cycle, _FIT])
+        fit, n = labeled_fit(model, batches, labeled, self.spec.task, self.spec.runtime, rng)
+        threshold = fit_threshold(self.spec.task, batches.kind, self.spec.protocol.label_noise)
+        loss = stats.train_loss
+        return {
+            # null when no step ran or every step of the last window was non-finite
+            "train_loss": round(loss, 6) if loss is not None and np.isfinite(loss) else None,
+            "train_fit": fit,
+            "train_fit_n": n,
+            "fit_ok": is_fit_ok(stats, fit, threshold),
+            "nonfinite_losses": stats.nonfinite_losses,
+            "val_value": stats.val_value,
+        }
+
+    def _query(self, cycle: int, strategy: Strategy, pool: Pool, model, batches: Batches):
+        gen = seed_everything(self.seed, cycle, _QUERY)
+        ctx = QueryContext(
+            spec=self.spec, pool=pool, task_model=model, batches=batches,
+            rng=np.random.default_rng([self.seed, cycle, _QUERY]), generator=gen, cycle=cycle,
+            progress=self.progress,
+        )  # fmt: skip
+        budget = min(self.spec.active.budget, len(pool.unlabeled))
+        return np.asarray(strategy.query(ctx, budget), dtype=np.int64), ctx.stats
+
+    # ------------------------------------------------------------------ ablations
+    def _initial_allowed(self, candidate_labels: np.ndarray, num_classes: int) -> np.ndarray | None:
+        """Biased initial pool: a mask of the candidates whose class may start the run."""
+        classes = self.spec.protocol.initial_classes
+        if not classes:
+            return None
+        if max(classes) >= num_classes:
+            raise SpecError(
+                f"spec key 'protocol.initial_classes' holds class {max(classes)}, but dataset "
+                f"'{self.spec.dataset.name}' has classes 0..{num_classes - 1}"
+            )
+        allowed = np.isin(candidate_labels, classes)
+        if allowed.sum() < self.spec.active.initial:
+            raise SpecError(
+                f"spec key 'protocol.initial_classes' leaves {int(allowed.sum())} candidates, fewer "
+                f"than active.initial ({self.spec.active.initial}); add classes or lower it"
+            )
+        return allowed
+
+    def _noisy_oracle(self, run: _Run, cycle: int, labeled: np.ndarray) -> list[int] | None:
+        """This cycle's newly labeled images, some given a wrong label (None: a truthful oracle)."""
+        if run.noisy_upto is None:
+            return None
+        flipped = self._label_with_noise(
+            run.batches, cycle, np.setdiff1d(labeled, run.noisy_upto), run.true_labels
+        )
+        run.noisy_upto = labeled
+        return flipped
+
+    def _label_with_noise(self, batches: Batches, cycle: int, new: np.ndarray, true_labels):
+        """Noisy oracle: give some of this cycle's newly labeled images a wrong label."""
+        flipped, wrong = noisy_labels(self.spec.dataset.name, self.seed, cycle, new, true_labels,
+                                      self.spec.protocol.label_noise, batches.num_classes)  # fmt: skip
+        if len(flipped):
+            batches.train_labels[torch.as_tensor(flipped)] = torch.as_tensor(wrong).to(
+                batches.train_labels.device
+            )
+        return flipped.tolist()
+
+    # ------------------------------------------------------------------ data
+    def _data_and_splits(self) -> tuple[ImageData, np.ndarray, np.ndarray]:
+        spec = self.spec
+        data = self._data or data_from_spec(spec, self.data_root, self.progress)
+        candidates, val = split_indices(
+            spec.dataset.name, len(data.train_y), spec.dataset.pool_size, spec.dataset.pool_seed,
+            resolved_val_size(spec, len(data.train_y)), self.seed,
+        )  # fmt: skip
+        check_pool_fits(spec, len(candidates))
+        test_idx = test_subset(spec.dataset.name, len(data.test_y), spec.dataset.test_size)
+        return data.with_test_subset(test_idx), candidates, val
+
+    # ------------------------------------------------------------------ carried state
+    def _carries_state(self, strategy: Strategy) -> bool:
+        return not self.spec.protocol.reset_task_each_cycle or strategy.carries_state
+
+    def _carry(self, model: torch.nn.Module, strategy: Strategy) -> dict[str, Any] | None:
+        """What the next cycle needs from this one (warm-started model, stateful strategy)."""
+        carry = {}
+        if not self.spec.protocol.reset_task_each_cycle:
+            carry["task_model"] = model.state_dict()
+        if strategy.carries_state and (s := strategy.state_dict()) is not None:
+            carry["strategy"] = s
+        return carry or None
