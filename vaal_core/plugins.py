@@ -2,7 +2,8 @@
 
 A plug-in is an importable module (or package) that registers entries on import: strategies
 (`vaal_core.strategies.register_strategy`), dataset layouts (`vaal_core.datasets.register_dataset`),
-task models (`vaal_core.models.register_model`), launchers (`slurm.launchers.register_launcher`).
+task models (`vaal_core.models.register_model`), task kinds (`vaal_core.tasks.register_task_kind`),
+launchers (`slurm.launchers.register_launcher`).
 `$VAAL_PLUGINS` is a comma-separated list of such module names, importable from `sys.path`
 (`PYTHONPATH`); unset, it is `baselines`, the suite's own baseline strategies. Setting it replaces
 the default, so `VAAL_PLUGINS=baselines,my_lab.plugins` keeps the baselines and adds one's own.
