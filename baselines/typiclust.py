@@ -91,8 +91,9 @@ def typiclust_picks(
 @dataclass(frozen=True)
 class TypiClustOptions:
     """TypiClust's knobs (Hacohen, Dekel & Weinshall, ICML 2022): spec keys
-    `baselines.typiclust_<field>`. The defaults are also pinned in vaal_core/spec.py
-    `_OWNED_HASHED` (they were spec fields once, so older spec hashes include them)."""
+    `baselines.typiclust_<field>` (and the shared `baselines.chunk_size`). The defaults are also
+    pinned in vaal_core/spec.py `_LEGACY_OWNED` (they were spec fields once, so older spec hashes
+    include them)."""
 
     max_clusters: int = 500  # cap on |labeled| + budget clusters
     knn: int = 20  # neighbours in the typicality estimate
