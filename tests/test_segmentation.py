@@ -277,8 +277,10 @@ def test_unsupported_pairings_are_spec_errors_before_compute(tmp_path, capsys):
         and "error: strategy 'entropy' does not support segmentation" in capsys.readouterr().err
     )
     assert not any(tmp_path.iterdir())  # nothing written
-    with pytest.raises(SpecError, match="protocol.label_noise"):
-        spec_from_dict({**SEG_TINY, "protocol": {"label_noise": 0.1}})
+    for protocol in ({"label_noise": 0.1}, {"initial_classes": [1]}):
+        key = next(iter(protocol))
+        with pytest.raises(SpecError, match=f"protocol.{key}.*task.kind segmentation has no class"):
+            preflight(spec_from_dict({**SEG_TINY, "protocol": protocol}), "random")
 
 
 def test_classification_specs_keep_their_hash_and_bytes():

@@ -50,7 +50,7 @@ from .strategies import (
     check_strategy_supports,
     make_strategy,
 )
-from .tasks import TASKS, get_task
+from .tasks import TASKS, TaskKind, get_task
 from .trainer import (
     Batches,
     TrainStats,
@@ -102,15 +102,30 @@ def run_dir_for(out: Path, spec: Spec, strategy: str, seed: int) -> Path:
     return Path(out) / spec.experiment / strategy / f"seed-{seed}"
 
 
+def check_image_level_ablations(spec: Spec, kind: TaskKind) -> None:
+    """Ablations defined by image-level classes have no meaning for a kind without them."""
+    p = spec.protocol
+    for key, value, default in (
+        ("protocol.label_noise", p.label_noise, 0.0),
+        ("protocol.initial_classes", p.initial_classes, ()),
+    ):
+        if value != default and not kind.image_labels:
+            raise SpecError(
+                f"spec key '{key}' is {value!r}, but it flips or filters image-level classes and "
+                f"task.kind {kind.name} has no class per image; remove it"
+            )
+
+
 def preflight(spec: Spec, strategy: str) -> None:
     """Every name in the spec resolves, before data is read or compute is spent."""
     kind = spec.task.kind
     try:
-        get_task(kind)  # loads the plug-ins for a kind the engine lacks
+        task_kind = get_task(kind)  # loads the plug-ins for a kind the engine lacks
     except SpecError:
         raise SpecError(
             f"spec key 'task.kind' is '{kind}'; valid names: {', '.join(TASKS.names())}"
         ) from None
+    check_image_level_ablations(spec, task_kind)
     check_strategy_supports(strategy, kind)
     check_owned_options(spec)
     check_dataset_name(spec.dataset.name)

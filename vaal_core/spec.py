@@ -435,7 +435,6 @@ def validate(spec: Spec) -> Spec:
     _positive(t.lr, "task.lr")
     _positive(t.eval_batch_size, "task.eval_batch_size")
     _positive(t.model_width, "task.model_width")
-    _validate_segmentation(spec)
     _positive(d.pool_size, "dataset.pool_size")
     _positive(d.val_size, "dataset.val_size", allow_zero=True)
     _positive(d.image_size, "dataset.image_size")
@@ -503,22 +502,6 @@ def validate(spec: Spec) -> Spec:
                 f"'dataset.pool_size' ({d.pool_size}); lower the budget or the number of cycles"
             )
     return spec
-
-
-def _validate_segmentation(spec: Spec) -> None:
-    """Ablations defined by image-level classes have no meaning for dense labels."""
-    if spec.task.kind != "segmentation":
-        return
-    p = spec.protocol
-    for key, value, default in (
-        ("protocol.label_noise", p.label_noise, 0.0),
-        ("protocol.initial_classes", p.initial_classes, ()),
-    ):
-        if value != default:
-            raise SpecError(
-                f"spec key '{key}' is {value!r}, but it flips or filters image-level classes and "
-                "task.kind is segmentation (labels are per-pixel masks); remove it"
-            )
 
 
 def initial_size(spec: Spec) -> int:

@@ -61,6 +61,9 @@ class TaskKind:
     # network's labeled-set mIoU is lower (rare classes, thin structures), 0.5 is our guess,
     # unverified on full-size Cityscapes/BDD100K
     default_min_fit: float = 0.9
+    # one class per image: the image-level ablations (protocol.label_noise flips an image's class,
+    # protocol.initial_classes filters images by class) have a meaning; dense labels have none
+    image_labels: bool = True
 
     # ------------------------------------------------------------------ training and evaluation
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

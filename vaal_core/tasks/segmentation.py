@@ -277,5 +277,7 @@ class Segmentation(TaskKind):
 
 
 SEGMENTATION = register_task_kind(
-    Segmentation("segmentation", "miou", dict(PAIR_AUGMENTATIONS), default_min_fit=0.5)
+    Segmentation(
+        "segmentation", "miou", dict(PAIR_AUGMENTATIONS), default_min_fit=0.5, image_labels=False
+    )
 )
