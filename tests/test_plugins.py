@@ -224,7 +224,12 @@ def test_a_plugin_task_kind_runs_through_the_cli(lab):
     assert [r["metric"] for r in records] == ["accuracy_smoothed_training"] * 2
     # a label-smoothed loss never goes below the entropy of its targets (0.325 nats here)
     assert all(r["train_loss"] > 0.325 for r in records)
-    # a strategy that does not declare the kind is refused before any run
-    res = _run(lab, "vaal_core", "run", str(lab["spec"]), "--strategy", "random", "--seed", "0",
+    # a strategy that does not declare the kind is refused before any run (random, which never
+    # reads the model, takes every kind)
+    res = _run(lab, "vaal_core", "run", str(lab["spec"]), "--strategy", "entropy", "--seed", "0",
                "--out", str(lab["out"] / "x"), "--data-root", str(lab["data"]))  # fmt: skip
-    assert res.returncode == 2 and "does not support smoothed tasks" in res.stderr, res.stderr
+    assert res.returncode == 2, res.stderr
+    assert (
+        "does not support smoothed tasks" in res.stderr
+        and "strategies for smoothed: full, lowest_index, random" in res.stderr
+    )

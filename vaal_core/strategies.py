@@ -28,6 +28,8 @@ from .tasks import TaskKind
 # What a strategy may declare in `Strategy.needs`: the shared per-cycle computations it reads
 # ("probabilities", "embeddings", "mc_samples") or "training" (it trains networks of its own).
 NEEDS = frozenset({"probabilities", "embeddings", "mc_samples", "training"})
+# `task_kinds` of a strategy that never reads the task model's outputs: every kind, plug-ins' too
+ANY_KIND = frozenset({"*"})
 
 
 @dataclass
@@ -142,7 +144,7 @@ class Strategy:
 
     name: str = ""
     needs: frozenset[str] = frozenset()
-    task_kinds: frozenset[str] = frozenset({"classification"})
+    task_kinds: frozenset[str] = frozenset({"classification"})  # or ANY_KIND
     # a run that labels the whole candidate pool at once and trains one cycle (the top-line)
     whole_pool: bool = False
     # the knobs this strategy owns: a frozen dataclass whose fields are the spec keys
@@ -236,6 +238,10 @@ def check_owned_options(spec: Spec) -> None:
         strategy_options(cls, spec)
 
 
+def supports(cls: type[Strategy], kind: str) -> bool:
+    return kind in cls.task_kinds or ANY_KIND <= cls.task_kinds
+
+
 def check_strategy_supports(name: str, kind: str) -> None:
     """An unsupported (strategy, task kind) pairing is a spec error, raised before any compute.
 
@@ -243,8 +249,8 @@ def check_strategy_supports(name: str, kind: str) -> None:
     """
     check_strategy_name(name)
     cls = STRATEGIES[name]
-    if kind not in cls.task_kinds:
-        able = sorted(n for n, c in STRATEGIES.items() if kind in c.task_kinds)
+    if not supports(cls, kind):
+        able = sorted(n for n, c in STRATEGIES.items() if supports(c, kind))
         raise SpecError(
             f"strategy '{name}' does not support {kind} tasks (it supports "
             f"{', '.join(sorted(cls.task_kinds))}); strategies for {kind}: {', '.join(able) or 'none'}"
@@ -263,7 +269,7 @@ class RandomStrategy(Strategy):
     The one random strategy of the suite (kept here because every experiment needs it).
     """
 
-    task_kinds = frozenset({"classification", "segmentation"})
+    task_kinds = ANY_KIND  # never looks at the model
 
     def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
         return np.sort(ctx.rng.choice(ctx.pool.unlabeled, size=budget, replace=False))
@@ -277,7 +283,7 @@ class FullPool(Strategy):
     line; the run has one cycle, labeled set = every candidate, the spec's own task recipe.
     """
 
-    task_kinds = frozenset({"classification", "segmentation"})
+    task_kinds = ANY_KIND  # trains the kind's own model on everything
     whole_pool = True
 
     def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
