@@ -11,6 +11,7 @@ torch on the features' device (GPU for ImageNet-sized pools).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,10 +19,14 @@ import torch
 from vaal_core.strategies import QueryContext, Strategy, check_at_least, register_strategy
 
 
-def chunk_size_option() -> int:
+def chunk_size_option() -> Any:
     """The `baselines.chunk_size` field of every strategy that computes distances in blocks:
-    rows per block (memory, not results)."""
+    rows per block (memory, not results); its owner calls `check_chunk_size`."""
     return field(default=4096, metadata={"key": "chunk_size"})
+
+
+def check_chunk_size(value: int) -> None:
+    check_at_least("chunk_size", value, 1, "rows per distance block")
 
 
 @dataclass(frozen=True)
@@ -29,7 +34,7 @@ class CoreSetOptions:
     chunk_size: int = chunk_size_option()
 
     def __post_init__(self) -> None:
-        check_at_least("chunk_size", self.chunk_size, 1, "rows per distance block")
+        check_chunk_size(self.chunk_size)
 
 
 def sq_norms(x: torch.Tensor) -> torch.Tensor:

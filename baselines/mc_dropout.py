@@ -2,7 +2,8 @@
 "Deep Bayesian Active Learning with Image Data", ICML 2017).
 
 Both read one shared summary of T = `baselines.mc_samples` stochastic passes (eval mode except the
-Dropout layers; `Classification.mc_probabilities` in vaal_core/tasks/classification.py), so running both costs one set of passes.
+Dropout layers; `Classification.mc_probabilities` in vaal_core/tasks/classification.py), so
+running both costs one set of passes.
 """
 
 from __future__ import annotations

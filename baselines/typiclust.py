@@ -15,10 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vaal_core.errors import SpecError
 from vaal_core.strategies import QueryContext, Strategy, check_at_least, register_strategy
 
-from .coreset import chunk_size_option
+from .coreset import check_chunk_size, chunk_size_option
 
 _TYPICLUST_PURPOSE = 5
 _KMEANS_LIMIT = 50  # above this many clusters MiniBatchKMeans (as Hacohen et al.'s code)
@@ -103,11 +102,8 @@ class TypiClustOptions:
     def __post_init__(self) -> None:
         for name, what in (("max_clusters", "clusters"), ("knn", "neighbours"),
                            ("min_cluster_size", "images per cluster")):  # fmt: skip
-            if (value := getattr(self, name)) < 1:
-                raise SpecError(
-                    f"spec key 'baselines.typiclust_{name}' must be >= 1 ({what}), got {value}"
-                )
-        check_at_least("chunk_size", self.chunk_size, 1, "rows per distance block")
+            check_at_least(f"typiclust_{name}", getattr(self, name), 1, what)
+        check_chunk_size(self.chunk_size)
 
 
 @register_strategy("typiclust")

@@ -163,13 +163,19 @@ def _pools(run_dir: Path) -> list[np.ndarray]:
     return [np.load(run_dir / f"pool-{c}.npy") for c in range(2)]
 
 
-def test_a_plugin_strategy_dataset_and_model_run_through_the_cli(lab):
+def _run_lowest_index(lab: dict[str, Path]) -> tuple[Path, list[dict]]:
+    """`python -m vaal_core run` of the lab's spec with the plug-in strategy: (run dir, records)."""
     res = _run(lab, "vaal_core", "run", str(lab["spec"]), "--strategy", "lowest_index",
                "--seed", "0", "--out", str(lab["out"]), "--data-root", str(lab["data"]),
                "--no-progress")  # fmt: skip
     assert res.returncode == 0, res.stderr
     run_dir = lab["out"] / "plug" / "lowest_index" / "seed-0"
-    records = [yaml.safe_load(line) for line in (run_dir / "cycles.jsonl").read_text().splitlines()]
+    lines = (run_dir / "cycles.jsonl").read_text().splitlines()
+    return run_dir, [yaml.safe_load(line) for line in lines]
+
+
+def test_a_plugin_strategy_dataset_and_model_run_through_the_cli(lab):
+    run_dir, records = _run_lowest_index(lab)
     assert [r["cycle"] for r in records] == [0, 1]
     assert records[0]["dataset"] == "stripes" and records[0]["metric"] == "accuracy"
     # the plug-in strategy chose, with its own option: the lowest-index unlabeled images after 2
@@ -215,12 +221,7 @@ def test_a_plugin_task_kind_runs_through_the_cli(lab):
     spec = yaml.safe_load(lab["spec"].read_text())
     spec["dataset"]["name"], spec["task"]["kind"] = "stripes_smoothed", "smoothed"
     lab["spec"].write_text(yaml.safe_dump(spec))
-    res = _run(lab, "vaal_core", "run", str(lab["spec"]), "--strategy", "lowest_index",
-               "--seed", "0", "--out", str(lab["out"]), "--data-root", str(lab["data"]),
-               "--no-progress")  # fmt: skip
-    assert res.returncode == 0, res.stderr
-    run_dir = lab["out"] / "plug" / "lowest_index" / "seed-0"
-    records = [yaml.safe_load(line) for line in (run_dir / "cycles.jsonl").read_text().splitlines()]
+    _, records = _run_lowest_index(lab)
     assert [r["metric"] for r in records] == ["accuracy_smoothed_training"] * 2
     # a label-smoothed loss never goes below the entropy of its targets (0.325 nats here)
     assert all(r["train_loss"] > 0.325 for r in records)
