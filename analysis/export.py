@@ -192,17 +192,23 @@ def export(
     scales = _scales(df)
     summary = summary_table(df)
     written += _write_table(
-        summary, _summary_display(summary, scales), out / "summary",
+        summary,
+        _summary_display(summary, scales),
+        out / "summary",
         "mean +- std over seeds per experiment, strategy and budget",
-    )  # fmt: skip
+    )
     aubc = aubc_table(df)
     written += _write_table(
-        aubc, _aubc_display(aubc, scales), out / "aubc",
+        aubc,
+        _aubc_display(aubc, scales),
+        out / "aubc",
         "area under the budget curve (complete runs), mean +- std over seeds",
-    )  # fmt: skip
+    )
     paper = paper_vs_reproduction(df)
     written += _write_table(
-        paper, paper_table_display(paper), out / "paper_vs_reproduction",
+        paper,
+        paper_table_display(paper),
+        out / "paper_vs_reproduction",
         "reproduction vs the paper's reference points (approx.: read secondhand)",
-    )  # fmt: skip
+    )
     return written

@@ -166,9 +166,7 @@ def _efficiency_table(exp: pd.DataFrame, baseline: str, scale: float) -> str:
     table = pd.DataFrame(
         {
             "strategy": [strategy_label(s) for s in e.index],
-            "labels needed": [
-                "not reached" if pd.isna(v) else f"{v:.0f}" for v in e["labels"]
-            ],  # fmt: skip
+            "labels needed": ["not reached" if pd.isna(v) else f"{v:.0f}" for v in e["labels"]],
             f"ratio to {baseline}": [_num(r) for r in e["ratio"]],
             "read": e["note"].to_numpy(),
         }
@@ -276,7 +274,7 @@ def _vaal_ablation_section(df: pd.DataFrame) -> list[str]:
                 for m, s, n in zip(
                     table["aubc_mean"], table["aubc_std"], table["n_seeds"], strict=True
                 )
-            ],  # fmt: skip
+            ],
             "Δ vs base VAAL": [_num(d * scale) for d in table["diff_vs_base"]],
             "p vs base": [_num(p, ".3f") for p in table["p_vs_base"]],
             "Δ vs random": [_num(d * scale) for d in table["diff_vs_random"]],

@@ -20,5 +20,13 @@ suggestive_annotation; the rest are classification-only (a spec error otherwise)
 
 from . import badge, coreset, ensemble, mc_dropout, qbc, suggestive, typiclust, uncertainty
 
-__all__ = ["badge", "coreset", "ensemble", "mc_dropout", "qbc", "suggestive", "typiclust",
-           "uncertainty"]  # fmt: skip
+__all__ = [
+    "badge",
+    "coreset",
+    "ensemble",
+    "mc_dropout",
+    "qbc",
+    "suggestive",
+    "typiclust",
+    "uncertainty",
+]

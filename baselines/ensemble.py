@@ -50,8 +50,12 @@ class EnsembleOptions:
     ensemble_size: int = 5  # M members (Beluch et al., CVPR 2018)
 
     def __post_init__(self) -> None:
-        check_at_least("ensemble_size", self.ensemble_size, 2,
-                       "a variation ratio needs at least two members to disagree")  # fmt: skip
+        check_at_least(
+            "ensemble_size",
+            self.ensemble_size,
+            2,
+            "a variation ratio needs at least two members to disagree",
+        )
 
 
 @register_strategy("ensemble_varr")

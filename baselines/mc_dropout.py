@@ -24,8 +24,12 @@ class MCOptions:
     mc_samples: int = 25  # Gal, Islam & Ghahramani (ICML 2017) used T = 20; 25 is this suite's
 
     def __post_init__(self) -> None:
-        check_at_least("mc_samples", self.mc_samples, 2,
-                       "BALD and the MC mean need at least two stochastic passes")  # fmt: skip
+        check_at_least(
+            "mc_samples",
+            self.mc_samples,
+            2,
+            "BALD and the MC mean need at least two stochastic passes",
+        )
 
 
 @register_strategy("mc_dropout")

@@ -64,10 +64,18 @@ class SuggestiveOptions:
     candidates_factor: float = 2.0  # `baselines.sa_candidates_factor`: K = ceil(this x budget)
 
     def __post_init__(self) -> None:
-        check_at_least("sa_ensemble_size", self.ensemble_size, 2,
-                       "bootstrap members must be at least two to disagree")  # fmt: skip
-        check_at_least("sa_candidates_factor", self.candidates_factor, 1,
-                       "the uncertain candidates must hold at least the budget")  # fmt: skip
+        check_at_least(
+            "sa_ensemble_size",
+            self.ensemble_size,
+            2,
+            "bootstrap members must be at least two to disagree",
+        )
+        check_at_least(
+            "sa_candidates_factor",
+            self.candidates_factor,
+            1,
+            "the uncertain candidates must hold at least the budget",
+        )
 
 
 @register_strategy("suggestive_annotation")
@@ -83,10 +91,15 @@ class SuggestiveAnnotationStrategy(Strategy):
             gen = seed_everything(ctx.generator.initial_seed(), _BOOTSTRAP_PURPOSE, m)
             rng = np.random.default_rng([ctx.generator.initial_seed(), _BOOTSTRAP_PURPOSE, m])
             resample = np.sort(rng.choice(labeled, size=len(labeled), replace=True))
-            model = build_task_model(spec.task.model, ctx.batches.channels,
-                                     ctx.batches.num_classes, spec.task.model_width).to(ctx.device)  # fmt: skip
-            model, _ = train_task_model(model, ctx.batches, resample, spec.task, spec.runtime,
-                                        gen, progress=ctx.progress)  # fmt: skip
+            model = build_task_model(
+                spec.task.model,
+                ctx.batches.channels,
+                ctx.batches.num_classes,
+                spec.task.model_width,
+            ).to(ctx.device)
+            model, _ = train_task_model(
+                model, ctx.batches, resample, spec.task, spec.runtime, gen, progress=ctx.progress
+            )
             models.append(model)
         return models, time.perf_counter() - t0
 
@@ -98,6 +111,7 @@ class SuggestiveAnnotationStrategy(Strategy):
         cands = top_k(unc, k, ctx.rng)
         desc = ctx.embeddings(unlabeled)
         picked = cands[greedy_representative(desc[cands].cpu(), desc.cpu(), budget)]
-        ctx.stats.update(extra_train_s=round(train_s, 3), ensemble_size=len(members),
-                         candidates=int(k))  # fmt: skip
+        ctx.stats.update(
+            extra_train_s=round(train_s, 3), ensemble_size=len(members), candidates=int(k)
+        )
         return unlabeled[picked]

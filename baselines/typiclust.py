@@ -100,8 +100,11 @@ class TypiClustOptions:
     chunk_size: int = chunk_size_option()  # `baselines.chunk_size`, shared with core-set
 
     def __post_init__(self) -> None:
-        for name, what in (("max_clusters", "clusters"), ("knn", "neighbours"),
-                           ("min_cluster_size", "images per cluster")):  # fmt: skip
+        for name, what in (
+            ("max_clusters", "clusters"),
+            ("knn", "neighbours"),
+            ("min_cluster_size", "images per cluster"),
+        ):
             check_at_least(f"typiclust_{name}", getattr(self, name), 1, what)
         check_chunk_size(self.chunk_size)
 

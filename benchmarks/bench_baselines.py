@@ -84,14 +84,28 @@ class _NoModel(torch.nn.Module):
 
 def context(n: int, d: int, classes: int, labeled: int, spec, seed: int = 0) -> QueryContext:
     """A query context over a synthetic pool whose cache already holds every shared feature."""
-    data = ImageData("synthetic", torch.zeros(n, 1, 1, 1, dtype=torch.uint8),
-                     torch.zeros(n, dtype=torch.long), torch.zeros(1, 1, 1, 1, dtype=torch.uint8),
-                     torch.zeros(1, dtype=torch.long), classes, (0.5,), (0.5,))  # fmt: skip
+    data = ImageData(
+        "synthetic",
+        torch.zeros(n, 1, 1, 1, dtype=torch.uint8),
+        torch.zeros(n, dtype=torch.long),
+        torch.zeros(1, 1, 1, 1, dtype=torch.uint8),
+        torch.zeros(1, dtype=torch.long),
+        classes,
+        (0.5,),
+        (0.5,),
+    )
     rng = np.random.default_rng(seed)
     pool = Pool(np.arange(n), rng.choice(n, labeled, replace=False))
-    ctx = QueryContext(spec=spec, pool=pool, task_model=_NoModel(),
-                       batches=Batches(data, torch.device("cpu")), rng=rng,
-                       generator=seed_everything(seed, 0, 2), cycle=0, progress=False)  # fmt: skip
+    ctx = QueryContext(
+        spec=spec,
+        pool=pool,
+        task_model=_NoModel(),
+        batches=Batches(data, torch.device("cpu")),
+        rng=rng,
+        generator=seed_everything(seed, 0, 2),
+        cycle=0,
+        progress=False,
+    )
     return ctx
 
 
@@ -114,8 +128,17 @@ def provide_all(ctx: QueryContext, d: int, classes: int) -> None:
 def query_table(pool: int, budget: int, labeled: int, d: int, classes: int) -> list[str]:
     spec = spec_from_dict({"experiment": "bench"})
     rows = []
-    for name in ["random", "entropy", "margin", "least_confidence", "mc_dropout", "dbal",
-                 "coreset", "badge", "typiclust"]:  # fmt: skip
+    for name in [
+        "random",
+        "entropy",
+        "margin",
+        "least_confidence",
+        "mc_dropout",
+        "dbal",
+        "coreset",
+        "badge",
+        "typiclust",
+    ]:
         ctx = context(pool, d, classes, labeled, spec)
         provide_all(ctx, d, classes)
         strategy = make_strategy(name, spec)  # imports the plugins (scikit-learn) untimed
@@ -132,8 +155,9 @@ def query_table(pool: int, budget: int, labeled: int, d: int, classes: int) -> l
     )
     t0, c0 = time.perf_counter(), time.process_time()
     top_k(variation_ratio(votes, classes), budget, np.random.default_rng(0))
-    rows.append(("ensemble_varr (given votes)", time.perf_counter() - t0,
-                 time.process_time() - c0, budget))  # fmt: skip
+    rows.append(
+        ("ensemble_varr (given votes)", time.perf_counter() - t0, time.process_time() - c0, budget)
+    )
     out = ["| strategy | query wall s | query CPU s | selected |", "|---|---:|---:|---:|"]
     out += [f"| {n} | {w:.2f} | {c:.2f} | {k} |" for n, w, c, k in rows]
     return out
@@ -191,26 +215,33 @@ def in_fresh_process(fn, *args):
 
 
 def coreset_table(sizes: list[int], d: int, labeled: int, budget: int, threads: int) -> list[str]:
-    out = ["| pool N | wall s | CPU s | CPU s ratio | peak growth MB | growth ratio "
-           "| features MB (given) | N x N float32 (never built) |",
-           "|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    out = [
+        "| pool N | wall s | CPU s | CPU s ratio | peak growth MB | growth ratio "
+        "| features MB (given) | N x N float32 (never built) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     base = None
     for n in sizes:
         wall, cpu, grow, feats = in_fresh_process(_coreset_run, n, d, labeled, budget, threads)
         base = base or (cpu, max(grow, 1e-9))
         nn_gb = n * n * 4 / 2**30
-        out.append(f"| {n:,} | {wall:.2f} | {cpu:.2f} | {cpu / base[0]:.2f} | {grow:.1f} "
-                   f"| {grow / base[1]:.2f} | {feats:.0f} | {nn_gb:.1f} GiB |")  # fmt: skip
+        out.append(
+            f"| {n:,} | {wall:.2f} | {cpu:.2f} | {cpu / base[0]:.2f} | {grow:.1f} "
+            f"| {grow / base[1]:.2f} | {feats:.0f} | {nn_gb:.1f} GiB |"
+        )
     return out
 
 
 def badge_table(n: int, d: int, classes: int, budget: int, threads: int) -> list[str]:
     wall, cpu, grow, inputs = in_fresh_process(_badge_run, n, d, classes, budget, threads)
     materialised = n * classes * d * 4 / 2**30
-    return ["| N x C x d | picks | wall s | CPU s | inputs (h, p) MB | peak growth MB (factored) "
-            "| materialised g (N x Cd float32) |", "|---|---:|---:|---:|---:|---:|---:|",
-            f"| {n:,} x {classes} x {d} | {budget} | {wall:.2f} | {cpu:.2f} | {inputs:.0f} "
-            f"| {grow:.0f} | {materialised:.1f} GiB |"]  # fmt: skip
+    return [
+        "| N x C x d | picks | wall s | CPU s | inputs (h, p) MB | peak growth MB (factored) "
+        "| materialised g (N x Cd float32) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        f"| {n:,} x {classes} x {d} | {budget} | {wall:.2f} | {cpu:.2f} | {inputs:.0f} "
+        f"| {grow:.0f} | {materialised:.1f} GiB |",
+    ]
 
 
 def main() -> None:
@@ -238,11 +269,15 @@ def main() -> None:
         f"CPU: {cpu_name()} ({os.cpu_count()} cores), {args.threads} thread(s), load average "
         f"at start {load}, torch {torch.__version__}"
     )
-    print(f"\n## Query seconds, pool {args.pool:,} ({args.labeled:,} labeled), budget "
-          f"{args.budget:,}, {args.dim}-d features, 10 classes, features given\n")  # fmt: skip
+    print(
+        f"\n## Query seconds, pool {args.pool:,} ({args.labeled:,} labeled), budget "
+        f"{args.budget:,}, {args.dim}-d features, 10 classes, features given\n"
+    )
     print("\n".join(query_table(args.pool, args.budget, args.labeled, args.dim, 10)))
-    print(f"\n## Core-set (k-center greedy), budget {args.budget:,}, {args.labeled:,} labeled, "
-          f"{args.dim}-d, chunk 4096 (fresh process per size)\n")  # fmt: skip
+    print(
+        f"\n## Core-set (k-center greedy), budget {args.budget:,}, {args.labeled:,} labeled, "
+        f"{args.dim}-d, chunk 4096 (fresh process per size)\n"
+    )
     print("\n".join(coreset_table(sizes, args.dim, args.labeled, args.budget, args.threads)))
     print("\n## BADGE k-means++ seeding, factored distances (fresh process)\n")
     print("\n".join(badge_table(badge_n, args.dim, 1000, badge_picks, args.threads)))

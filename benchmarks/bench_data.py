@@ -105,10 +105,21 @@ def bench_imagefolder(folder: Path, size: int, batch: int, workers: int, epochs:
     from torchvision import transforms
     from torchvision.datasets import ImageFolder
 
-    tf = transforms.Compose([transforms.RandomResizedCrop(size), transforms.RandomHorizontalFlip(),
-                             transforms.ToTensor(), transforms.Normalize(MEAN, STD)])  # fmt: skip
-    loader = DataLoader(ImageFolder(str(folder), tf), batch_size=batch, shuffle=True,
-                        num_workers=workers, persistent_workers=workers > 0)  # fmt: skip
+    tf = transforms.Compose(
+        [
+            transforms.RandomResizedCrop(size),
+            transforms.RandomHorizontalFlip(),
+            transforms.ToTensor(),
+            transforms.Normalize(MEAN, STD),
+        ]
+    )
+    loader = DataLoader(
+        ImageFolder(str(folder), tf),
+        batch_size=batch,
+        shuffle=True,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+    )
     next(iter(loader))  # warm-up: worker start
     t, seen = time.perf_counter(), 0
     for _ in range(epochs):
@@ -147,14 +158,19 @@ def bench_rss(cache_root: Path, res: int, sizes: list[int], batch: int) -> dict:
     n = max(sizes)
     imgs = np.random.default_rng(1).integers(0, 256, (n, res, res, 3), dtype=np.uint8)
     src = ArraySource(imgs, np.zeros(n, dtype=np.int64), [("synthetic", n)])
-    folder = build_cache(src, CacheKey("rss", "train", res, "synthetic"), cache_root, workers=1,
-                         progress=False)  # fmt: skip
+    folder = build_cache(
+        src, CacheKey("rss", "train", res, "synthetic"), cache_root, workers=1, progress=False
+    )
     del imgs, src
     out = {}
     for how in ("pread", "memmap"):
         for k in sizes:
-            r = subprocess.run([sys.executable, __file__, "--rss-reader", str(folder), str(k),
-                                str(batch), how], capture_output=True, text=True, check=True)  # fmt: skip
+            r = subprocess.run(
+                [sys.executable, __file__, "--rss-reader", str(folder), str(k), str(batch), how],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             out[(how, k)] = float(r.stdout.strip().splitlines()[-1])
     return out
 
@@ -205,15 +221,25 @@ def work_per_run(ds: str, protocol: str) -> dict:
         steps = [n_train * 100 // BATCH] * cycles
     else:  # modern: 200 epochs of the labeled set
         steps = [200 * math.ceil(n / BATCH) for n in labeled]
-    vaal = steps[:-1] if protocol in ("paper", "release") else [  # modern: vaal.epochs of the pool
-        math.ceil(VAAL_EPOCHS[ds] * n_train / BATCH) for _ in labeled[:-1]]  # fmt: skip
+    vaal = (
+        steps[:-1]
+        if protocol in ("paper", "release")
+        else [  # modern: vaal.epochs of the pool
+            math.ceil(VAAL_EPOCHS[ds] * n_train / BATCH) for _ in labeled[:-1]
+        ]
+    )
     pool = [n_train - n for n in labeled[:-1]]
     # the top-line (`full`): one cycle of the protocol's recipe on the whole training set
     full = {"paper": 100000, "release": n_train * 100 // BATCH}.get(
         protocol, 200 * math.ceil(n_train / BATCH)
     )
-    return {"task_steps": sum(steps), "vaal_iters": sum(vaal), "pool_images": sum(pool),
-            "test_images": n_test * cycles, "full_steps": full}  # fmt: skip
+    return {
+        "task_steps": sum(steps),
+        "vaal_iters": sum(vaal),
+        "pool_images": sum(pool),
+        "test_images": n_test * cycles,
+        "full_steps": full,
+    }
 
 
 def gpu_hours(ds: str, protocol: str, t_step: float, t_vaal: float, t_fwd_img: float) -> float:
@@ -223,9 +249,12 @@ def gpu_hours(ds: str, protocol: str, t_step: float, t_vaal: float, t_fwd_img: f
     w = work_per_run(ds, protocol)
     task_runs = STRATEGIES + (ENSEMBLE - 1)
     pool_passes = 1 * 3 + 20 * 2  # vaal/coreset/ensemble-ish once; mc_dropout & dbal ~20 samples
-    sec = (task_runs * w["task_steps"] * t_step + w["vaal_iters"] * t_vaal
-           + (pool_passes * w["pool_images"] + task_runs * w["test_images"]) * t_fwd_img
-           + w["full_steps"] * t_step)  # fmt: skip
+    sec = (
+        task_runs * w["task_steps"] * t_step
+        + w["vaal_iters"] * t_vaal
+        + (pool_passes * w["pool_images"] + task_runs * w["test_images"]) * t_fwd_img
+        + w["full_steps"] * t_step
+    )
     return SEEDS * sec / 3600
 
 
@@ -293,11 +322,16 @@ def estimates(measured: dict | None) -> None:
     from vaal_core.models import build_task_model
 
     print("\nEstimated GPU-hours per `make reproduce-<dataset>` (6 strategies x 5 seeds)")
-    src = "measured on " + torch.cuda.get_device_name() if measured else (
-        f"EXTRAPOLATED: FLOPs / {ASSUMED_TFLOPS:.0f} TFLOP/s assumed sustained (no GPU here)")  # fmt: skip
+    src = (
+        "measured on " + torch.cuda.get_device_name()
+        if measured
+        else (f"EXTRAPOLATED: FLOPs / {ASSUMED_TFLOPS:.0f} TFLOP/s assumed sustained (no GPU here)")
+    )
     print(f"per-iteration costs: {src}")
-    print(f"{'dataset':<11}{'fwd GFLOP/img':>14}{'step ms':>9}{'vaal ms':>9}{'epoch0 s':>9}"
-          f"{'paper h':>9}{'release h':>10}{'modern h':>9}")  # fmt: skip
+    print(
+        f"{'dataset':<11}{'fwd GFLOP/img':>14}{'step ms':>9}{'vaal ms':>9}{'epoch0 s':>9}"
+        f"{'paper h':>9}{'release h':>10}{'modern h':>9}"
+    )
     for ds, (model_name, k, size, vsize, _, _, (initial, _, _)) in CONFIGS.items():
         f_task = fwd_flops(build_task_model(model_name, 3, k), (1, 3, size, size))
         f_vae = vae_flops(vsize)
@@ -309,8 +343,10 @@ def estimates(measured: dict | None) -> None:
             t_fwd = f_task / (ASSUMED_TFLOPS * 1e12)
         epoch0 = math.ceil(initial / BATCH) * t_step
         hours = [gpu_hours(ds, p, t_step, t_vaal, t_fwd) for p in ("paper", "release", "modern")]
-        print(f"{ds:<11}{f_task / 1e9:>14.2f}{1e3 * t_step:>9.2f}{1e3 * t_vaal:>9.2f}{epoch0:>9.1f}"
-              f"{hours[0]:>9.0f}{hours[1]:>10.0f}{hours[2]:>9.0f}")  # fmt: skip
+        print(
+            f"{ds:<11}{f_task / 1e9:>14.2f}{1e3 * t_step:>9.2f}{1e3 * t_vaal:>9.2f}{epoch0:>9.1f}"
+            f"{hours[0]:>9.0f}{hours[1]:>10.0f}{hours[2]:>9.0f}"
+        )
 
 
 def main() -> None:
@@ -329,8 +365,10 @@ def main() -> None:
         return
     torch.set_num_threads(a.workers)
     res = round(a.size * 256 / 224)
-    print(f"CPU: {cpu_name()} ({os.cpu_count()} cores), torch {torch.__version__}; "
-          f"{a.jpegs} JPEGs, cache {res}px, crops {a.size}px, batch {a.batch}, {a.workers} workers")  # fmt: skip
+    print(
+        f"CPU: {cpu_name()} ({os.cpu_count()} cores), torch {torch.__version__}; "
+        f"{a.jpegs} JPEGs, cache {res}px, crops {a.size}px, batch {a.batch}, {a.workers} workers"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         make_jpegs(tmp / "jpeg", a.jpegs)
@@ -358,8 +396,10 @@ def main() -> None:
     if torch.cuda.is_available():
         measured = {ds: measure_gpu(ds) for ds in CONFIGS}
     else:
-        print("\nPer-dataset GPU timing (one VAAL iteration, one task epoch) needs CUDA: skipped on "
-              "this CPU-only machine; the estimate below is extrapolated from FLOP counts.")  # fmt: skip
+        print(
+            "\nPer-dataset GPU timing (one VAAL iteration, one task epoch) needs CUDA: skipped on "
+            "this CPU-only machine; the estimate below is extrapolated from FLOP counts."
+        )
     estimates(measured)
 
 

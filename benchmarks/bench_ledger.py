@@ -39,26 +39,59 @@ class Row:
 # one, and its validation is where eval-mode training starts)
 BASE = ["dataset.val_size=500"]
 ROWS = [
-    Row("eval_mode_training", "random", ("protocol.quirks=[eval_mode_training]",),
-        "task model trains in eval mode after its first validation (67263f3)"),
+    Row(
+        "eval_mode_training",
+        "random",
+        ("protocol.quirks=[eval_mode_training]",),
+        "task model trains in eval mode after its first validation (67263f3)",
+    ),
     Row("vae_input_unit", "vaal", ("vaal.input_range=unit",), "VAE fed [0, 1] (395da2e)"),
-    Row("vae_input_symmetric", "vaal", ("vaal.input_range=symmetric",), "VAE fed [-1, 1] (67263f3)"),
+    Row(
+        "vae_input_symmetric", "vaal", ("vaal.input_range=symmetric",), "VAE fed [-1, 1] (67263f3)"
+    ),
     Row("kl_mean", "vaal", ("vaal.kl_reduction=mean",), "KL averaged instead of summed"),
-    Row("train_mode_scoring_flips", "vaal",
+    Row(
+        "train_mode_scoring_flips",
+        "vaal",
         ("protocol.quirks=[train_mode_scoring,flip_when_scoring]",),
-        "VAE/discriminator score the pool in train mode with random flips (both commits)"),
-    Row("disc_layers_4", "vaal", ("vaal.disc_layers=4",), "the paper-era 4-hidden-layer discriminator"),
+        "VAE/discriminator score the pool in train mode with random flips (both commits)",
+    ),
+    Row(
+        "disc_layers_4",
+        "vaal",
+        ("vaal.disc_layers=4",),
+        "the paper-era 4-hidden-layer discriminator",
+    ),
     Row("original_init", "vaal", ("vaal.init=original",), "the original's initialisation"),
-    Row("no_vaal_holdout", "vaal", ("protocol.quirks=[no_vaal_holdout]",),
-        "VAAL trains on every image (no diagnostics hold-out)"),
-    Row("vaal_lr_decay", "vaal", ("vaal.lr_step_fraction=0.04", "vaal.lr_gamma=0.9"),
-        "VAE/discriminator lr x0.9 every 1/25 of the iterations (395da2e)"),
+    Row(
+        "no_vaal_holdout",
+        "vaal",
+        ("protocol.quirks=[no_vaal_holdout]",),
+        "VAAL trains on every image (no diagnostics hold-out)",
+    ),
+    Row(
+        "vaal_lr_decay",
+        "vaal",
+        ("vaal.lr_step_fraction=0.04", "vaal.lr_gamma=0.9"),
+        "VAE/discriminator lr x0.9 every 1/25 of the iterations (395da2e)",
+    ),
     # the release validates every 1,000 of 39,062 steps; the same fraction of the demo's 300 is 8
-    Row("val_every_scaled", "random", ("task.val_every=8",),
-        "validation every 1,000/39,062 of the steps, best kept (67263f3), scaled: every 8 of 300"),
-]  # fmt: skip
-QUICK = ["dataset.pool_size=600", "dataset.test_size=500", "dataset.val_size=100",
-         "active.initial=40", "active.budget=40", "task.iterations=20", "vaal.epochs=0.3"]  # fmt: skip
+    Row(
+        "val_every_scaled",
+        "random",
+        ("task.val_every=8",),
+        "validation every 1,000/39,062 of the steps, best kept (67263f3), scaled: every 8 of 300",
+    ),
+]
+QUICK = [
+    "dataset.pool_size=600",
+    "dataset.test_size=500",
+    "dataset.val_size=100",
+    "active.initial=40",
+    "active.budget=40",
+    "task.iterations=20",
+    "vaal.epochs=0.3",
+]
 
 
 def run_all(rows: list[Row], seeds: list[int], cycles: int, out: Path, extra: list[str]) -> None:
@@ -94,9 +127,11 @@ def table(rows: list[Row], out: Path) -> list[str]:
     df = load_runs(out)
     per_run = aubc(df)
     per_run = per_run[per_run["complete"]]  # a run cut short has no comparable area
-    lines = ["| row | strategy | what | seeds | AUBC corrected | AUBC switched | diff (points) | "
-             "paired t p | disc AUC corrected -> switched | active units corrected -> switched |",
-             "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "| row | strategy | what | seeds | AUBC corrected | AUBC switched | diff (points) | "
+        "paired t p | disc AUC corrected -> switched | active units corrected -> switched |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for row in rows:
         pick = per_run[per_run["strategy"] == row.strategy]
         base = pick[pick["experiment"] == "ledger_base"].set_index("seed")["aubc"]
@@ -148,8 +183,10 @@ def main(argv: list[str] | None = None) -> int:
         run_all(rows, seeds, cycles, Path(args.out), QUICK if args.quick else [])
     from vaal_core.device import cpu_model_name
 
-    print(f"\nledger effects: experiments/mnist.yaml{' (quick)' if args.quick else ''}, "
-          f"{cycles} cycles, seeds {seeds}; CPU: {cpu_model_name()}\n")  # fmt: skip
+    print(
+        f"\nledger effects: experiments/mnist.yaml{' (quick)' if args.quick else ''}, "
+        f"{cycles} cycles, seeds {seeds}; CPU: {cpu_model_name()}\n"
+    )
     print("\n".join(table(rows, Path(args.out))))
     return 0
 

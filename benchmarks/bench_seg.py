@@ -112,8 +112,9 @@ def measure(spec: Spec, scale: float, batch: int, reps: int, device: torch.devic
         loss.backward()
         opt.step()
 
-    rows = [("DRN-D-22 training step (per image)", f"{crop}x{crop}",
-             timed(step, reps, device) / batch)]  # fmt: skip
+    rows = [
+        ("DRN-D-22 training step (per image)", f"{crop}x{crop}", timed(step, reps, device) / batch)
+    ]
     one = np.array([0])
     rt = spec.runtime.__class__(precision="fp32")
     samples = spec.baselines.options(MCOptions, "").mc_samples
@@ -129,8 +130,9 @@ def measure(spec: Spec, scale: float, batch: int, reps: int, device: torch.devic
     @torch.inference_mode()
     def vaal_score():
         x = batches.images(one)
-        x = torch.nn.functional.interpolate(x, size=(spec.vaal.image_size,) * 2, mode="bilinear",
-                                            antialias=True)  # fmt: skip
+        x = torch.nn.functional.interpolate(
+            x, size=(spec.vaal.image_size,) * 2, mode="bilinear", antialias=True
+        )
         vae.encode(x)
 
     t_vaal = timed(vaal_score, reps, device)
@@ -142,9 +144,12 @@ def measure(spec: Spec, scale: float, batch: int, reps: int, device: torch.devic
         ("query: coreset (trunk pass)", frame, t_gap),
         (f"query: mc_dropout / qbc (trunk + {samples} heads)", frame, t_mc),
         (f"query: vaal (encoder at {spec.vaal.image_size})", frame, t_vaal),
-        (f"query: suggestive_annotation ({len(members)} members + descriptor)", frame,
-         t_sa + t_gap),
-    ]  # fmt: skip
+        (
+            f"query: suggestive_annotation ({len(members)} members + descriptor)",
+            frame,
+            t_sa + t_gap,
+        ),
+    ]
     return rows
 
 
@@ -211,8 +216,10 @@ def main() -> None:
     spec = load_spec(args.spec)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     where = torch.cuda.get_device_name() if device.type == "cuda" else cpu_model_name()
-    print(f"# {spec.experiment}: DRN-D-22 on {where}, torch {torch.__version__}, "
-          f"threads {torch.get_num_threads()}, fp32, batch {args.batch}\n")  # fmt: skip
+    print(
+        f"# {spec.experiment}: DRN-D-22 on {where}, torch {torch.__version__}, "
+        f"threads {torch.get_num_threads()}, fp32, batch {args.batch}\n"
+    )
     if not args.estimate_only:
         print("| measured | shape | s / image |\n|---|---|---|")
         for name, shape, s in measure(spec, args.scale, args.batch, args.reps, device):

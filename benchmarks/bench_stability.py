@@ -88,12 +88,22 @@ def stability_table(spec, strategy: str, seeds: list[int], data_root) -> list[di
             t0 = time.perf_counter()
             v, fit = retrain(spec, cycle, idx, seeds, Path(tmp) / "retrain", data_root)
             mean, std = float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
-            rows.append({
-                "set": name, "n": len(idx), "seeds": len(v), "mean": mean, "std": std,
-                "min": float(v.min()), "max": float(v.max()), "fit_min": float(fit.min()),
-                "std_ok": std <= TARGET_STD, "min_ok": float(v.min()) >= mean - TARGET_MIN_GAP,
-                "values": [round(float(x), 2) for x in v], "seconds": time.perf_counter() - t0,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "set": name,
+                    "n": len(idx),
+                    "seeds": len(v),
+                    "mean": mean,
+                    "std": std,
+                    "min": float(v.min()),
+                    "max": float(v.max()),
+                    "fit_min": float(fit.min()),
+                    "std_ok": std <= TARGET_STD,
+                    "min_ok": float(v.min()) >= mean - TARGET_MIN_GAP,
+                    "values": [round(float(x), 2) for x in v],
+                    "seconds": time.perf_counter() - t0,
+                }
+            )
     return rows
 
 
@@ -118,8 +128,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="tiny setting (CI): 3 seeds, 600 images")
     p.add_argument("--data-root", default=None)
     p.add_argument("--json", default=None, help="also write the rows here")
-    p.add_argument("--check-runs", default=None, metavar="DIR",
-                   help="instead: largest cycle-to-cycle fall of each run under DIR")  # fmt: skip
+    p.add_argument(
+        "--check-runs",
+        default=None,
+        metavar="DIR",
+        help="instead: largest cycle-to-cycle fall of each run under DIR",
+    )
     args = p.parse_args(argv)
 
     from vaal_core.device import cpu_model_name
@@ -150,17 +164,21 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(spec.runtime.num_threads or torch.get_num_threads())
     t0 = time.perf_counter()
     rows = stability_table(spec, args.strategy, seeds, args.data_root)
-    print(f"\ntask-learner stability: {args.spec}{' (quick)' if args.quick else ''}, "
-          f"{len(seeds)} training seeds per set; CPU: {cpu_model_name()}, "
-          f"{torch.get_num_threads()} threads, {time.perf_counter() - t0:.0f} s\n")  # fmt: skip
+    print(
+        f"\ntask-learner stability: {args.spec}{' (quick)' if args.quick else ''}, "
+        f"{len(seeds)} training seeds per set; CPU: {cpu_model_name()}, "
+        f"{torch.get_num_threads()} threads, {time.perf_counter() - t0:.0f} s\n"
+    )
     print(
         "| labeled set | n | mean | std | min | max | min fit on own set | std <= 0.5 | min >= mean-1.5 |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['set']} | {r['n']} | {r['mean']:.2f} | {r['std']:.2f} | {r['min']:.2f} | "
-              f"{r['max']:.2f} | {r['fit_min']:.1f} | {'yes' if r['std_ok'] else 'NO'} | "
-              f"{'yes' if r['min_ok'] else 'NO'} |")  # fmt: skip
+        print(
+            f"| {r['set']} | {r['n']} | {r['mean']:.2f} | {r['std']:.2f} | {r['min']:.2f} | "
+            f"{r['max']:.2f} | {r['fit_min']:.1f} | {'yes' if r['std_ok'] else 'NO'} | "
+            f"{'yes' if r['min_ok'] else 'NO'} |"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
     return 0

@@ -265,11 +265,22 @@ def main() -> None:
     fast = "bf16" if native_bf16(device) else "fp32"
 
     paths = [
-        Path("reference (fp32, whole VAE, per-tensor optimiser, loss.item() per step)", "fp32",
-             encoder_only=False, fused=False, device=device, host_reads=True),
-        Path(f"fast ({fast}, encoder-only mu, fused optimiser, losses on device)", fast,
-             encoder_only=True, fused=True, device=device),
-    ]  # fmt: skip
+        Path(
+            "reference (fp32, whole VAE, per-tensor optimiser, loss.item() per step)",
+            "fp32",
+            encoder_only=False,
+            fused=False,
+            device=device,
+            host_reads=True,
+        ),
+        Path(
+            f"fast ({fast}, encoder-only mu, fused optimiser, losses on device)",
+            fast,
+            encoder_only=True,
+            fused=True,
+            device=device,
+        ),
+    ]
     if args.channels_last:
         paths.append(
             Path("fast + channels_last", fast, True, True, channels_last=True, device=device)
@@ -283,8 +294,10 @@ def main() -> None:
         keep = {int(i) for i in args.only.split(",")}
         paths = [p for i, p in enumerate(paths) if i in keep]
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model_name()
-    print(f"# VAAL benchmark: {where}, torch {torch.__version__}, {torch.get_num_threads()} "
-          f"threads, batch {BATCH}, latent 32, VGG16-bn, 3x32x32")  # fmt: skip
+    print(
+        f"# VAAL benchmark: {where}, torch {torch.__version__}, {torch.get_num_threads()} "
+        f"threads, batch {BATCH}, latent 32, VGG16-bn, 3x32x32"
+    )
     rows = []
     for p in paths:
         batches = (
@@ -305,15 +318,21 @@ def main() -> None:
 
     ref = rows[0]  # with --only, speed-ups are against the first path run
     print()
-    print("| path | task step s | 2 VAE steps s | disc step s | s / iteration | speed-up "
-          "| scoring img/s | speed-up | host syncs / iteration (in optimiser.step) |")  # fmt: skip
+    print(
+        "| path | task step s | 2 VAE steps s | disc step s | s / iteration | speed-up "
+        "| scoring img/s | speed-up | host syncs / iteration (in optimiser.step) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for name, comp, total, rate, (n_sync, in_opt) in rows:
         c = list(comp.values())
-        print(f"| {name} | {c[0]:.2f} | {c[1]:.2f} | {c[2]:.3f} | {total:.2f} | {ref[2] / total:.2f}x "
-              f"| {rate:.0f} | {rate / ref[3]:.1f}x | {n_sync} ({in_opt}) |")  # fmt: skip
-    print("\nfast paths read the losses once every runtime.log_every iterations (default 50): "
-          "one device-to-host copy per read, outside the profiled iteration.")  # fmt: skip
+        print(
+            f"| {name} | {c[0]:.2f} | {c[1]:.2f} | {c[2]:.3f} | {total:.2f} | {ref[2] / total:.2f}x "
+            f"| {rate:.0f} | {rate / ref[3]:.1f}x | {n_sync} ({in_opt}) |"
+        )
+    print(
+        "\nfast paths read the losses once every runtime.log_every iterations (default 50): "
+        "one device-to-host copy per read, outside the profiled iteration."
+    )
 
     if device.type == "cuda":  # eager vs compiled (CUDA graphs), whole iterations
         eager = Path("eager", fast, True, True, device=device)

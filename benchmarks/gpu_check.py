@@ -91,8 +91,15 @@ TOY = "from dry-run toy timings: not meaningful"
 FP32_RTOL = 2e-3
 COMPILE_RTOL = 2e-2  # inductor fuses and reorders reductions
 # dense bf16 tensor-core peak, TFLOP/s, from NVIDIA's datasheets (without sparsity)
-DATASHEET_BF16 = {"H200": 989.4, "H100 SXM": 989.4, "H100 PCIe": 756.0, "H100": 989.4,
-                  "A100": 312.0, "L40S": 362.05, "A10": 125.0}  # fmt: skip
+DATASHEET_BF16 = {
+    "H200": 989.4,
+    "H100 SXM": 989.4,
+    "H100 PCIe": 756.0,
+    "H100": 989.4,
+    "A100": 312.0,
+    "L40S": 362.05,
+    "A10": 125.0,
+}
 
 
 @dataclass(frozen=True)
@@ -120,10 +127,30 @@ class Sizes:
     speed_precision: str  # bf16 on a GPU; fp32 on a CPU without bf16 hardware (emulated 10-30x)
 
 
-GPU_SIZES = Sizes("vgg16_bn", 16, 128, 128, 1.0, 256, 128, 224, 32, 512, 8, 20, 8192, 1024,
-                  2048, 256, 224, 256, "bf16")  # fmt: skip
-DRY_SIZES = Sizes("small_cnn", 4, 8, 4, 0.25, 32, 2, 32, 32, 32, 2, 1, 64, 32,
-                  96, 40, 32, 32, "fp32")  # fmt: skip
+GPU_SIZES = Sizes(
+    "vgg16_bn",
+    16,
+    128,
+    128,
+    1.0,
+    256,
+    128,
+    224,
+    32,
+    512,
+    8,
+    20,
+    8192,
+    1024,
+    2048,
+    256,
+    224,
+    256,
+    "bf16",
+)
+DRY_SIZES = Sizes(
+    "small_cnn", 4, 8, 4, 0.25, 32, 2, 32, 32, 32, 2, 1, 64, 32, 96, 40, 32, 32, "fp32"
+)
 
 
 @dataclass
@@ -176,8 +203,11 @@ class Report:
                     section, name, "FAIL", note=f"{type(e).__name__}: {lines[0] if lines else ''}"
                 )
         self.rows.append(row)
-        print(f"  [{time.perf_counter() - self.t0:6.1f}s] {name}: {row.cell()}"
-              + (f" - {row.note}" if row.note and row.status != "not run" else ""), flush=True)  # fmt: skip
+        print(
+            f"  [{time.perf_counter() - self.t0:6.1f}s] {name}: {row.cell()}"
+            + (f" - {row.note}" if row.note and row.status != "not run" else ""),
+            flush=True,
+        )
         return row
 
     @contextlib.contextmanager
@@ -240,8 +270,16 @@ def _task_inputs(kind: str, batch: int, size: int, classes: int, seed: int = 0):
     return x, torch.randint(0, classes, shape, generator=g)
 
 
-def task_stepper(model_name: str, classes: int, kind: str, device: torch.device, precision: str,
-                 compile: bool = False, channels_last: bool = False, width: float = 1.0):  # fmt: skip
+def task_stepper(
+    model_name: str,
+    classes: int,
+    kind: str,
+    device: torch.device,
+    precision: str,
+    compile: bool = False,
+    channels_last: bool = False,
+    width: float = 1.0,
+):
     """The trainer's inner step (vaal_core/trainer.py): CompiledStep(loss) + scaler + fused SGD.
 
     Returns (step(x, y) -> detached loss, the CompiledStep) on a model seeded with 0.
@@ -260,8 +298,12 @@ def task_stepper(model_name: str, classes: int, kind: str, device: torch.device,
     compiled = CompiledStep(loss_fn, "task step", device, compile)
 
     def step(x, y):
-        loss = compiled(x, y, before=lambda: opt.zero_grad(set_to_none=True),
-                        then=lambda out: scaler.scale(out).backward())  # fmt: skip
+        loss = compiled(
+            x,
+            y,
+            before=lambda: opt.zero_grad(set_to_none=True),
+            then=lambda out: scaler.scale(out).backward(),
+        )
         scaler.step(opt)
         scaler.update()
         return loss.detach().float().clone()
@@ -269,8 +311,9 @@ def task_stepper(model_name: str, classes: int, kind: str, device: torch.device,
     return step, compiled
 
 
-def task_losses(model_name, classes, kind, x, y, device, precision="fp32", compile=False,
-                width=1.0, steps=2):  # fmt: skip
+def task_losses(
+    model_name, classes, kind, x, y, device, precision="fp32", compile=False, width=1.0, steps=2
+):
     step, compiled = task_stepper(
         model_name, classes, kind, device, precision, compile, width=width
     )
@@ -296,8 +339,12 @@ def vaal_outputs(cfg: VAALSpec, inputs, device, precision="fp32", compile=False)
         vae.append(m._optimise(m._vae_loss, m.opt_vae, x_l, x_u, eps_l, eps_u))
     disc = [m.disc_step(x_l, x_u) for _ in range(2)]
     score = m.score(iter([x_l, x_u]))
-    return {"vae": torch.stack(vae).float().cpu(), "disc": torch.stack(disc).float().cpu(),
-            "score": score.float().cpu(), "fallbacks": m.compile_fallbacks}  # fmt: skip
+    return {
+        "vae": torch.stack(vae).float().cpu(),
+        "disc": torch.stack(disc).float().cpu(),
+        "score": score.float().cpu(),
+        "fallbacks": m.compile_fallbacks,
+    }
 
 
 def _vaal_inputs(cfg: VAALSpec, batch: int):
@@ -335,14 +382,30 @@ def correctness(rep: Report, device: torch.device, sz: Sizes, tmp: Path) -> None
         return _agreement(_max_rel(b, a), FP32_RTOL, f"{dev}, 2 SGD steps, {model}")
 
     S = "correctness"
-    rep.check(S, "fp32 CPU vs device: task step (classification)",
-              lambda: task_pair(sz.cls_model, 10, "classification", cls_in))  # fmt: skip
-    rep.check(S, "fp32 CPU vs device: task step (segmentation)",
-              lambda: task_pair("drn_d_22", 19, "segmentation", seg_in, sz.seg_width))  # fmt: skip
-    for key, label in (("vae", "VAE step"), ("disc", "discriminator step"), ("score", "pool scoring")):  # fmt: skip
-        rep.check(S, f"fp32 CPU vs device: {label}",
-                  lambda k=key: _agreement(_max_rel(vaal_pair()[1][k], vaal_pair()[0][k]),
-                                           FP32_RTOL, f"{dev}, VAE width {sz.vae_width}"))  # fmt: skip
+    rep.check(
+        S,
+        "fp32 CPU vs device: task step (classification)",
+        lambda: task_pair(sz.cls_model, 10, "classification", cls_in),
+    )
+    rep.check(
+        S,
+        "fp32 CPU vs device: task step (segmentation)",
+        lambda: task_pair("drn_d_22", 19, "segmentation", seg_in, sz.seg_width),
+    )
+    for key, label in (
+        ("vae", "VAE step"),
+        ("disc", "discriminator step"),
+        ("score", "pool scoring"),
+    ):
+        rep.check(
+            S,
+            f"fp32 CPU vs device: {label}",
+            lambda k=key: _agreement(
+                _max_rel(vaal_pair()[1][k], vaal_pair()[0][k]),
+                FP32_RTOL,
+                f"{dev}, VAE width {sz.vae_width}",
+            ),
+        )
 
     def finite(precision: str):
         try:
@@ -351,12 +414,17 @@ def correctness(rep: Report, device: torch.device, sz: Sizes, tmp: Path) -> None
             return Row(S, "", "not run", note=f"not run ({e})")
         out = vaal_outputs(cfg, vin, device, precision)
         a, _ = task_losses(sz.cls_model, 10, "classification", *cls_in, device, precision)
-        b, _ = task_losses("drn_d_22", 19, "segmentation", *seg_in, device, precision,
-                           width=sz.seg_width)  # fmt: skip
+        b, _ = task_losses(
+            "drn_d_22", 19, "segmentation", *seg_in, device, precision, width=sz.seg_width
+        )
         values = torch.cat([out["vae"], out["disc"], out["score"], a, b])
         ok = bool(torch.isfinite(values).all())
-        return ("ok" if ok else "FAIL", float(values.isfinite().float().mean()), "finite fraction",
-                "2 VAE, 2 disc, scoring, 2 task steps (classification, segmentation)")  # fmt: skip
+        return (
+            "ok" if ok else "FAIL",
+            float(values.isfinite().float().mean()),
+            "finite fraction",
+            "2 VAE, 2 disc, scoring, 2 task steps (classification, segmentation)",
+        )
 
     rep.check(S, "bf16: steps stay finite", lambda: finite("bf16"))
     rep.check(S, "fp16: steps stay finite", lambda: finite("fp16"))
@@ -377,8 +445,9 @@ def correctness(rep: Report, device: torch.device, sz: Sizes, tmp: Path) -> None
             return Row(S, "", "not run", note=NEEDS_CUDA)
         with strict_fp32():
             eager, _ = task_losses(sz.cls_model, 10, "classification", *cls_in, device)
-            comp, fell = task_losses(sz.cls_model, 10, "classification", *cls_in, device,
-                                     compile=True)  # fmt: skip
+            comp, fell = task_losses(
+                sz.cls_model, 10, "classification", *cls_in, device, compile=True
+            )
         if fell:
             return "FAIL", None, "", "the task step fell back to eager"
         return _agreement(_max_rel(comp, eager), COMPILE_RTOL, f"{sz.cls_model}, 2 steps")
@@ -393,36 +462,75 @@ def correctness(rep: Report, device: torch.device, sz: Sizes, tmp: Path) -> None
     write_caltech256(data_root, classes=4, per_class=10)
     write_cityscapes(data_root)
     dry_only = ("runtime.precision=fp32", "runtime.channels_last=false")
-    cls_set = ["dataset.image_size=32", "dataset.cache_resolution=36", "dataset.cache_workers=1",
-               "task.iterations=2", "task.batch_size=8", "task.eval_batch_size=64",
-               "active.initial=8", "active.budget=6", "active.cycles=2", "vaal.width=4",
-               "vaal.image_size=16", "vaal.latent_dim=8", "vaal.batch_size=4",
-               "vaal.diag_holdout=0", "runtime.num_threads=1", *dry_only]  # fmt: skip
+    cls_set = [
+        "dataset.image_size=32",
+        "dataset.cache_resolution=36",
+        "dataset.cache_workers=1",
+        "task.iterations=2",
+        "task.batch_size=8",
+        "task.eval_batch_size=64",
+        "active.initial=8",
+        "active.budget=6",
+        "active.cycles=2",
+        "vaal.width=4",
+        "vaal.image_size=16",
+        "vaal.latent_dim=8",
+        "vaal.batch_size=4",
+        "vaal.diag_holdout=0",
+        "runtime.num_threads=1",
+        *dry_only,
+    ]
     seg_set = list(CLI_TINY)
     if device.type == "cuda":  # the shipped specs' own precision and layout (bf16, channels_last)
         cls_set = [s for s in cls_set if s not in dry_only]
         seg_set = [s for s in seg_set if s not in dry_only]
-    for kind, name, sets in (("classification", "caltech256", cls_set),
-                             ("segmentation", "cityscapes", seg_set)):  # fmt: skip
-        rep.check(S, f"CLI 2 cycles, killed at a failpoint, resumed: {kind}",
-                  lambda n=name, s=sets: cli_kill_resume(n, s, data_root, tmp / f"cli-{n}"))  # fmt: skip
+    for kind, name, sets in (
+        ("classification", "caltech256", cls_set),
+        ("segmentation", "cityscapes", seg_set),
+    ):
+        rep.check(
+            S,
+            f"CLI 2 cycles, killed at a failpoint, resumed: {kind}",
+            lambda n=name, s=sets: cli_kill_resume(n, s, data_root, tmp / f"cli-{n}"),
+        )
     rep.check(S, "cache reads deliver the same bytes", lambda: cache_bytes(device, sz, tmp))
-    rep.check(S, "DDP world size 1 runs a cycle",
-              lambda: ddp_cycle(cls_set, data_root, tmp / "ddp", device))  # fmt: skip
+    rep.check(
+        S,
+        "DDP world size 1 runs a cycle",
+        lambda: ddp_cycle(cls_set, data_root, tmp / "ddp", device),
+    )
 
 
 def cli_kill_resume(name: str, sets: list[str], data_root: Path, out: Path) -> tuple:
     """`python -m vaal_core run` killed by SIGKILL at after_record:0, then resumed to the end."""
-    args = [sys.executable, "-m", "vaal_core", "run", str(REPO / "experiments" / f"{name}.yaml"),
-            "--strategy", "vaal", "--seed", "0", "--out", str(out), "--data-root",
-            str(data_root), "--no-progress"]  # fmt: skip
+    args = [
+        sys.executable,
+        "-m",
+        "vaal_core",
+        "run",
+        str(REPO / "experiments" / f"{name}.yaml"),
+        "--strategy",
+        "vaal",
+        "--seed",
+        "0",
+        "--out",
+        str(out),
+        "--data-root",
+        str(data_root),
+        "--no-progress",
+    ]
     for s in sets:
         args += ["--set", s]
     env = {k: v for k, v in os.environ.items() if k != "VAAL_FAILPOINT"}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     t = time.perf_counter()
-    killed = subprocess.run(args, cwd=REPO, env={**env, "VAAL_FAILPOINT": "after_record:0"},
-                            capture_output=True, text=True)  # fmt: skip
+    killed = subprocess.run(
+        args,
+        cwd=REPO,
+        env={**env, "VAAL_FAILPOINT": "after_record:0"},
+        capture_output=True,
+        text=True,
+    )
     if killed.returncode != -signal.SIGKILL:
         tail = (killed.stderr.strip().splitlines() or ["(no stderr)"])[-1]
         return "FAIL", None, "", f"the failpoint did not fire (rc {killed.returncode}): {tail}"
@@ -444,9 +552,11 @@ def cli_kill_resume(name: str, sets: list[str], data_root: Path, out: Path) -> t
     finite = all(math.isfinite(r["value"]) for r in records)
     resumed = len({r["run_id"] for r in records}) == 1  # one run continued, not restarted
     ok = cycles == [0, 1] and finite and resumed
-    note = (f"experiments/{name}.yaml on the fixture; killed at after_record:0, resumed: cycles "
-            f"{cycles}, {records[-1]['metric']} {records[-1]['value']:.3f}, "
-            f"precision {records[-1]['precision']}")  # fmt: skip
+    note = (
+        f"experiments/{name}.yaml on the fixture; killed at after_record:0, resumed: cycles "
+        f"{cycles}, {records[-1]['metric']} {records[-1]['value']:.3f}, "
+        f"precision {records[-1]['precision']}"
+    )
     return ("ok" if ok else "FAIL"), time.perf_counter() - t, "s", note
 
 
@@ -456,8 +566,13 @@ def _cache(sz: Sizes, tmp: Path):
     n, res = sz.cache_images, sz.cache_res
     imgs = np.random.default_rng(2).integers(0, 256, (n, res, res, 3), dtype=np.uint8)
     src = ArraySource(imgs, np.zeros(n, dtype=np.int64), [("generated", n)])
-    folder = build_cache(src, CacheKey("gpucheck", "train", res, "generated"), tmp / "cache",
-                         workers=1, progress=False)  # fmt: skip
+    folder = build_cache(
+        src,
+        CacheKey("gpucheck", "train", res, "generated"),
+        tmp / "cache",
+        workers=1,
+        progress=False,
+    )
     return CacheReader(folder), folder
 
 
@@ -484,8 +599,9 @@ def ddp_cycle(sets: list[str], data_root: Path, out: Path, device: torch.device)
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     t = time.perf_counter()
-    records = run_distributed(spec, "random", 0, out, str(data_root),
-                              DistEnv(0, 1, 0, "127.0.0.1", port), progress=False)  # fmt: skip
+    records = run_distributed(
+        spec, "random", 0, out, str(data_root), DistEnv(0, 1, 0, "127.0.0.1", port), progress=False
+    )
     env = json.loads((out / "caltech256" / "random" / "seed-0" / "env.json").read_text())
     want = "nccl" if device.type == "cuda" else "gloo"
     ok = len(records) == 1 and env.get("backend") == want and env.get("world_size") == 1
@@ -526,30 +642,46 @@ def speed(rep: Report, device: torch.device, sz: Sizes, tmp: Path) -> None:
     cuda = device.type == "cuda"
     if cuda:
         torch.cuda.reset_peak_memory_stats(device)
-        rep.check(S, "device peak: bf16 GEMM 8192^3", lambda: ("ok", _peak(rep, device), "TFLOP/s",
-                  _sheet_note(rep)))  # fmt: skip
+        rep.check(
+            S,
+            "device peak: bf16 GEMM 8192^3",
+            lambda: ("ok", _peak(rep, device), "TFLOP/s", _sheet_note(rep)),
+        )
     else:
         rep.check(
             S, "device peak: bf16 GEMM 8192^3", lambda: Row(S, "", "not run", note=NEEDS_CUDA)
         )
     cfg = VAALSpec(width=sz.vae_width, batch_size=sz.vaal_batch)
     g = torch.Generator().manual_seed(0)
-    pool = torch.randint(0, 256, (max(sz.pool, 2 * sz.vaal_batch), 3, 32, 32), dtype=torch.uint8,
-                         generator=g)  # fmt: skip
+    pool = torch.randint(
+        0, 256, (max(sz.pool, 2 * sz.vaal_batch), 3, 32, 32), dtype=torch.uint8, generator=g
+    )
     labels = torch.randint(0, 10, (len(pool),), generator=g)
     p16 = sz.speed_precision  # the task-step rows' precision
     # bf16 even in a dry run: at toy sizes the emulated bf16 of an AVX2-only CPU costs seconds
-    paths = [("eager fp32", "fp32", False, False), ("bf16", "bf16", False, False),
-             ("bf16 + channels_last", "bf16", True, False),
-             ("compiled (bf16 + channels_last, CUDA graphs)", "bf16", True, True)]  # fmt: skip
+    paths = [
+        ("eager fp32", "fp32", False, False),
+        ("bf16", "bf16", False, False),
+        ("bf16 + channels_last", "bf16", True, False),
+        ("compiled (bf16 + channels_last, CUDA graphs)", "bf16", True, True),
+    ]
     made: dict[str, bench_vaal.Path] = {}
     B = sz.vaal_batch
 
     def iteration(label, precision, cl, comp):
         if comp and not cuda:
             return Row(S, "", "not run", note=NEEDS_CUDA)
-        p = bench_vaal.Path(label, precision, encoder_only=True, fused=True, channels_last=cl,
-                            compile=comp, device=device, vaal_cfg=cfg, task_model=sz.cls_model)  # fmt: skip
+        p = bench_vaal.Path(
+            label,
+            precision,
+            encoder_only=True,
+            fused=True,
+            channels_last=cl,
+            compile=comp,
+            device=device,
+            vaal_cfg=cfg,
+            task_model=sz.cls_model,
+        )
         batches = ((p.prep(pool[:B]), labels[:B].to(device)), p.prep(pool[B : 2 * B]))
         made[label] = p
         if comp:
@@ -563,12 +695,15 @@ def speed(rep: Report, device: torch.device, sz: Sizes, tmp: Path) -> None:
         return "ok", ms, "ms", note
 
     for label, precision, cl, comp in paths:
-        rep.check(S, f"VAAL iteration: {label}",
-                  lambda a=(label, precision, cl, comp): iteration(*a))  # fmt: skip
+        rep.check(
+            S, f"VAAL iteration: {label}", lambda a=(label, precision, cl, comp): iteration(*a)
+        )
 
-    steps = [("VGG16-bn", "vgg16_bn", 10, "classification", sz.vgg_size, sz.step_batch),
-             ("ResNet18", "resnet18", 1000, "classification", sz.resnet_size, sz.step_batch),
-             ("DRN-D-22", "drn_d_22", 19, "segmentation", sz.drn_crop, sz.drn_batch)]  # fmt: skip
+    steps = [
+        ("VGG16-bn", "vgg16_bn", 10, "classification", sz.vgg_size, sz.step_batch),
+        ("ResNet18", "resnet18", 1000, "classification", sz.resnet_size, sz.step_batch),
+        ("DRN-D-22", "drn_d_22", 19, "segmentation", sz.drn_crop, sz.drn_batch),
+    ]
     nominal = {"VGG16-bn": "@32", "ResNet18": "@224", "DRN-D-22": "@512 crop"}
 
     def task_step(label, model, classes, kind, size, batch):
@@ -611,9 +746,16 @@ def speed(rep: Report, device: torch.device, sz: Sizes, tmp: Path) -> None:
     def cache_rate():
         reader, _ = _cache(sz, tmp)  # the correctness check built it: reused, not rebuilt
         ips = bench_data.bench_cache_read(reader, sz.cache_crop, sz.cache_batch, 1, device)
-        return "ok", ips, "images/s", (f"pread{' into pinned buffers' if cuda else ''} + "
-                                       f"random-resized crop {sz.cache_crop} on {device.type}, "
-                                       f"batch {sz.cache_batch}")  # fmt: skip
+        return (
+            "ok",
+            ips,
+            "images/s",
+            (
+                f"pread{' into pinned buffers' if cuda else ''} + "
+                f"random-resized crop {sz.cache_crop} on {device.type}, "
+                f"batch {sz.cache_batch}"
+            ),
+        )
 
     rep.check(S, "cache read", cache_rate)
 
@@ -623,8 +765,15 @@ def speed(rep: Report, device: torch.device, sz: Sizes, tmp: Path) -> None:
             raise RuntimeError("no VAAL path was built (its row failed)")
         batches = ((p.prep(pool[:B]), labels[:B].to(device)), p.prep(pool[B : 2 * B]))
         outside, in_opt = p.syncs_per_iteration(batches)
-        return "ok", outside, "syncs", (f"torch.profiler over one iteration, outside the loss "
-                                        f"reads; {in_opt} inside optimiser.step; target 0")  # fmt: skip
+        return (
+            "ok",
+            outside,
+            "syncs",
+            (
+                f"torch.profiler over one iteration, outside the loss "
+                f"reads; {in_opt} inside optimiser.step; target 0"
+            ),
+        )
 
     rep.check(S, "host syncs per VAAL iteration", syncs)
 
@@ -656,10 +805,16 @@ def speed(rep: Report, device: torch.device, sz: Sizes, tmp: Path) -> None:
 
     rep.check(S, "achieved TFLOP/s: VAAL iteration", vaal_tflops)
     for label, *_ in steps:
-        rep.check(S, f"achieved TFLOP/s: {label} step",
-                  lambda lab=label: _tflops_row(rep, rep.values[f"step_gflop:{lab}"],
-                                                rep.values[f"step_ms:{lab}"],
-                                                f"{rep.values[f'step_gflop:{lab}']:.1f} GFLOP per step"))  # fmt: skip
+        rep.check(
+            S,
+            f"achieved TFLOP/s: {label} step",
+            lambda lab=label: _tflops_row(
+                rep,
+                rep.values[f"step_gflop:{lab}"],
+                rep.values[f"step_ms:{lab}"],
+                f"{rep.values[f'step_gflop:{lab}']:.1f} GFLOP per step",
+            ),
+        )
 
 
 def _peak(rep: Report, device: torch.device) -> float:
@@ -687,16 +842,26 @@ def gpu_hours(rep: Report, device: torch.device, sz: Sizes) -> None:
     for name in specs:
         if name in bench_data.CONFIGS:
             for protocol in ("paper", "release", "modern"):
-                rep.check(S, f"make reproduce-{name} ({protocol})",
-                          lambda n=name, p=protocol: cls_hours(rep, n, p, device, sz))  # fmt: skip
+                rep.check(
+                    S,
+                    f"make reproduce-{name} ({protocol})",
+                    lambda n=name, p=protocol: cls_hours(rep, n, p, device, sz),
+                )
         elif name in bench_seg.POOL:
             rep.check(
                 S, f"make reproduce-{name} (shipped spec)", lambda n=name: seg_hours(rep, n, cuda)
             )
         else:
-            rep.check(S, f"make reproduce-{name}",
-                      lambda: Row(S, "", "not run", note="not run (a CPU demo spec; "
-                                  "bench_data/bench_seg model no GPU cost for it)"))  # fmt: skip
+            rep.check(
+                S,
+                f"make reproduce-{name}",
+                lambda: Row(
+                    S,
+                    "",
+                    "not run",
+                    note="not run (a CPU demo spec; bench_data/bench_seg model no GPU cost for it)",
+                ),
+            )
 
 
 def cls_hours(rep: Report, ds: str, protocol: str, device: torch.device, sz: Sizes) -> tuple:
@@ -714,8 +879,15 @@ def cls_hours(rep: Report, ds: str, protocol: str, device: torch.device, sz: Siz
         t_fwd = t_step / 3 / sz.step_batch
         src = TOY
     hours = bench_data.gpu_hours(ds, protocol, t_step, t_vaal, t_fwd)
-    return "ok", hours, "GPU-h", (f"{src}; step {1e3 * t_step:.3g} ms, VAAL it. "
-                                  f"{1e3 * t_vaal:.3g} ms, 6 strategies x 5 seeds")  # fmt: skip
+    return (
+        "ok",
+        hours,
+        "GPU-h",
+        (
+            f"{src}; step {1e3 * t_step:.3g} ms, VAAL it. "
+            f"{1e3 * t_vaal:.3g} ms, 6 strategies x 5 seeds"
+        ),
+    )
 
 
 def seg_hours(rep: Report, name: str, cuda: bool) -> tuple:
@@ -728,24 +900,42 @@ def seg_hours(rep: Report, name: str, cuda: bool) -> tuple:
     achieved = gflop / ms  # TFLOP/s of the measured DRN-D-22 step
     hours = assumed * bench_seg.ASSUMED_TFLOPS / achieved
     src = "DRN-D-22 throughput measured here" if cuda else TOY
-    return "ok", hours, "GPU-h", (f"bench_seg.gpu_hours' FLOPs at {achieved:.3g} TFLOP/s ({src}) "
-                                  f"instead of the assumed {bench_seg.ASSUMED_TFLOPS:.0f}; scoring "
-                                  f"and evaluation assumed at the training step's rate")  # fmt: skip
+    return (
+        "ok",
+        hours,
+        "GPU-h",
+        (
+            f"bench_seg.gpu_hours' FLOPs at {achieved:.3g} TFLOP/s ({src}) "
+            f"instead of the assumed {bench_seg.ASSUMED_TFLOPS:.0f}; scoring "
+            f"and evaluation assumed at the training step's rate"
+        ),
+    )
 
 
 # ----------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    ap.add_argument("--dry-run", action="store_true",
-                    help="the same code paths at toy sizes on the CPU (no GPU needed)")  # fmt: skip
+    ap = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="the same code paths at toy sizes on the CPU (no GPU needed)",
+    )
     ap.add_argument("--json", default=str(REPO / "results" / "gpu-check.json"))
-    ap.add_argument("--budget-s", type=float, default=480.0,
-                    help="sections starting after this many seconds are not run")  # fmt: skip
+    ap.add_argument(
+        "--budget-s",
+        type=float,
+        default=480.0,
+        help="sections starting after this many seconds are not run",
+    )
     args = ap.parse_args(argv)
     if not args.dry_run and not torch.cuda.is_available():
-        print("error: no CUDA device is visible; `python benchmarks/gpu_check.py --dry-run` "
-              "(make gpu-check DRY=1) rehearses the same code on the CPU", file=sys.stderr)  # fmt: skip
+        print(
+            "error: no CUDA device is visible; `python benchmarks/gpu_check.py --dry-run` "
+            "(make gpu-check DRY=1) rehearses the same code on the CPU",
+            file=sys.stderr,
+        )
         return 2
     out = Path(args.json)
     try:
@@ -773,8 +963,10 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(rep.table())
     failed = [r.name for r in rep.rows if r.status == "FAIL"]
-    print(f"\n{len(rep.rows)} rows in {total:.0f} s: {len(failed)} failed"
-          + (f" ({', '.join(failed)})" if failed else ""))  # fmt: skip
+    print(
+        f"\n{len(rep.rows)} rows in {total:.0f} s: {len(failed)} failed"
+        + (f" ({', '.join(failed)})" if failed else "")
+    )
     body = {
         "mode": "dry-run" if args.dry_run else "gpu",
         "device": where,
@@ -789,7 +981,7 @@ def main(argv: list[str] | None = None) -> int:
                 "gpu": r.cell() if not rep.dry else "not run (dry-run: no GPU used)",
             }
             for r in rep.rows
-        ],  # fmt: skip
+        ],
     }
     out.write_text(json.dumps(body, indent=1) + "\n")
     print(f"wrote {out}")

@@ -182,14 +182,18 @@ def main() -> None:
     torch.manual_seed(0)
     vae = VAE(3, 32, 32, args.width)
     peak32, peak16 = gemm_peak(torch.float32), gemm_peak(torch.bfloat16)
-    print(f"# VAE layers, batch {args.batch}, width {args.width}: {cpu_model_name()} "
-          f"({platform.machine()}), torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"native bf16 (oneDNN): {native_bf16(torch.device('cpu'))}")  # fmt: skip
+    print(
+        f"# VAE layers, batch {args.batch}, width {args.width}: {cpu_model_name()} "
+        f"({platform.machine()}), torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"native bf16 (oneDNN): {native_bf16(torch.device('cpu'))}"
+    )
     print(f"# measured GEMM peak: fp32 {peak32:.1f} GFLOP/s, bf16 {peak16:.2f} GFLOP/s")
     print()
-    print("| layer | input | fwd+bwd GFLOP | fp32 s | fp32 CL s | fp32 GEMM s | bf16 s "
-          "| bf16/fp32 | best fp32 GFLOP/s | row peak GFLOP/s | % of row peak "
-          "| bf16 % of row peak |")  # fmt: skip
+    print(
+        "| layer | input | fwd+bwd GFLOP | fp32 s | fp32 CL s | fp32 GEMM s | bf16 s "
+        "| bf16/fp32 | best fp32 GFLOP/s | row peak GFLOP/s | % of row peak "
+        "| bf16 % of row peak |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     totals = {"fp32": 0.0, "cl": 0.0, "gemm": 0.0, "bf16": 0.0, "best": 0.0, "flop": 0.0}
     for i, (name, mod, shape) in enumerate(vae_layers(vae, args.batch, 32)):
@@ -218,19 +222,26 @@ def main() -> None:
         totals["best"] += best
         totals["flop"] += flop
         fmt = lambda t: "-" if t != t else f"{t:.3f}"  # noqa: E731
-        print(f"| {name} | {'x'.join(map(str, shape))} | {flop:.1f} | {t32:.3f} | {fmt(tcl)} "
-              f"| {fmt(tgemm)} | {t16:.3f} | {t16 / t32:.1f}x | {flop / best:.1f} "
-              f"| {row_peak:.0f} | {100 * flop / best / row_peak:.0f}% "
-              f"| {100 * flop / t16 / row_peak:.1f}% |", flush=True)  # fmt: skip
+        print(
+            f"| {name} | {'x'.join(map(str, shape))} | {flop:.1f} | {t32:.3f} | {fmt(tcl)} "
+            f"| {fmt(tgemm)} | {t16:.3f} | {t16 / t32:.1f}x | {flop / best:.1f} "
+            f"| {row_peak:.0f} | {100 * flop / best / row_peak:.0f}% "
+            f"| {100 * flop / t16 / row_peak:.1f}% |",
+            flush=True,
+        )
     t = totals
-    print(f"| **sum** | | {t['flop']:.1f} | {t['fp32']:.3f} | {t['cl']:.3f} | {t['gemm']:.3f} "
-          f"| {t['bf16']:.3f} | {t['bf16'] / t['fp32']:.1f}x | {t['flop'] / t['best']:.1f} "
-          f"| | | |")  # fmt: skip
+    print(
+        f"| **sum** | | {t['flop']:.1f} | {t['fp32']:.3f} | {t['cl']:.3f} | {t['gemm']:.3f} "
+        f"| {t['bf16']:.3f} | {t['bf16'] / t['fp32']:.1f}x | {t['flop'] / t['best']:.1f} "
+        f"| | | |"
+    )
     print(f"# measured GEMM peak at the end: fp32 {gemm_peak(torch.float32):.1f} GFLOP/s")
     print()
-    print(f"against the first peak figure: fp32 NCHW reaches {100 * t['flop'] / t['fp32'] / peak32:.0f}% of the measured fp32 "
-          f"GEMM peak; the best fp32 variant per layer {100 * t['flop'] / t['best'] / peak32:.0f}%; "
-          f"bf16 autocast {100 * t['flop'] / t['bf16'] / peak32 if t['bf16'] else math.nan:.1f}%.")  # fmt: skip
+    print(
+        f"against the first peak figure: fp32 NCHW reaches {100 * t['flop'] / t['fp32'] / peak32:.0f}% of the measured fp32 "
+        f"GEMM peak; the best fp32 variant per layer {100 * t['flop'] / t['best'] / peak32:.0f}%; "
+        f"bf16 autocast {100 * t['flop'] / t['bf16'] / peak32 if t['bf16'] else math.nan:.1f}%."
+    )
 
 
 if __name__ == "__main__":

@@ -72,8 +72,9 @@ def process_group(env: DistEnv, device: torch.device) -> Iterator[None]:
         os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
     # followers wait in a broadcast while rank 0 evaluates and selects (VAAL trains its own
     # networks there): the default 30-minute collective timeout is too short for ImageNet
-    dist.init_process_group(_backend(device), rank=env.rank, world_size=env.world_size,
-                            timeout=timedelta(hours=24))  # fmt: skip
+    dist.init_process_group(
+        _backend(device), rank=env.rank, world_size=env.world_size, timeout=timedelta(hours=24)
+    )
     try:
         yield
     finally:
@@ -149,8 +150,14 @@ def _broadcast(obj: Any) -> Any:
 def _announce_and_train(model, batches, labeled, task, runtime, generator, val=None, progress=True):
     """Rank 0's trainer: tell the followers what to train on (with the oracle's labels), then join."""
     labels = batches.labels(labeled).cpu()
-    _broadcast((_TRAIN, (np.asarray(labeled), labels), None if val is None else np.asarray(val),
-                generator.get_state()))  # fmt: skip
+    _broadcast(
+        (
+            _TRAIN,
+            (np.asarray(labeled), labels),
+            None if val is None else np.asarray(val),
+            generator.get_state(),
+        )
+    )
     return distributed_train(model, batches, labeled, task, runtime, generator, val, progress)
 
 
@@ -186,9 +193,14 @@ def _follow(spec: Spec, data_root: str | None, device: torch.device) -> None:
 
 
 def run_distributed(
-    spec: Spec, strategy: str, seed: int, out: str | Path, data_root: str | None,
-    env: DistEnv, **loop_kwargs: Any,
-) -> list[dict[str, Any]] | None:  # fmt: skip
+    spec: Spec,
+    strategy: str,
+    seed: int,
+    out: str | Path,
+    data_root: str | None,
+    env: DistEnv,
+    **loop_kwargs: Any,
+) -> list[dict[str, Any]] | None:
     """One run across `env.world_size` processes; rank 0 returns the records, the others None."""
     device = resolve_device(spec.runtime.device)
     if device.type == "cuda":  # one GPU per process, whether SLURM binds one or shows them all
@@ -200,5 +212,13 @@ def run_distributed(
             return None
         extra = {"world_size": env.world_size, "backend": dist.get_backend()}
         with _followers_released():
-            return ActiveLoop(spec, strategy, seed, out, data_root, train_fn=_announce_and_train,
-                              env_extra=extra, **loop_kwargs).run()  # fmt: skip
+            return ActiveLoop(
+                spec,
+                strategy,
+                seed,
+                out,
+                data_root,
+                train_fn=_announce_and_train,
+                env_extra=extra,
+                **loop_kwargs,
+            ).run()

@@ -51,8 +51,15 @@ class RunJob(submitit.helpers.Checkpointable):
         if env is not None and env.num_tasks > 1:  # tasks_per_node > 1: DDP across the tasks
             from .ddp import DistEnv, run_distributed
 
-            records = run_distributed(self.spec, self.strategy, self.seed, self.out,
-                                      self.data_root, DistEnv.from_submitit(), **kwargs)  # fmt: skip
+            records = run_distributed(
+                self.spec,
+                self.strategy,
+                self.seed,
+                self.out,
+                self.data_root,
+                DistEnv.from_submitit(),
+                **kwargs,
+            )
             if records is None:  # ranks > 0 only trained; rank 0 reports the run
                 return {"run_dir": str(self.run_dir), "rank": env.global_rank}
         else:

@@ -132,8 +132,10 @@ def format_table(rows: list[RunStatus]) -> str:
         for r in rows
     ]
     widths = [max(len(x[i]) for x in [header, *body]) for i in range(4)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row[:4], widths, strict=True)) + "  " + row[4]
-             for row in [header, *body]]  # fmt: skip
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(row[:4], widths, strict=True)) + "  " + row[4]
+        for row in [header, *body]
+    ]
     counts: dict[str, int] = {}
     for r in rows:
         counts[r.state] = counts.get(r.state, 0) + 1

@@ -46,11 +46,17 @@ def _parser() -> argparse.ArgumentParser:
     )  # spec, --out, --data-root, --set, --protocol: as `python -m vaal_core run`
     p.add_argument("--strategies", help="comma-separated (default: the spec's list)")
     p.add_argument("--seeds", help="e.g. 0-4 or 0,2,7 (default: the spec's seeds)")
-    p.add_argument("--executor", default=None,
-                   help="slurm (default when sbatch is on PATH), local, debug (in-process), or a "
-                        "launcher a plug-in registers ($VAAL_PLUGINS)")  # fmt: skip
-    p.add_argument("--profile", default="default",
-                   help="cluster profile: slurm/profiles/<name>.yaml or a YAML path (default: default)")  # fmt: skip
+    p.add_argument(
+        "--executor",
+        default=None,
+        help="slurm (default when sbatch is on PATH), local, debug (in-process), or a "
+        "launcher a plug-in registers ($VAAL_PLUGINS)",
+    )
+    p.add_argument(
+        "--profile",
+        default="default",
+        help="cluster profile: slurm/profiles/<name>.yaml or a YAML path (default: default)",
+    )
     p.add_argument("--partition")
     p.add_argument("--account")
     p.add_argument("--qos")
@@ -59,10 +65,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mem-gb", type=positive_float)
     p.add_argument("--timeout-min", type=positive_int)
     p.add_argument("--array-parallelism", type=positive_int)
-    p.add_argument("--tasks-per-node", type=positive_int,
-                   help="processes per run, one per GPU (DDP; gloo on CPU)")  # fmt: skip
-    p.add_argument("--wait", action="store_true",
-                   help="slurm: block until every task ended, then print the status (local/debug always wait)")  # fmt: skip
+    p.add_argument(
+        "--tasks-per-node",
+        type=positive_int,
+        help="processes per run, one per GPU (DDP; gloo on CPU)",
+    )
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="slurm: block until every task ended, then print the status (local/debug always wait)",
+    )
     p.add_argument("--wait-timeout-s", type=positive_float, default=7 * 24 * 3600.0)
     p.add_argument("--status", action="store_true", help="print the table of runs and exit")
     return p
@@ -71,11 +83,16 @@ def _parser() -> argparse.ArgumentParser:
 def _options(args: argparse.Namespace) -> ClusterOptions:
     opts = load_profile(args.profile)
     return opts.replace(
-        partition=args.partition, account=args.account, qos=args.qos,
-        gpus_per_task=args.gpus_per_task, cpus_per_task=args.cpus_per_task, mem_gb=args.mem_gb,
-        timeout_min=args.timeout_min, array_parallelism=args.array_parallelism,
+        partition=args.partition,
+        account=args.account,
+        qos=args.qos,
+        gpus_per_task=args.gpus_per_task,
+        cpus_per_task=args.cpus_per_task,
+        mem_gb=args.mem_gb,
+        timeout_min=args.timeout_min,
+        array_parallelism=args.array_parallelism,
         tasks_per_node=args.tasks_per_node,
-    )  # fmt: skip
+    )
 
 
 def _check_run_dir(spec: Spec, run_dir: Path) -> None:
@@ -136,13 +153,22 @@ def submit(executor_name: str, opts: ClusterOptions, tasks: list[RunJob], out: P
         jobs = [executor.submit(t) for t in tasks]
     _tidy(folder)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    record_jobs(out, spec.experiment, {
-        run_key(t.strategy, t.seed): JobEntry(
-            executor_name, str(j.job_id), str(j.paths.folder), str(j.paths.stdout),
-            str(j.paths.stderr), str(j.paths.result_pickle), now,
-        )
-        for t, j in zip(tasks, jobs, strict=True)
-    })  # fmt: skip
+    record_jobs(
+        out,
+        spec.experiment,
+        {
+            run_key(t.strategy, t.seed): JobEntry(
+                executor_name,
+                str(j.job_id),
+                str(j.paths.folder),
+                str(j.paths.stdout),
+                str(j.paths.stderr),
+                str(j.paths.result_pickle),
+                now,
+            )
+            for t, j in zip(tasks, jobs, strict=True)
+        },
+    )
     return jobs
 
 
@@ -182,8 +208,10 @@ def main(argv: list[str] | None = None) -> int:
             if launcher.queued:
                 jobs = submit(executor_name, opts, tasks, out, spec)
                 array = jobs[0].job_id.split("_")[0]
-                print(f"submitted {len(jobs)} task(s) as SLURM job array {array}: "
-                      f"{', '.join(run_key(s, k) for s, k in todo)}")  # fmt: skip
+                print(
+                    f"submitted {len(jobs)} task(s) as SLURM job array {array}: "
+                    f"{', '.join(run_key(s, k) for s, k in todo)}"
+                )
                 if args.wait:
                     wait_for_jobs([j.job_id for j in jobs], args.wait_timeout_s)
             else:

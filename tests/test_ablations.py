@@ -93,8 +93,15 @@ def test_each_ablation_runs_two_tiny_cycles(tmp_path, mnist, path):
     """Every shipped ablation, at tiny scale: its budget scaled as the demo's 200 -> 40."""
     budget = load_spec(path).active.budget * 40 // 200
     overrides = [o for o in TINY_OVERRIDES if not o.startswith(("active.budget", "active.cycles"))]
-    spec = load_spec(path, [*overrides, f"active.budget={budget}", "active.cycles=2",
-                            "experiment=" + load_spec(path).experiment])  # fmt: skip
+    spec = load_spec(
+        path,
+        [
+            *overrides,
+            f"active.budget={budget}",
+            "active.cycles=2",
+            "experiment=" + load_spec(path).experiment,
+        ],
+    )
     strategy = "vaal"  # in every ablation (the data ablations also inherit random, baselines, full)
     assert strategy in spec.strategies
     records = ActiveLoop(spec, strategy, 0, tmp_path, progress=False, data=mnist).run()

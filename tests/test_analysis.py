@@ -508,8 +508,14 @@ def test_vaal_ablation_table_pairs_each_variant_with_its_base_on_seed(tmp_path):
         write_run(
             tmp_path, "demo_mnist", "random", k, [0.5 + 0.01 * k, 0.55 + 0.01 * k, 0.6 + 0.01 * k]
         )
-        write_run(tmp_path, "ablation_noadv_mnist", "vaal", k, [v - shifts[k] for v in base],
-                  extra=stats_until(2, (0.5, 0.6)))  # fmt: skip
+        write_run(
+            tmp_path,
+            "ablation_noadv_mnist",
+            "vaal",
+            k,
+            [v - shifts[k] for v in base],
+            extra=stats_until(2, (0.5, 0.6)),
+        )
     table = analysis.vaal_ablation_table(analysis.load_runs(tmp_path))
     assert table["variant"].tolist() == ["base", "noadv"]
     base, noadv = table.iloc[0], table.iloc[1]

@@ -115,8 +115,15 @@ def test_ablation_compared_with_random_under_the_same_ablation(tmp_path):
         write_run(tmp_path, "ablation_noise10_mnist", "random", k, same, spec_hash="1" * 12)
         write_run(tmp_path, "ablation_noise10_mnist", "vaal", k, same, spec_hash="1" * 12)
         # a larger budget: 100, 300, 500 labels; only 100 and 300 are on the base grid
-        write_run(tmp_path, "ablation_budget_large_mnist", "vaal", k, [0.5, 0.66 + k / 100, 0.9],
-                  budget=200, spec_hash="2" * 12)  # fmt: skip
+        write_run(
+            tmp_path,
+            "ablation_budget_large_mnist",
+            "vaal",
+            k,
+            [0.5, 0.66 + k / 100, 0.9],
+            budget=200,
+            spec_hash="2" * 12,
+        )
     table = analysis.vaal_ablation_table(_runs(tmp_path)).set_index("variant")
     noise = table.loc["noise10"]
     assert noise["diff_vs_random"] == pytest.approx(0.0)  # was -0.016: against base random
@@ -185,8 +192,15 @@ def test_every_suggested_command_runs_its_guard(tmp_path):
 def test_sampling_time_caption_asks_only_for_the_specs_strategies(tmp_path):
     for seed in (0, 1):
         for strategy in ("random", "vaal"):
-            write_run(tmp_path, "cityscapes", strategy, seed, [0.3, 0.4], dataset="cityscapes",
-                      metric="miou")  # fmt: skip
+            write_run(
+                tmp_path,
+                "cityscapes",
+                strategy,
+                seed,
+                [0.3, 0.4],
+                dataset="cityscapes",
+                metric="miou",
+            )
     cap = analysis.sampling_time_figure(_runs(tmp_path)).caption
     assert "cityscapes: coreset, mc_dropout, qbc, suggestive_annotation not run" in cap
     assert "dbal" not in cap and "ensemble_varr" not in cap

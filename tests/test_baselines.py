@@ -47,8 +47,18 @@ from vaal_core.tasks.classification import (
 from vaal_core.trainer import train_task_model
 
 LN2 = math.log(2)
-BASELINES = ["random", "entropy", "margin", "least_confidence", "mc_dropout", "dbal",
-             "ensemble_varr", "coreset", "badge", "typiclust"]  # fmt: skip
+BASELINES = [
+    "random",
+    "entropy",
+    "margin",
+    "least_confidence",
+    "mc_dropout",
+    "dbal",
+    "ensemble_varr",
+    "coreset",
+    "badge",
+    "typiclust",
+]
 SPEC = tiny_spec(
     task={"iterations": 3},  # enough to make the model non-trivial; keeps ensembles cheap
     baselines={"mc_samples": 3, "ensemble_size": 2, "typiclust_max_clusters": 30},
@@ -164,17 +174,30 @@ def test_typiclust_covers_least_covered_cluster_with_its_most_typical_image():
 
 # ---------------------------------------------------------------- shared machinery
 def _slice(mnist, n=N_POOL) -> ImageData:
-    return ImageData("mnist", mnist.train_x[:n].clone(), mnist.train_y[:n].clone(),
-                     mnist.test_x[:10], mnist.test_y[:10], 10, mnist.mean, mnist.std)  # fmt: skip
+    return ImageData(
+        "mnist",
+        mnist.train_x[:n].clone(),
+        mnist.train_y[:n].clone(),
+        mnist.test_x[:10],
+        mnist.test_y[:10],
+        10,
+        mnist.mean,
+        mnist.std,
+    )
 
 
 def _ctx(data, model, seed=0, spec=SPEC) -> QueryContext:
     labeled = np.random.default_rng(123).choice(len(data.train_y), N_LABELED, replace=False)
     return QueryContext(
-        spec=spec, pool=Pool(np.arange(len(data.train_y)), labeled), task_model=model,
-        batches=Batches(data, torch.device("cpu")), rng=np.random.default_rng([seed, 0, 2]),
-        generator=seed_everything(seed, 0, 2), cycle=0, progress=False,
-    )  # fmt: skip
+        spec=spec,
+        pool=Pool(np.arange(len(data.train_y)), labeled),
+        task_model=model,
+        batches=Batches(data, torch.device("cpu")),
+        rng=np.random.default_rng([seed, 0, 2]),
+        generator=seed_everything(seed, 0, 2),
+        cycle=0,
+        progress=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -184,8 +207,9 @@ def trained(mnist):
     ctx = _ctx(data, None)
     gen = seed_everything(0, 0, 1)
     model = build_task_model("small_cnn", 1, 10)
-    model, _ = train_task_model(model, ctx.batches, ctx.pool.labeled, SPEC.task, SPEC.runtime, gen,
-                                progress=False)  # fmt: skip
+    model, _ = train_task_model(
+        model, ctx.batches, ctx.pool.labeled, SPEC.task, SPEC.runtime, gen, progress=False
+    )
     return data, model
 
 
@@ -329,8 +353,12 @@ def test_budget_larger_than_unlabeled_pool_fails_before_compute(mnist):
 def test_check_selection_rejects_labeled_duplicate_out_of_range_and_short():
     pool = Pool(np.arange(10), np.array([0, 1]))
     assert check_selection(np.array([5, 2]), pool, 2, "x").tolist() == [5, 2]
-    for bad, why in [([0, 2], "labeled"), ([2, 2], "duplicate"), ([2, 99], "outside the pool"),
-                     ([2], "1 indices for a budget of 2")]:  # fmt: skip
+    for bad, why in [
+        ([0, 2], "labeled"),
+        ([2, 2], "duplicate"),
+        ([2, 99], "outside the pool"),
+        ([2], "1 indices for a budget of 2"),
+    ]:
         with pytest.raises(RuntimeError, match=why):
             check_selection(np.array(bad), pool, 2, "x")
 

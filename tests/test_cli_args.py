@@ -40,7 +40,7 @@ def _one_error_line(capsys, code: int, *expected: str) -> str:
         (["demo", SPEC, "--seeds", "0"], ["--seeds", ">= 1"]),
         (["demo", SPEC, "--seeds", "-2"], ["--seeds", ">= 1"]),
     ],
-)  # fmt: skip
+)
 def test_run_cli_argument_errors(args, expected, tmp_path, capsys):
     out = tmp_path / "out"
     _one_error_line(capsys, vaal([*args, "--out", str(out)] if args else args), *expected)
@@ -63,7 +63,7 @@ def test_run_cli_argument_errors(args, expected, tmp_path, capsys):
         (["--bogus"], ["--bogus"]),
         (["--profile", "nosuch"], ["nosuch"]),
     ],
-)  # fmt: skip
+)
 def test_sweep_cli_argument_errors(args, expected, tmp_path, capsys):
     out = tmp_path / "out"
     code = sweep([SPEC, "--out", str(out), "--executor", "debug", *args])
@@ -78,10 +78,24 @@ def test_sweep_without_a_spec(capsys):
 def test_negative_seed_exits_2_from_the_shell(tmp_path):
     """The case that once ended in numpy's traceback, as a user meets it."""
     r = subprocess.run(
-        [sys.executable, "-m", "vaal_core", "run", SPEC, "--strategy", "random", "--seed", "-1",
-         "--out", str(tmp_path / "out")],
-        capture_output=True, text=True, cwd=REPO, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "vaal_core",
+            "run",
+            SPEC,
+            "--strategy",
+            "random",
+            "--seed",
+            "-1",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
     assert r.returncode == 2, r.stderr
     assert r.stderr.strip().splitlines() == [
         "error: argument --seed: must be >= 0, got -1 (usage: python -m vaal_core run --help)"
@@ -106,7 +120,22 @@ def test_run_and_sweep_take_the_same_spec_arguments_and_a_sweep_applies_the_prot
     shared = {"spec", "--out", "--data-root", "--set", "--protocol"}
     assert shared <= options(run) and shared <= options(sweep_parser())
     out = tmp_path / "out"
-    assert sweep([SPEC, "--protocol", "paper", "--strategies", "random", "--seeds", "0",
-                  "--out", str(out), "--status"]) == 0  # fmt: skip
+    assert (
+        sweep(
+            [
+                SPEC,
+                "--protocol",
+                "paper",
+                "--strategies",
+                "random",
+                "--seeds",
+                "0",
+                "--out",
+                str(out),
+                "--status",
+            ]
+        )
+        == 0
+    )
     assert sweep([SPEC, "--protocol", "nope", "--status", "--out", str(out)]) == 2
     _one_error_line(capsys, 2, "unknown protocol 'nope'")

@@ -33,8 +33,20 @@ def stable(records):
 
 
 def cli(out: Path, strategy: str, extra=(), failpoint: str | None = None, wait=False):
-    args = [sys.executable, "-m", "vaal_core", "run", "experiments/mnist.yaml", "--strategy", strategy,
-            "--seed", "0", "--out", str(out), "--no-progress"]  # fmt: skip
+    args = [
+        sys.executable,
+        "-m",
+        "vaal_core",
+        "run",
+        "experiments/mnist.yaml",
+        "--strategy",
+        strategy,
+        "--seed",
+        "0",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     for o in [*TINY_OVERRIDES, *extra]:
         args += ["--set", o]
     if wait:
@@ -133,8 +145,9 @@ def test_soak_kill_at_a_random_moment_then_resume(tmp_path, mnist):
     ref_records, _ = reference(tmp_path, mnist, "vaal", extra)
     out = tmp_path / "soak"
     args, env = cli(out, "vaal", extra)
-    proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         proc.wait(timeout=random.uniform(2.0, 12.0))
     except subprocess.TimeoutExpired:

@@ -70,11 +70,13 @@ def test_mnist_decodes_once_through_torchvision_then_reads_its_copy(tmp_path):
 # ----------------------------------------------------------------------------- missing data
 @pytest.mark.parametrize(
     "name, path, hint",
-    [("cifar10", "cifar-10-batches-py", "cifar-10-python.tar.gz"),
-     ("cifar100", "cifar-100-python", "cifar-100-python.tar.gz"),
-     ("caltech256", "caltech256/256_ObjectCategories", "data.caltech.edu"),
-     ("imagenet", "imagenet", "image-net.org")],
-)  # fmt: skip
+    [
+        ("cifar10", "cifar-10-batches-py", "cifar-10-python.tar.gz"),
+        ("cifar100", "cifar-100-python", "cifar-100-python.tar.gz"),
+        ("caltech256", "caltech256/256_ObjectCategories", "data.caltech.edu"),
+        ("imagenet", "imagenet", "image-net.org"),
+    ],
+)
 def test_missing_dataset_names_path_layout_and_source(tmp_path, name, path, hint):
     with pytest.raises(DatasetError) as e:
         load_dataset(name, tmp_path)
@@ -131,8 +133,9 @@ def test_caltech_drops_clutter_and_splits_each_class(tmp_path):
     from PIL import Image
 
     names = sorted(p.name for p in (folder / "001.class1").iterdir())
-    decoded = [square(np.asarray(Image.open(folder / "001.class1" / n).convert("RGB")), 37)
-               for n in names]  # fmt: skip
+    decoded = [
+        square(np.asarray(Image.open(folder / "001.class1" / n).convert("RGB")), 37) for n in names
+    ]
     got = data.read("train", torch.arange(8)).numpy()
     assert all(any(np.array_equal(g, d) for d in decoded) for g in got)
 
@@ -192,8 +195,9 @@ def test_cache_with_another_key_is_refused_or_rebuilt(tmp_path):
     other = CacheKey("toy", "train", 8, "bbb")
     with pytest.raises(DatasetError, match="source_hash: cached 'aaa', now 'bbb'.*cache_rebuild"):
         build_cache(_array_source(21), other, tmp_path, workers=1, progress=False)
-    folder = build_cache(_array_source(21, seed=1), other, tmp_path, workers=1, rebuild=True,
-                         progress=False)  # fmt: skip
+    folder = build_cache(
+        _array_source(21, seed=1), other, tmp_path, workers=1, rebuild=True, progress=False
+    )
     assert len(CacheReader(folder)) == 21
 
 
@@ -219,19 +223,22 @@ def test_memory_and_cache_storage_serve_identical_batches(tmp_path, no_md5):
     assert torch.equal(bm.labels(idx), bd.labels(idx))
     assert bm.split_size("test") == bd.split_size("test") == 6
     g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
-    assert torch.equal(bm.images(idx, augment=True, generator=g1),
-                       bd.images(idx, augment=True, generator=g2))  # fmt: skip
+    assert torch.equal(
+        bm.images(idx, augment=True, generator=g1), bd.images(idx, augment=True, generator=g2)
+    )
     sub = disk.with_test_subset(np.array([4, 1]))
-    assert torch.equal(Batches(sub, torch.device("cpu")).images([0, 1], "test"),
-                       bd.images([4, 1], "test"))  # fmt: skip
+    assert torch.equal(
+        Batches(sub, torch.device("cpu")).images([0, 1], "test"), bd.images([4, 1], "test")
+    )
 
 
 # ----------------------------------------------------------------------------- fixture runs
 def test_two_cycles_on_the_cifar_fixture_through_the_cache(tmp_path, no_md5):
     write_cifar(tmp_path / "data", per_batch=8, n_test=6)
     spec = spec_from_dict(fixture_spec_dict("cifar10", storage="cache"))
-    records = ActiveLoop(spec, "random", 0, tmp_path / "out", data_root=tmp_path / "data",
-                         progress=False).run()  # fmt: skip
+    records = ActiveLoop(
+        spec, "random", 0, tmp_path / "out", data_root=tmp_path / "data", progress=False
+    ).run()
     assert [r["n_labeled"] for r in records] == [8, 14]
     assert (tmp_path / "data" / "cache" / "cifar10" / "train-32px" / "manifest.json").exists()
 
@@ -240,8 +247,9 @@ def test_two_cycles_on_the_imagenet_fixture_through_the_cache(tmp_path, no_md5):
     write_imagenet(tmp_path / "data", classes=3, train_per_class=8, val_per_class=2)
     spec = spec_from_dict(fixture_spec_dict("imagenet", cache_resolution=40))
     for strategy in ("random", "vaal"):
-        records = ActiveLoop(spec, strategy, 0, tmp_path / "out", data_root=tmp_path / "data",
-                             progress=False).run()  # fmt: skip
+        records = ActiveLoop(
+            spec, strategy, 0, tmp_path / "out", data_root=tmp_path / "data", progress=False
+        ).run()
         assert [r["n_labeled"] for r in records] == [8, 14]
         assert records[-1]["n_selected"] == 0 and 0 <= records[-1]["value"] <= 1
     manifest = json.loads((tmp_path / "data/cache/imagenet/train-40px/manifest.json").read_text())

@@ -73,8 +73,9 @@ def _rank_main(rank: int, world: int, port: int, data_root: str, out: str, probe
 
     ddp.distributed_train = probed
     env = ddp.DistEnv(rank, world, rank, "127.0.0.1", port)
-    records = ddp.run_distributed(spec_from_dict(SPEC), "random", 0, out, data_root, env,
-                                  progress=False)  # fmt: skip
+    records = ddp.run_distributed(
+        spec_from_dict(SPEC), "random", 0, out, data_root, env, progress=False
+    )
     if rank == 0:
         (Path(probes) / "records.json").write_text(json.dumps(records))
 
@@ -88,15 +89,16 @@ def caltech(tmp_path, monkeypatch):
 
 def test_every_rank_draws_the_same_batches_through_the_loops_factory(tmp_path, caltech):
     # the single-process reference builds the cache the ranks then read
-    single = ActiveLoop(spec_from_dict(SPEC), "random", 0, tmp_path / "single",
-                        data_root=caltech, progress=False).run()  # fmt: skip
+    single = ActiveLoop(
+        spec_from_dict(SPEC), "random", 0, tmp_path / "single", data_root=caltech, progress=False
+    ).run()
     probes = tmp_path / "probes"
     probes.mkdir()
     port, ctx = _free_port(), multiprocessing.get_context("spawn")
     procs = [
         ctx.Process(
             target=_rank_main, args=(r, 2, port, str(caltech), str(tmp_path / "out"), str(probes))
-        )  # fmt: skip
+        )
         for r in (0, 1)
     ]
     for p in procs:
@@ -109,9 +111,14 @@ def test_every_rank_draws_the_same_batches_through_the_loops_factory(tmp_path, c
         r0 = torch.load(probes / f"rank0-call{call}.pt")
         r1 = torch.load(probes / f"rank1-call{call}.pt")
         settings = {k: v for k, v in r0.items() if k not in ("x", "y")}
-        assert settings == {"augmentation": "flip", "augment_fn": "_flip",
-                            "channels_last": False, "storage": "cache", "resolution": 40,
-                            "image_size": 32}  # fmt: skip
+        assert settings == {
+            "augmentation": "flip",
+            "augment_fn": "_flip",
+            "channels_last": False,
+            "storage": "cache",
+            "resolution": 40,
+            "image_size": 32,
+        }
         assert {k: v for k, v in r1.items() if k not in ("x", "y")} == settings
         assert torch.equal(r0["y"], r1["y"])
         assert torch.equal(r0["x"], r1["x"])  # the same pixels, the same flips

@@ -85,7 +85,7 @@ def test_exact_presets_are_the_corrected_ones_plus_their_switches():
     own = spec_from_dict(
         {"experiment": "x", "protocol": "release-exact", "vaal": {"init": "suite"}}
     )
-    assert own.vaal.init == "suite"  # fmt: skip
+    assert own.vaal.init == "suite"
 
 
 # ----------------------------------------------------------------------------- initialisation
@@ -140,8 +140,17 @@ def _train_modes(spec, mnist, quirks=frozenset(), n_labeled=20, val=None):
 
     model[1].register_forward_pre_hook(hook)
     batches = Batches(mnist, torch.device("cpu"))
-    train_task_model(model, batches, np.arange(n_labeled), spec.task, spec.runtime,
-                     torch.Generator().manual_seed(0), val=val, progress=False, quirks=quirks)  # fmt: skip
+    train_task_model(
+        model,
+        batches,
+        np.arange(n_labeled),
+        spec.task,
+        spec.runtime,
+        torch.Generator().manual_seed(0),
+        val=val,
+        progress=False,
+        quirks=quirks,
+    )
     return seen
 
 
@@ -172,10 +181,15 @@ def test_drop_last_drops_each_passs_partial_batch(mnist):
 # ----------------------------------------------------------------------------- VAAL switches
 def _ctx(spec, data, labeled, candidates):
     return QueryContext(
-        spec=spec, pool=Pool(candidates, labeled), task_model=nn.Identity(),
-        batches=Batches(data, torch.device("cpu")), rng=np.random.default_rng(0),
-        generator=seed_everything(0, 0, 2), cycle=0, progress=False,
-    )  # fmt: skip
+        spec=spec,
+        pool=Pool(candidates, labeled),
+        task_model=nn.Identity(),
+        batches=Batches(data, torch.device("cpu")),
+        rng=np.random.default_rng(0),
+        generator=seed_everything(0, 0, 2),
+        cycle=0,
+        progress=False,
+    )
 
 
 def test_vaal_lr_decays_as_395da2e(mnist, monkeypatch):
@@ -205,13 +219,14 @@ def test_train_mode_scoring_with_flips_depends_on_the_draw(mnist):
 # ----------------------------------------------------------------------------- the presets end to end
 def _fixture_spec(protocol: str) -> dict:
     return {
-        "experiment": f"exact_{protocol}", "protocol": protocol,
+        "experiment": f"exact_{protocol}",
+        "protocol": protocol,
         "dataset": {"name": "cifar10", "image_size": 32},
         "task": {"model": "small_cnn", "iterations": 4, "batch_size": 8, "eval_batch_size": 64},
         "active": {"initial": 8, "budget": 6, "cycles": 2},
         "vaal": {"width": 8, "batch_size": 8, "latent_dim": 8},
         "runtime": {"precision": "fp32", "num_threads": 1},
-    }  # fmt: skip
+    }
 
 
 def _observed_run(tmp_path, protocol, monkeypatch):
@@ -237,8 +252,9 @@ def _observed_run(tmp_path, protocol, monkeypatch):
     )
     try:
         spec = spec_from_dict(_fixture_spec(protocol))
-        records = ActiveLoop(spec, "vaal", 0, tmp_path / "out", data_root=tmp_path / "data",
-                             progress=False).run()  # fmt: skip
+        records = ActiveLoop(
+            spec, "vaal", 0, tmp_path / "out", data_root=tmp_path / "data", progress=False
+        ).run()
     finally:
         handle.remove()
     return spec, records, seen
@@ -280,6 +296,7 @@ def test_paper_exact_on_the_cifar_fixture(tmp_path, no_md5, monkeypatch):
 
 
 def test_records_without_quirks_have_no_quirks_field(tmp_path, mnist):
-    records = ActiveLoop(tiny_spec(active={"cycles": 1}), "random", 0, tmp_path, progress=False,
-                         data=mnist).run()  # fmt: skip
+    records = ActiveLoop(
+        tiny_spec(active={"cycles": 1}), "random", 0, tmp_path, progress=False, data=mnist
+    ).run()
     assert "quirks" not in records[0]

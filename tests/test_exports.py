@@ -22,8 +22,11 @@ REPO = Path(__file__).resolve().parent.parent
 def _run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "analysis", *args],
-        capture_output=True, text=True, cwd=REPO, env={"PYTHONPATH": str(REPO), "PATH": ""},
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={"PYTHONPATH": str(REPO), "PATH": ""},
+    )
 
 
 def _booktabs(tex: str) -> None:
@@ -91,14 +94,18 @@ def test_export_without_pyarrow_is_one_error_line_and_writes_nothing(tmp_path, m
 
 def test_export_cli_on_an_empty_folder_writes_header_only_files_and_exits_0(tmp_path):
     (tmp_path / "results").mkdir()
-    res = _run_cli("export", str(tmp_path / "results"), "--out", str(tmp_path / "out"),
-                   "--no-parquet")  # fmt: skip
+    res = _run_cli(
+        "export", str(tmp_path / "results"), "--out", str(tmp_path / "out"), "--no-parquet"
+    )
     assert res.returncode == 0, res.stderr
     assert res.stderr.startswith("note: no runs under") and "Traceback" not in res.stderr
     assert pd.read_csv(tmp_path / "out/records.csv").empty
     assert list(pd.read_csv(tmp_path / "out/summary.csv").columns)[:4] == [
-        "experiment", "dataset", "protocol", "strategy"
-    ]  # fmt: skip
+        "experiment",
+        "dataset",
+        "protocol",
+        "strategy",
+    ]
     _booktabs((tmp_path / "out/summary.tex").read_text())
     # every paper reference point is still listed, without runs
     paper = pd.read_csv(tmp_path / "out/paper_vs_reproduction.csv")
@@ -122,8 +129,17 @@ def _imagenet_runs(root: Path, values_at_15: list[float]) -> None:
     """ImageNet-like runs: 10% then 15% labeled (pool 1000, 100 + 50 per cycle)."""
     for seed, v in enumerate(values_at_15):
         for strategy in ("random", "vaal"):
-            write_run(root, "imagenet", strategy, seed, [0.396, v], dataset="imagenet",
-                      initial=100, budget=50, spec_hash="i" * 12)  # fmt: skip
+            write_run(
+                root,
+                "imagenet",
+                strategy,
+                seed,
+                [0.396, v],
+                dataset="imagenet",
+                initial=100,
+                budget=50,
+                spec_hash="i" * 12,
+            )
 
 
 def test_paper_table_compares_each_reference_point(tmp_path):
@@ -154,8 +170,17 @@ def test_paper_table_compares_each_reference_point(tmp_path):
 
 def test_paper_table_leaves_ablations_out_and_cli_prints_it(tmp_path):
     _imagenet_runs(tmp_path, [0.450, 0.455])
-    write_run(tmp_path, "ablation_noise10_imagenet", "vaal", 0, [0.1, 0.1], dataset="imagenet",
-              initial=100, budget=50, spec_hash="n" * 12)  # fmt: skip
+    write_run(
+        tmp_path,
+        "ablation_noise10_imagenet",
+        "vaal",
+        0,
+        [0.1, 0.1],
+        dataset="imagenet",
+        initial=100,
+        budget=50,
+        spec_hash="n" * 12,
+    )
     table = paper_vs_reproduction(load_runs(tmp_path))
     assert set(table["experiment"].dropna()) == {"imagenet"}
     res = _run_cli("paper-table", str(tmp_path))

@@ -78,8 +78,13 @@ def dry_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("gpu-check") / "gpu-check.json"
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     env.pop("VAAL_FAILPOINT", None)
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--dry-run", "--json", str(out)],
-                          cwd=REPO, env=env, capture_output=True, text=True)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--dry-run", "--json", str(out)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     return proc, out
 
 
@@ -100,8 +105,11 @@ def test_dry_run_passes_and_prints_every_row(dry_run):
     assert list(table) == CORRECTNESS + SPEED + HOURS
     header = next(line for line in proc.stdout.splitlines() if line.startswith("| section"))
     assert "dry-run: CPU, toy sizes" in header and "GPU: paper shapes" in header
-    sections = {**dict.fromkeys(CORRECTNESS, "correctness"), **dict.fromkeys(SPEED, "speed"),
-                **dict.fromkeys(HOURS, "GPU-hours")}  # fmt: skip
+    sections = {
+        **dict.fromkeys(CORRECTNESS, "correctness"),
+        **dict.fromkeys(SPEED, "speed"),
+        **dict.fromkeys(HOURS, "GPU-hours"),
+    }
     for name, (section, _, dry, gpu, _) in table.items():
         assert section == sections[name], name
         assert gpu.startswith("not run"), f"{name}: GPU column {gpu!r}"
@@ -136,8 +144,13 @@ def test_dry_run_json_has_the_same_rows(dry_run):
 def test_without_cuda_the_real_check_is_one_error_line(tmp_path):
     # no GPU visible, on any machine (a GPU machine included): the real check refuses in one line
     env = {**os.environ, "PYTHONPATH": str(REPO), "CUDA_VISIBLE_DEVICES": ""}
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--json", str(tmp_path / "x.json")],
-                          cwd=REPO, env=env, capture_output=True, text=True)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--json", str(tmp_path / "x.json")],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: no CUDA device is visible")
     assert len(proc.stderr.strip().splitlines()) == 1

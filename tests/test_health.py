@@ -60,8 +60,9 @@ def test_every_shipped_classification_spec_records_training_health(name, tmp_pat
     FIXTURES[name](tmp_path / "data")
     extra = ["dataset.cache_resolution=40"] if name in ("caltech256", "imagenet") else []
     spec = load_spec(f"{REPO}/experiments/{name}.yaml", TINY_RUN + extra)
-    records = ActiveLoop(spec, "random", 0, tmp_path / "out", tmp_path / "data",
-                         progress=False).run()  # fmt: skip
+    records = ActiveLoop(
+        spec, "random", 0, tmp_path / "out", tmp_path / "data", progress=False
+    ).run()
     assert len(records) == 2
     for rec in records:
         _assert_plausible(rec)
@@ -70,8 +71,11 @@ def test_every_shipped_classification_spec_records_training_health(name, tmp_pat
 
 def test_release_protocol_records_the_kept_checkpoints_validation_metric(tmp_path, no_md5):
     write_cifar(tmp_path / "data", per_batch=12, n_test=10)
-    spec = load_spec(f"{REPO}/experiments/cifar10.yaml",
-                     [*TINY_RUN, "dataset.val_size=10", "active.cycles=1"], protocol="release")  # fmt: skip
+    spec = load_spec(
+        f"{REPO}/experiments/cifar10.yaml",
+        [*TINY_RUN, "dataset.val_size=10", "active.cycles=1"],
+        protocol="release",
+    )
     rec = ActiveLoop(spec, "random", 0, tmp_path / "out", tmp_path / "data", progress=False).run()[
         0
     ]
@@ -81,8 +85,10 @@ def test_release_protocol_records_the_kept_checkpoints_validation_metric(tmp_pat
 
 # ----------------------------------------------------------------------------- the rule
 def test_a_recipe_that_fits_is_healthy_and_a_broken_one_is_flagged(tmp_path, mnist):
-    good = tiny_spec(task={"iterations": 60, "optimizer": "adam", "lr": 2e-3, "weight_decay": 0.0},
-                     active={"initial": 40, "budget": 40, "cycles": 1})  # fmt: skip
+    good = tiny_spec(
+        task={"iterations": 60, "optimizer": "adam", "lr": 2e-3, "weight_decay": 0.0},
+        active={"initial": 40, "budget": 40, "cycles": 1},
+    )
     rec = ActiveLoop(good, "random", 0, tmp_path / "good", data=mnist, progress=False).run()[0]
     _assert_plausible(rec)
     assert rec["fit_ok"] is True and rec["train_fit"] >= 0.9
@@ -142,11 +148,17 @@ def test_bench_stability_quick_prints_one_row_per_labeled_set():
 
     r = subprocess.run(
         [sys.executable, "benchmarks/bench_stability.py", "--quick", "--train-seeds", "2"],
-        capture_output=True, text=True, cwd=REPO, timeout=600,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr
-    rows = [ln for ln in r.stdout.splitlines() if ln.startswith("| random @") or
-            ln.startswith("| coreset @")]  # fmt: skip
+    rows = [
+        ln
+        for ln in r.stdout.splitlines()
+        if ln.startswith("| random @") or ln.startswith("| coreset @")
+    ]
     assert [ln.split("|")[1].strip() for ln in rows] == ["random @80", "coreset @80"]
     assert "CPU:" in r.stdout and "2 training seeds" in r.stdout
 
@@ -166,8 +178,9 @@ def test_check_runs_reports_the_largest_fall_between_cycles(tmp_path):
     assert r.returncode == 1  # coreset fell 33 points from cycle 1 to cycle 2
     assert "| coreset/seed-0 | 3 | 33.00 | 2 | NO |" in r.stdout
     assert "| random/seed-0 | 3 | 0.00 | - | yes |" in r.stdout
-    empty = subprocess.run([*cmd[:-1], str(tmp_path / "none")], capture_output=True, text=True,
-                           cwd=REPO, timeout=120)  # fmt: skip
+    empty = subprocess.run(
+        [*cmd[:-1], str(tmp_path / "none")], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
     assert empty.returncode == 2 and empty.stderr.startswith("error: no runs")
 
 
@@ -183,18 +196,41 @@ def test_a_broken_recipe_is_flagged_by_the_cli_the_report_and_the_figure(tmp_pat
 
     sets = [a for o in [*TINY_OVERRIDES, "active.cycles=2", "task.lr=50"] for a in ("--set", o)]
     r = subprocess.run(
-        [sys.executable, "-m", "vaal_core", "demo", "experiments/mnist.yaml", *sets,
-         "--strategies", "random", "--seeds", "2", "--out", str(tmp_path / "res"),
-         "--figures", str(tmp_path / "fig"), "--no-progress"],
-        capture_output=True, text=True, cwd=REPO, timeout=600,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "vaal_core",
+            "demo",
+            "experiments/mnist.yaml",
+            *sets,
+            "--strategies",
+            "random",
+            "--seeds",
+            "2",
+            "--out",
+            str(tmp_path / "res"),
+            "--figures",
+            str(tmp_path / "fig"),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr
-    recs = [json.loads(line) for p in sorted((tmp_path / "res").rglob("cycles.jsonl"))
-            for line in p.read_text().splitlines()]  # fmt: skip
+    recs = [
+        json.loads(line)
+        for p in sorted((tmp_path / "res").rglob("cycles.jsonl"))
+        for line in p.read_text().splitlines()
+    ]
     assert len(recs) == 4 and not any(rec["fit_ok"] for rec in recs)
     assert r.stdout.count("UNHEALTHY") == 4  # the CLI's line per cycle
-    warned = [ln for ln in r.stdout.splitlines() if ln.startswith("warning: ") and
-              ln.endswith("this point measures training, not selection")]  # fmt: skip
+    warned = [
+        ln
+        for ln in r.stdout.splitlines()
+        if ln.startswith("warning: ") and ln.endswith("this point measures training, not selection")
+    ]
     assert len(warned) == 4
     assert "Random seed 1 cycle 1" in r.stdout
     fig = plot_curves(load_runs(tmp_path / "res"))

@@ -10,8 +10,13 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _ledger(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "benchmarks/bench_ledger.py", *args],
-                          capture_output=True, text=True, cwd=REPO, timeout=600)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "benchmarks/bench_ledger.py", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+    )
 
 
 def test_quick_ledger_row_runs_both_sides_and_prints_a_paired_difference(tmp_path):
@@ -24,8 +29,9 @@ def test_quick_ledger_row_runs_both_sides_and_prints_a_paired_difference(tmp_pat
     # both sides ran as ordinary run directories: the base and the switched experiment
     assert (tmp_path / "ledger_base/random/seed-1/cycles.jsonl").exists()
     assert (tmp_path / "ledger_eval_mode_training/random/seed-1/cycles.jsonl").exists()
-    again = _ledger("--quick", "--rows", "eval_mode_training", "--out", str(tmp_path),
-                    "--table-only")  # fmt: skip
+    again = _ledger(
+        "--quick", "--rows", "eval_mode_training", "--out", str(tmp_path), "--table-only"
+    )
     assert row in again.stdout  # the table is reprinted from the runs, without rerunning
 
 

@@ -113,17 +113,37 @@ def test_demo_jobs_run_in_parallel_processes_and_record_what_one_process_records
 
     def demo(out: Path, *extra: str) -> dict:
         r = subprocess.run(
-            [sys.executable, "-m", "vaal_core", "demo", "experiments/mnist.yaml", *sets,
-             "--strategies", "random,vaal", "--seeds", "1", "--out", str(out),
-             "--figures", str(out / "fig"), "--no-progress", *extra],
-            capture_output=True, text=True, cwd=repo, timeout=600,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "vaal_core",
+                "demo",
+                "experiments/mnist.yaml",
+                *sets,
+                "--strategies",
+                "random,vaal",
+                "--seeds",
+                "1",
+                "--out",
+                str(out),
+                "--figures",
+                str(out / "fig"),
+                "--no-progress",
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+            cwd=repo,
+            timeout=600,
+        )
         assert r.returncode == 0, r.stderr
         return {
-            str(p.relative_to(out)): [reproducible_part(json.loads(x)) | {"run_id": None}
-                                      for x in p.read_text().splitlines()]
+            str(p.relative_to(out)): [
+                reproducible_part(json.loads(x)) | {"run_id": None}
+                for x in p.read_text().splitlines()
+            ]
             for p in sorted(out.rglob("cycles.jsonl"))
-        }  # fmt: skip
+        }
 
     parallel = demo(tmp_path / "par", "--jobs", "2")
     assert len(parallel) == 2

@@ -49,9 +49,19 @@ def engine_results(tmp_path_factory) -> Path:
     write_cityscapes(seg_data)
     for strategy in ("random", "vaal"):
         for seed in SEEDS:
-            args = ["run", str(REPO / "experiments/cityscapes.yaml"), "--strategy", strategy,
-                    "--seed", str(seed), "--out", str(out), "--data-root", str(seg_data),
-                    "--no-progress"]  # fmt: skip
+            args = [
+                "run",
+                str(REPO / "experiments/cityscapes.yaml"),
+                "--strategy",
+                strategy,
+                "--seed",
+                str(seed),
+                "--out",
+                str(out),
+                "--data-root",
+                str(seg_data),
+                "--no-progress",
+            ]
             assert engine_cli([*args, *(a for kv in CLI_TINY for a in ("--set", kv))]) == 0
     return out
 

@@ -21,23 +21,33 @@ PAPER_ABLATIONS = {
     "cifar100_noise20": ("cifar100", "noise", [("protocol", "label_noise", 0.2)]),
     "cifar100_noise30": ("cifar100", "noise", [("protocol", "label_noise", 0.3)]),
     "cifar100_budget_large": (
-        "cifar100", "budget", [("active", "budget", 5000), ("active", "cycles", 4)]
+        "cifar100",
+        "budget",
+        [("active", "budget", 5000), ("active", "cycles", 4)],
     ),
     "cifar100_budget_xlarge": (
-        "cifar100", "budget", [("active", "budget", 10000), ("active", "cycles", 3)]
+        "cifar100",
+        "budget",
+        [("active", "budget", 10000), ("active", "cycles", 3)],
     ),
     "cifar100_biased10": (
-        "cifar100", "biased", [("protocol", "initial_classes", tuple(range(10, 100)))]
+        "cifar100",
+        "biased",
+        [("protocol", "initial_classes", tuple(range(10, 100)))],
     ),
     "cifar100_biased20": (
-        "cifar100", "biased", [("protocol", "initial_classes", tuple(range(20, 100)))]
+        "cifar100",
+        "biased",
+        [("protocol", "initial_classes", tuple(range(20, 100)))],
     ),
     "caltech256_biased20": (
-        "caltech256", "biased", [("protocol", "initial_classes", tuple(range(20, 256)))]
+        "caltech256",
+        "biased",
+        [("protocol", "initial_classes", tuple(range(20, 256)))],
     ),
     "cifar100_fixedvae": ("cifar100", "vaal", [("vaal", "game", "fixed_vae")]),
     "cifar100_noadv": ("cifar100", "vaal", [("vaal", "adversary_param", 0.0)]),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("name", sorted(PAPER_ABLATIONS))

@@ -118,13 +118,20 @@ register_launcher("inline", Launcher(_inline))
 SPEC = {
     "experiment": "plug",
     "dataset": {"name": "stripes"},
-    "task": {"model": "pooled_linear", "iterations": 4, "batch_size": 16, "eval_batch_size": 256,
-             "optimizer": "adam", "lr": 1.0e-3, "schedule": "cosine"},
+    "task": {
+        "model": "pooled_linear",
+        "iterations": 4,
+        "batch_size": 16,
+        "eval_batch_size": 256,
+        "optimizer": "adam",
+        "lr": 1.0e-3,
+        "schedule": "cosine",
+    },
     "active": {"initial": 8, "budget": 8, "cycles": 2},
     "baselines": {"lowest_index_skip": 2},  # an option the plug-in strategy owns
     "runtime": {"precision": "fp32", "num_threads": 1},
     "strategies": ["lowest_index"],
-}  # fmt: skip
+}
 
 
 def _stripes(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -155,8 +162,14 @@ def _run(lab: dict[str, Path], *args: str, plugins: str | None = "baselines,lab_
     env.pop("VAAL_PLUGINS", None)
     if plugins is not None:
         env["VAAL_PLUGINS"] = plugins
-    return subprocess.run([sys.executable, "-m", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def _pools(run_dir: Path) -> list[np.ndarray]:
@@ -165,9 +178,21 @@ def _pools(run_dir: Path) -> list[np.ndarray]:
 
 def _run_lowest_index(lab: dict[str, Path]) -> tuple[Path, list[dict]]:
     """`python -m vaal_core run` of the lab's spec with the plug-in strategy: (run dir, records)."""
-    res = _run(lab, "vaal_core", "run", str(lab["spec"]), "--strategy", "lowest_index",
-               "--seed", "0", "--out", str(lab["out"]), "--data-root", str(lab["data"]),
-               "--no-progress")  # fmt: skip
+    res = _run(
+        lab,
+        "vaal_core",
+        "run",
+        str(lab["spec"]),
+        "--strategy",
+        "lowest_index",
+        "--seed",
+        "0",
+        "--out",
+        str(lab["out"]),
+        "--data-root",
+        str(lab["data"]),
+        "--no-progress",
+    )
     assert res.returncode == 0, res.stderr
     run_dir = lab["out"] / "plug" / "lowest_index" / "seed-0"
     lines = (run_dir / "cycles.jsonl").read_text().splitlines()
@@ -186,16 +211,38 @@ def test_a_plugin_strategy_dataset_and_model_run_through_the_cli(lab):
 
 
 def test_a_plugin_launcher_runs_a_sweep(lab):
-    res = _run(lab, "slurm.sweep", str(lab["spec"]), "--executor", "inline",
-               "--seeds", "0", "--out", str(lab["out"]), "--data-root", str(lab["data"]))  # fmt: skip
+    res = _run(
+        lab,
+        "slurm.sweep",
+        str(lab["spec"]),
+        "--executor",
+        "inline",
+        "--seeds",
+        "0",
+        "--out",
+        str(lab["out"]),
+        "--data-root",
+        str(lab["data"]),
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     assert "lowest_index/seed-0  2/2     done" in res.stdout
     assert (lab["out"] / "plug" / ".sweep" / "logs" / "inline-launcher-used").is_file()
 
 
 def test_without_the_registration_the_names_are_unknown_and_a_bad_module_is_one_error(lab):
-    args = ("vaal_core", "run", str(lab["spec"]), "--strategy", "lowest_index", "--seed", "0",
-            "--out", str(lab["out"]), "--data-root", str(lab["data"]))  # fmt: skip
+    args = (
+        "vaal_core",
+        "run",
+        str(lab["spec"]),
+        "--strategy",
+        "lowest_index",
+        "--seed",
+        "0",
+        "--out",
+        str(lab["out"]),
+        "--data-root",
+        str(lab["data"]),
+    )
     res = _run(lab, *args, plugins=None)  # default: baselines only
     assert res.returncode == 2
     assert res.stderr.startswith("error: unknown strategy 'lowest_index'; valid names:")
@@ -207,9 +254,22 @@ def test_without_the_registration_the_names_are_unknown_and_a_bad_module_is_one_
 
 
 def test_a_bad_value_of_a_plugin_strategys_option_is_one_error_before_any_run(lab):
-    res = _run(lab, "vaal_core", "run", str(lab["spec"]), "--strategy", "random", "--seed", "0",
-               "--out", str(lab["out"]), "--data-root", str(lab["data"]),
-               "--set", "baselines.lowest_index_skip=-1")  # fmt: skip
+    res = _run(
+        lab,
+        "vaal_core",
+        "run",
+        str(lab["spec"]),
+        "--strategy",
+        "random",
+        "--seed",
+        "0",
+        "--out",
+        str(lab["out"]),
+        "--data-root",
+        str(lab["data"]),
+        "--set",
+        "baselines.lowest_index_skip=-1",
+    )
     assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr
     assert "'baselines.lowest_index_skip' must be >= 0, got -1" in res.stderr
     assert not lab["out"].exists()
@@ -227,8 +287,20 @@ def test_a_plugin_task_kind_runs_through_the_cli(lab):
     assert all(r["train_loss"] > 0.325 for r in records)
     # a strategy that does not declare the kind is refused before any run (random, which never
     # reads the model, takes every kind)
-    res = _run(lab, "vaal_core", "run", str(lab["spec"]), "--strategy", "entropy", "--seed", "0",
-               "--out", str(lab["out"] / "x"), "--data-root", str(lab["data"]))  # fmt: skip
+    res = _run(
+        lab,
+        "vaal_core",
+        "run",
+        str(lab["spec"]),
+        "--strategy",
+        "entropy",
+        "--seed",
+        "0",
+        "--out",
+        str(lab["out"] / "x"),
+        "--data-root",
+        str(lab["data"]),
+    )
     assert res.returncode == 2, res.stderr
     assert (
         "does not support smoothed tasks" in res.stderr

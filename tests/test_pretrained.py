@@ -60,8 +60,9 @@ def test_every_tensor_of_a_fyu_checkpoint_lands_and_the_classifier_stays_ours(tm
     values = {float(v.flatten()[0]) for k, v in ours.items() if not k.startswith("classifier")}
     assert values == {float(i + 1) for i, k in enumerate(shapes) if not k.startswith("fc.")}
     assert torch.equal(ours["stem.0.weight"], state["layer0.0.weight"])
-    assert torch.equal(ours["level6.0.shortcut.1.running_var"],
-                       state["layer6.0.downsample.1.running_var"])  # fmt: skip
+    assert torch.equal(
+        ours["level6.0.shortcut.1.running_var"], state["layer6.0.downsample.1.running_var"]
+    )
     assert torch.equal(model.classifier.weight, head)  # the 19-class head is not ImageNet's fc
 
 
@@ -86,11 +87,29 @@ def test_a_checkpoint_of_another_network_is_refused_naming_the_tensor(tmp_path):
 )
 def test_a_bad_pretrained_setting_is_one_error_line_before_any_run(tmp_path, spec, value, expected):
     r = subprocess.run(
-        [sys.executable, "-m", "vaal_core", "run", spec, "--strategy", "random", "--seed", "0",
-         "--set", f"task.pretrained={value}", "--out", str(tmp_path / "res"),
-         "--data-root", str(tmp_path / "data"), "--no-progress"],
-        capture_output=True, text=True, cwd=REPO, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "vaal_core",
+            "run",
+            spec,
+            "--strategy",
+            "random",
+            "--seed",
+            "0",
+            "--set",
+            f"task.pretrained={value}",
+            "--out",
+            str(tmp_path / "res"),
+            "--data-root",
+            str(tmp_path / "data"),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
     assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: spec key 'task.pretrained'")

@@ -58,10 +58,24 @@ def _runs(root: Path) -> None:
         name = "mnist" if protocol == "paper" else "mnist@modern"
         for seed in (0, 1, 2):
             j = 0.01 * seed
-            write_run(root, name, "random", seed, [0.5 + j, 0.6 + j, 0.7 + j],
-                      protocol=protocol, spec_hash=protocol[:2] * 6)  # fmt: skip
-            write_run(root, name, "vaal", seed, [0.5 + j + gap, 0.6 + j + gap, 0.7 + j + gap],
-                      protocol=protocol, spec_hash=protocol[:2] * 6)  # fmt: skip
+            write_run(
+                root,
+                name,
+                "random",
+                seed,
+                [0.5 + j, 0.6 + j, 0.7 + j],
+                protocol=protocol,
+                spec_hash=protocol[:2] * 6,
+            )
+            write_run(
+                root,
+                name,
+                "vaal",
+                seed,
+                [0.5 + j + gap, 0.6 + j + gap, 0.7 + j + gap],
+                protocol=protocol,
+                spec_hash=protocol[:2] * 6,
+            )
     write_run(root, "ablation_noise10_mnist", "vaal", 0, [0.1, 0.1, 0.1], spec_hash="n" * 12)
 
 

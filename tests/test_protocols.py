@@ -39,9 +39,12 @@ def yaml_protocol(path: Path) -> str:
 
 @pytest.mark.parametrize(
     "name, model, initial, budget, cycles, final",
-    [("cifar10", "vgg16_bn", 5000, 2500, 7, 0.40), ("cifar100", "vgg16_bn", 5000, 2500, 7, 0.40),
-     ("imagenet", "resnet18", 128120, 64060, 5, 0.30)],
-)  # fmt: skip
+    [
+        ("cifar10", "vgg16_bn", 5000, 2500, 7, 0.40),
+        ("cifar100", "vgg16_bn", 5000, 2500, 7, 0.40),
+        ("imagenet", "resnet18", 128120, 64060, 5, 0.30),
+    ],
+)
 def test_paper_budgets_and_seeds(name, model, initial, budget, cycles, final):
     spec = load_spec(REPO / "experiments" / f"{name}.yaml")
     n = 50000 if name.startswith("cifar") else 1281167
@@ -81,13 +84,23 @@ def test_unknown_protocol_lists_valid_names():
 
 
 def test_validation_paid_from_the_budget():
-    spec = spec_from_dict({"experiment": "x", "protocol": "modern",
-                           "active": {"initial": 500, "budget": 100, "cycles": 3}})  # fmt: skip
+    spec = spec_from_dict(
+        {
+            "experiment": "x",
+            "protocol": "modern",
+            "active": {"initial": 500, "budget": 100, "cycles": 3},
+        }
+    )
     assert initial_train_size(spec, 50) == 450
     with pytest.raises(SpecError, match="dataset.val_size"):
-        spec_from_dict({"experiment": "x", "protocol": {"name": "modern"},
-                        "dataset": {"val_size": 600, "val_fraction": None},
-                        "active": {"initial": 500}})  # fmt: skip
+        spec_from_dict(
+            {
+                "experiment": "x",
+                "protocol": {"name": "modern"},
+                "dataset": {"val_size": 600, "val_fraction": None},
+                "active": {"initial": 500},
+            }
+        )
 
 
 def _lrs(spec, n_labeled, n_train, steps):
@@ -157,11 +170,26 @@ def test_reproduce_cifar10_stops_before_compute_naming_the_path(tmp_path):
     """What `make reproduce-cifar10` runs, with no CIFAR-10 under the data root and no network."""
     env = os.environ | {"VAAL_NO_DOWNLOAD": "1"}
     r = subprocess.run(
-        [sys.executable, "-m", "vaal_core", "demo", "experiments/cifar10.yaml", "--strategies",
-         "random,vaal", "--data-root", str(tmp_path / "data"), "--out", str(tmp_path / "res"),
-         "--no-progress"],
-        capture_output=True, text=True, cwd=REPO, timeout=120, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "vaal_core",
+            "demo",
+            "experiments/cifar10.yaml",
+            "--strategies",
+            "random,vaal",
+            "--data-root",
+            str(tmp_path / "data"),
+            "--out",
+            str(tmp_path / "res"),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        env=env,
+    )
     assert r.returncode == 2, r.stderr
     assert f"expected {tmp_path / 'data' / 'cifar-10-batches-py'}" in r.stderr
     assert "cifar-10-python.tar.gz" in r.stderr and "data_batch_1" in r.stderr

@@ -33,8 +33,20 @@ def run(spec, out, mnist, strategy="random"):
 
 
 def cli_args(out, extra=(), wait=False):
-    args = [sys.executable, "-m", "vaal_core", "run", "experiments/mnist.yaml", "--strategy",
-            "random", "--seed", "0", "--out", str(out), "--no-progress"]  # fmt: skip
+    args = [
+        sys.executable,
+        "-m",
+        "vaal_core",
+        "run",
+        "experiments/mnist.yaml",
+        "--strategy",
+        "random",
+        "--seed",
+        "0",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     for o in [*TINY_OVERRIDES, "active.cycles=2", *extra]:
         args += ["--set", o]
     return args + (["--wait"] if wait else [])
@@ -66,8 +78,9 @@ def test_wait_blocks_until_the_holder_releases(tmp_path):
     err = tmp_path / "stderr.txt"
     with run_dir.locked():
         with open(err, "w") as f:
-            proc = subprocess.Popen(cli_args(tmp_path, wait=True), cwd=REPO, stderr=f,
-                                    stdout=subprocess.DEVNULL)  # fmt: skip
+            proc = subprocess.Popen(
+                cli_args(tmp_path, wait=True), cwd=REPO, stderr=f, stdout=subprocess.DEVNULL
+            )
         # an event, not a deadline: the child says it is waiting (a hang is pytest-timeout's)
         while "waiting for" not in err.read_text() and proc.poll() is None:
             time.sleep(0.05)
@@ -85,7 +98,7 @@ def test_two_concurrent_launches_leave_one_set_of_records(tmp_path):
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         for _ in range(2)
     ]
     results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
@@ -122,28 +135,47 @@ def damaged(tmp_path, interrupted, damage):
 
 
 CASES = {
-    "pool junk": (lambda d: (d / "pool-1.npy").write_bytes(b"\x93NUMPY junk" * 9),
-                  r"pool-1.npy is not a readable index array.*restore it or delete the run directory"),
-    "pool pickled": (lambda d: np.save(d / "pool-2.npy", np.array([{"a": 1}], dtype=object)),
-                     r"pool-2.npy is not a readable index array"),
+    "pool junk": (
+        lambda d: (d / "pool-1.npy").write_bytes(b"\x93NUMPY junk" * 9),
+        r"pool-1.npy is not a readable index array.*restore it or delete the run directory",
+    ),
+    "pool pickled": (
+        lambda d: np.save(d / "pool-2.npy", np.array([{"a": 1}], dtype=object)),
+        r"pool-2.npy is not a readable index array",
+    ),
     "pool missing": (lambda d: (d / "pool-2.npy").unlink(), r"pool-2.npy is missing"),
-    "pool edited": (lambda d: np.save(d / "pool-1.npy", np.arange(80)),
-                    r"pool-1.npy does not match the record of cycle 1"),
-    "pool not a superset": (lambda d: np.save(d / "pool-2.npy", np.arange(120)),
-                            r"pool-2.npy is not pool-1 plus the indices cycle 1 selected"),
-    "spec unparseable": (lambda d: (d / "spec.yaml").write_text("experiment: [unclosed\n"),
-                         r"spec.yaml is not readable YAML"),
+    "pool edited": (
+        lambda d: np.save(d / "pool-1.npy", np.arange(80)),
+        r"pool-1.npy does not match the record of cycle 1",
+    ),
+    "pool not a superset": (
+        lambda d: np.save(d / "pool-2.npy", np.arange(120)),
+        r"pool-2.npy is not pool-1 plus the indices cycle 1 selected",
+    ),
+    "spec unparseable": (
+        lambda d: (d / "spec.yaml").write_text("experiment: [unclosed\n"),
+        r"spec.yaml is not readable YAML",
+    ),
     "spec missing": (lambda d: (d / "spec.yaml").unlink(), r"spec.yaml is missing but .* holds"),
-    "env missing": (lambda d: (d / "env.json").unlink(), r"env.json is missing although the run has started"),
+    "env missing": (
+        lambda d: (d / "env.json").unlink(),
+        r"env.json is missing although the run has started",
+    ),
     "env junk": (lambda d: (d / "env.json").write_text("{not json"), r"env.json is not valid JSON"),
-    "state missing": (lambda d: (d / "state-1.pt").unlink(),
-                      r"state-1.pt is missing; it carries the warm-started state into cycle 2"),
-    "state truncated": (lambda d: (d / "state-1.pt").write_bytes((d / "state-1.pt").read_bytes()[:100]),
-                        r"state-1.pt is not a readable state file"),
-    "record corrupt": (lambda d: (d / "cycles.jsonl").write_text('{"cycle": 0}\n{oops\n'),
-                       r"cycles.jsonl:2: corrupt record"),
+    "state missing": (
+        lambda d: (d / "state-1.pt").unlink(),
+        r"state-1.pt is missing; it carries the warm-started state into cycle 2",
+    ),
+    "state truncated": (
+        lambda d: (d / "state-1.pt").write_bytes((d / "state-1.pt").read_bytes()[:100]),
+        r"state-1.pt is not a readable state file",
+    ),
+    "record corrupt": (
+        lambda d: (d / "cycles.jsonl").write_text('{"cycle": 0}\n{oops\n'),
+        r"cycles.jsonl:2: corrupt record",
+    ),
     "records lost": (lambda d: (d / "cycles.jsonl").write_text(""), r"records were lost"),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -178,14 +210,16 @@ def test_cli_expected_failures_are_one_error_line(tmp_path):
         cli_args(tmp_path / "r"), cwd=REPO, capture_output=True, text=True, env=env
     )
     assert "DATA_ROOT" in one_error_line(proc) and str(blocker) in proc.stderr
-    proc = subprocess.run(cli_args(tmp_path / "r", ["runtime.device=cuda"]), cwd=REPO,
-                          capture_output=True, text=True)  # fmt: skip
+    proc = subprocess.run(
+        cli_args(tmp_path / "r", ["runtime.device=cuda"]), cwd=REPO, capture_output=True, text=True
+    )
     if torch.cuda.is_available():
         assert proc.returncode == 0, proc.stderr
     else:
         assert "no CUDA device is visible" in one_error_line(proc)
-    proc = subprocess.run(cli_args(tmp_path / "r", ["active.budget=oops"]), cwd=REPO,
-                          capture_output=True, text=True)  # fmt: skip
+    proc = subprocess.run(
+        cli_args(tmp_path / "r", ["active.budget=oops"]), cwd=REPO, capture_output=True, text=True
+    )
     assert "spec key 'active.budget' must be an integer" in one_error_line(proc)
 
 

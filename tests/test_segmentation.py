@@ -33,7 +33,7 @@ SEG_TINY = {
         "image_size": 32,
         "cache_resolution": 32,
         "cache_workers": 1,
-    },  # fmt: skip
+    },
     "task": {
         "kind": "segmentation",
         "model": "drn_d_22",
@@ -42,7 +42,7 @@ SEG_TINY = {
         "batch_size": 4,
         "eval_batch_size": 8,
         "augment": True,
-    },  # fmt: skip
+    },
     "active": {"initial": 2, "budget": 2, "cycles": 2},
     "vaal": {
         "width": 4,
@@ -51,7 +51,7 @@ SEG_TINY = {
         "epochs": 0.5,
         "batch_size": 4,
         "diag_holdout": 0,
-    },  # fmt: skip
+    },
     "baselines": {"mc_samples": 3, "sa_ensemble_size": 2},
     "runtime": {"precision": "fp32", "num_threads": 1},
 }
@@ -173,9 +173,11 @@ def test_bdd100k_fixture_resized_masks_keep_labels(seg_root):
 
 @pytest.mark.parametrize(
     "name, expected",
-    [("cityscapes", ["leftImg8bit", "gtFine_labelIds.png", "cityscapes-dataset.com"]),
-     ("bdd100k", ["images/10k", "labels/sem_seg/masks", "bdd-data.berkeley.edu"])],
-)  # fmt: skip
+    [
+        ("cityscapes", ["leftImg8bit", "gtFine_labelIds.png", "cityscapes-dataset.com"]),
+        ("bdd100k", ["images/10k", "labels/sem_seg/masks", "bdd-data.berkeley.edu"]),
+    ],
+)
 def test_missing_dataset_names_path_layout_and_source(tmp_path, name, expected):
     with pytest.raises(DatasetError) as e:
         load_dataset(name, tmp_path, options=_opts())
@@ -223,17 +225,20 @@ def test_drn_d_22_stride_dilations_and_shape():
         y = model(x)
     assert f.shape[-2:] == (8, 12)  # output stride 8
     assert y.shape == (2, 19, 64, 96)  # upsampled to the input size
-    blocks = [sum(isinstance(m, BasicBlock) for m in getattr(model, f"level{i}").modules())
-              for i in range(1, 9)]  # fmt: skip
+    blocks = [
+        sum(isinstance(m, BasicBlock) for m in getattr(model, f"level{i}").modules())
+        for i in range(1, 9)
+    ]
     assert blocks == [0, 0, 2, 2, 2, 2, 0, 0]  # stem and degridding levels have no residuals
 
     def dilations(level):
-        return {c.dilation[0] for c in getattr(model, level).modules()
-                if isinstance(c, torch.nn.Conv2d) and c.kernel_size == (3, 3)}  # fmt: skip
+        return {
+            c.dilation[0]
+            for c in getattr(model, level).modules()
+            if isinstance(c, torch.nn.Conv2d) and c.kernel_size == (3, 3)
+        }
 
-    assert [dilations(f"level{i}") for i in range(1, 9)] == [
-        {1}, {1}, {1}, {1}, {2}, {4}, {2}, {1}
-    ]  # fmt: skip
+    assert [dilations(f"level{i}") for i in range(1, 9)] == [{1}, {1}, {1}, {1}, {2}, {4}, {2}, {1}]
     assert model.stem[0].kernel_size == (7, 7) and model.stem[0].stride == (1, 1)
     assert not any(isinstance(m, torch.nn.MaxPool2d) for m in model.modules())
     assert isinstance(model.dropout, torch.nn.Dropout2d) and model.classifier.kernel_size == (1, 1)
@@ -270,8 +275,20 @@ def test_unsupported_pairings_are_spec_errors_before_compute(tmp_path, capsys):
         preflight(seg_spec(kind="classification"), "random")
     with pytest.raises(SpecError, match="model_width.*small_cnn"):
         preflight(seg_spec(model="small_cnn"), "random")
-    rc = main(["run", str(REPO / "experiments/cityscapes.yaml"), "--strategy", "entropy",
-               "--seed", "0", "--out", str(tmp_path), "--data-root", str(tmp_path)])  # fmt: skip
+    rc = main(
+        [
+            "run",
+            str(REPO / "experiments/cityscapes.yaml"),
+            "--strategy",
+            "entropy",
+            "--seed",
+            "0",
+            "--out",
+            str(tmp_path),
+            "--data-root",
+            str(tmp_path),
+        ]
+    )
     assert (
         rc == 2
         and "error: strategy 'entropy' does not support segmentation" in capsys.readouterr().err
@@ -284,11 +301,15 @@ def test_unsupported_pairings_are_spec_errors_before_compute(tmp_path, capsys):
 
 
 def test_classification_specs_keep_their_hash_and_bytes():
-    spec = spec_from_dict({
-        "experiment": "tiny", "dataset": {"name": "mnist", "pool_size": 600},
-        "task": {"model": "small_cnn", "iterations": 8},
-        "active": {"initial": 40, "budget": 40, "cycles": 3}, "baselines": {"mc_samples": 5},
-    })  # fmt: skip
+    spec = spec_from_dict(
+        {
+            "experiment": "tiny",
+            "dataset": {"name": "mnist", "pool_size": 600},
+            "task": {"model": "small_cnn", "iterations": 8},
+            "active": {"initial": 40, "budget": 40, "cycles": 3},
+            "baselines": {"mc_samples": 5},
+        }
+    )
     d = spec.to_dict()
     assert "kind" not in d["task"] and "model_width" not in d["task"]
     assert not any(k.startswith("sa_") for k in d["baselines"])
@@ -326,8 +347,12 @@ def test_coreset_descriptor_is_the_pooled_feature_map():
     from vaal_core.tasks.segmentation import pooled
 
     # 2 images, 2 channels, 2 x 2 maps
-    f = torch.tensor([[[[1.0, 3.0], [5.0, 7.0]], [[0.0, 0.0], [0.0, 4.0]]],
-                      [[[2.0, 2.0], [2.0, 2.0]], [[-1.0, 1.0], [-1.0, 1.0]]]])  # fmt: skip
+    f = torch.tensor(
+        [
+            [[[1.0, 3.0], [5.0, 7.0]], [[0.0, 0.0], [0.0, 4.0]]],
+            [[[2.0, 2.0], [2.0, 2.0]], [[-1.0, 1.0], [-1.0, 1.0]]],
+        ]
+    )
     assert pooled(f).tolist() == [[4.0, 1.0], [2.0, 0.0]]
 
 
@@ -372,8 +397,15 @@ def test_drn_learns_the_fixture_scenes(seg_root):
     torch.manual_seed(0)
     model = DRNSeg(3, 19, width=0.125)
     before = evaluate_detailed(model, batches, spec.task, spec.runtime).value
-    model, _ = train_task_model(model, batches, np.arange(8), spec.task, spec.runtime,
-                                torch.Generator().manual_seed(0), progress=False)  # fmt: skip
+    model, _ = train_task_model(
+        model,
+        batches,
+        np.arange(8),
+        spec.task,
+        spec.runtime,
+        torch.Generator().manual_seed(0),
+        progress=False,
+    )
     after = evaluate_detailed(model, batches, spec.task, spec.runtime)
     assert after.value > max(0.3, 2 * before)
     assert after.per_class_iou[10] > 0.5  # sky, the largest class
@@ -424,8 +456,19 @@ def test_shipped_spec_runs_through_the_cli_on_the_fixture(seg_root, tmp_path, na
     from vaal_core.__main__ import main
 
     tiny = CLI_TINY
-    args = ["run", str(REPO / "experiments" / f"{name}.yaml"), "--strategy", "vaal", "--seed",
-            "0", "--out", str(tmp_path), "--data-root", str(seg_root), "--no-progress"]  # fmt: skip
+    args = [
+        "run",
+        str(REPO / "experiments" / f"{name}.yaml"),
+        "--strategy",
+        "vaal",
+        "--seed",
+        "0",
+        "--out",
+        str(tmp_path),
+        "--data-root",
+        str(seg_root),
+        "--no-progress",
+    ]
     assert main(args + [a for kv in tiny for a in ("--set", kv)]) == 0
     lines = (tmp_path / name / "vaal" / "seed-0" / "cycles.jsonl").read_text().splitlines()
     assert len(lines) == 2 and all('"metric": "miou"' in line for line in lines)

@@ -145,8 +145,10 @@ def test_status_table(tmp_path, mnist):
     record_jobs(tmp_path, "tiny", {"random/seed-1": entry})
     rows = collect_status(spec, ["random"], [0, 1, 2], tmp_path)
     assert [(r.cycles_done, r.cycles_total, r.state) for r in rows] == [
-        (2, 2, "done"), (0, 2, "stopped"), (0, 2, "not submitted")
-    ]  # fmt: skip
+        (2, 2, "done"),
+        (0, 2, "stopped"),
+        (0, 2, "not submitted"),
+    ]
     assert rows[1].log == str(log) and rows[1].error == "ValueError: pool too small"
     table = format_table(rows)
     assert f"{log}: ValueError: pool too small" in table
@@ -200,8 +202,10 @@ def _wait_for_lines(path: Path, n: int) -> None:
 def _sacct_states(job_id: str) -> list[str]:
     out = subprocess.run(
         ["sacct", "-n", "-X", "-P", "--duplicates", "-j", job_id, "-o", "State"],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return [s.split()[0] for s in out.splitlines() if s.strip()]
 
 
@@ -294,9 +298,13 @@ def test_two_process_ddp_run_on_cpu(tmp_path, mnist):
     assert sweep([*args, "--profile", "laptop", "--tasks-per-node", "2"]) == 0
     records = _records(out, "random", 0)
     single = ActiveLoop(
-        load_spec(SPEC, _overrides(extra)), "random", 0, tmp_path / "single", progress=False,
+        load_spec(SPEC, _overrides(extra)),
+        "random",
+        0,
+        tmp_path / "single",
+        progress=False,
         data=mnist,
-    ).run()  # fmt: skip
+    ).run()
     assert [sorted(r) for r in records] == [sorted(r) for r in single]  # the same record format
     assert [r["cycle"] for r in records] == [0, 1]
     assert records[0]["labeled_sha1"] == single[0]["labeled_sha1"]  # same initial pool

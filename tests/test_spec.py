@@ -31,15 +31,24 @@ def test_shipped_demo_spec_loads():
         ({"experiment": "x", "task": {"augment": "yes"}}, "task.augment"),
         ({"experiment": "x", "active": {"budget": 0}}, "active.budget"),
         ({"experiment": "x", "active": {"budget": -5}}, "active.budget"),
-        ({"experiment": "x", "dataset": {"pool_size": 100}, "active": {"initial": 200}}, "active.initial"),
-        ({"experiment": "x", "dataset": {"pool_size": 1000}, "active": {"initial": 500, "budget": 200, "cycles": 5}},
-         "active.budget"),
+        (
+            {"experiment": "x", "dataset": {"pool_size": 100}, "active": {"initial": 200}},
+            "active.initial",
+        ),
+        (
+            {
+                "experiment": "x",
+                "dataset": {"pool_size": 1000},
+                "active": {"initial": 500, "budget": 200, "cycles": 5},
+            },
+            "active.budget",
+        ),
         ({"experiment": "x", "runtime": {"precision": "fp8"}}, "runtime.precision"),
         ({"experiment": "x", "vaal": {"image_size": 48}}, "vaal.image_size"),
         ({"experiment": "x", "task": {"lr_milestones": [1.5]}}, "task.lr_milestones"),
         ({"task": {}}, "experiment"),
     ],
-)  # fmt: skip
+)
 def test_bad_spec_names_the_key(data, key):
     with pytest.raises(SpecError, match=key.replace(".", r"\.")):
         spec_from_dict(data)
@@ -64,8 +73,11 @@ def test_spec_hash_ignores_strategy_list_but_not_settings():
 def _cli(*args, tmp_path):
     return subprocess.run(
         [sys.executable, "-m", "vaal_core", *args, "--out", str(tmp_path / "res"), "--no-progress"],
-        capture_output=True, text=True, cwd=REPO, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
 
 
 def test_cli_unknown_strategy_lists_valid_names_before_compute(tmp_path):
@@ -78,11 +90,29 @@ def test_cli_unknown_strategy_lists_valid_names_before_compute(tmp_path):
 
 
 def test_cli_unknown_dataset_and_bad_key(tmp_path):
-    r = _cli("run", "experiments/mnist.yaml", "--strategy", "random", "--seed", "0",
-             "--set", "dataset.name=mnistt", tmp_path=tmp_path)  # fmt: skip
+    r = _cli(
+        "run",
+        "experiments/mnist.yaml",
+        "--strategy",
+        "random",
+        "--seed",
+        "0",
+        "--set",
+        "dataset.name=mnistt",
+        tmp_path=tmp_path,
+    )
     assert r.returncode == 2 and "unknown dataset 'mnistt'" in r.stderr and "mnist" in r.stderr
-    r = _cli("run", "experiments/mnist.yaml", "--strategy", "random", "--seed", "0",
-             "--set", "active.budget=0", tmp_path=tmp_path)  # fmt: skip
+    r = _cli(
+        "run",
+        "experiments/mnist.yaml",
+        "--strategy",
+        "random",
+        "--seed",
+        "0",
+        "--set",
+        "active.budget=0",
+        tmp_path=tmp_path,
+    )
     assert r.returncode == 2 and "active.budget" in r.stderr
     assert not (tmp_path / "res").exists()
 

@@ -70,8 +70,13 @@ def test_thread_count_leaves_the_hash_precision_and_device_stay():
     base = tiny_spec()
     assert tiny_spec(runtime={"num_threads": 2}).hash() == base.hash()
     assert tiny_spec(runtime={"num_threads": None}).hash() == base.hash()
-    for changed in ({"precision": "bf16"}, {"device": "cpu"}, {"log_every": 7},
-                    {"channels_last": True}, {"compile": True}):  # fmt: skip
+    for changed in (
+        {"precision": "bf16"},
+        {"device": "cpu"},
+        {"log_every": 7},
+        {"channels_last": True},
+        {"compile": True},
+    ):
         assert tiny_spec(runtime=changed).hash() != base.hash(), changed
     # the old rule, which runs written before this change were hashed with
     two = tiny_spec(runtime={"num_threads": 2})
@@ -81,10 +86,26 @@ def test_thread_count_leaves_the_hash_precision_and_device_stay():
 def _cli_run(out: Path, cycles: int, threads: int) -> subprocess.CompletedProcess:
     sets = [*TINY_OVERRIDES, f"active.cycles={cycles}", f"runtime.num_threads={threads}"]
     return subprocess.run(
-        [sys.executable, "-m", "vaal_core", "run", "experiments/mnist.yaml", "--strategy", "random",
-         "--seed", "0", "--out", str(out), "--no-progress", *[a for s in sets for a in ("--set", s)]],
-        capture_output=True, text=True, cwd=REPO, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "vaal_core",
+            "run",
+            "experiments/mnist.yaml",
+            "--strategy",
+            "random",
+            "--seed",
+            "0",
+            "--out",
+            str(out),
+            "--no-progress",
+            *[a for s in sets for a in ("--set", s)],
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
 
 
 def test_a_run_started_with_two_threads_resumes_with_one_through_the_cli(tmp_path, mnist):
@@ -141,12 +162,19 @@ THREAD_ROUNDED = ("value", "train_loss", "train_fit", "fit_ok")
 def test_an_old_directory_of_another_spec_is_still_refused(tmp_path, mnist):
     from vaal_core.errors import RunDirConflict
 
-    ActiveLoop(tiny_spec(active={"cycles": 1}), "random", 0, tmp_path, data=mnist,
-               progress=False).run()  # fmt: skip
+    ActiveLoop(
+        tiny_spec(active={"cycles": 1}), "random", 0, tmp_path, data=mnist, progress=False
+    ).run()
     run = tmp_path / "tiny" / "random" / "seed-0"
     stored = yaml.safe_load((run / "spec.yaml").read_text())
     stored["task"]["lr"] = 0.5  # the body no longer hashes to what it was written with
     (run / "spec.yaml").write_text(yaml.safe_dump(stored, sort_keys=False))
     with pytest.raises(RunDirConflict, match="another spec"):
-        ActiveLoop(tiny_spec(active={"cycles": 2}, task={"lr": 0.5}), "random", 0, tmp_path,
-                   data=mnist, progress=False).run()  # fmt: skip
+        ActiveLoop(
+            tiny_spec(active={"cycles": 2}, task={"lr": 0.5}),
+            "random",
+            0,
+            tmp_path,
+            data=mnist,
+            progress=False,
+        ).run()

@@ -79,7 +79,10 @@ def test_the_strategy_reads_its_options_and_the_spec_round_trips():
     [
         ({"typiclust_knn": 0}, r"'baselines.typiclust_knn' must be >= 1 \(neighbours\), got 0"),
         ({"typiclust_knn": 2.5}, "'baselines.typiclust_knn' must be an integer, got 2.5"),
-        ({"typiclust_kn": 3}, "unknown spec key 'baselines.typiclust_kn'; valid keys: .*typiclust_knn"),
+        (
+            {"typiclust_kn": 3},
+            "unknown spec key 'baselines.typiclust_kn'; valid keys: .*typiclust_knn",
+        ),
         ({"mc_samples": 1}, r"'baselines.mc_samples' must be >= 2 \(BALD and the MC mean"),
         ({"ensemble_size": 1}, r"'baselines.ensemble_size' must be >= 2"),
         ({"chunk_size": 0}, r"'baselines.chunk_size' must be >= 1 \(rows per distance block\)"),
@@ -87,7 +90,7 @@ def test_the_strategy_reads_its_options_and_the_spec_round_trips():
         ({"sa_candidates_factor": 0.5}, r"'baselines.sa_candidates_factor' must be >= 1"),
         ({"mc_samples": "many"}, "'baselines.mc_samples' must be an integer, got 'many'"),
     ],
-)  # fmt: skip
+)
 def test_bad_options_fail_at_preflight_whichever_strategy_runs(baselines, message):
     spec = tiny_spec(baselines=baselines)  # loads: the engine checks plug-in keys at preflight
     with pytest.raises(SpecError, match=message):

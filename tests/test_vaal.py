@@ -18,15 +18,28 @@ from vaal_core.vaal import VAE, Discriminator, VAALModels, VAALStrategy
 def _ctx(spec, data, labeled, candidates, seed=0):
     gen = seed_everything(seed, 0, 2)
     return QueryContext(
-        spec=spec, pool=Pool(candidates, labeled), task_model=torch.nn.Identity(),
-        batches=Batches(data, torch.device("cpu")), rng=np.random.default_rng(seed), generator=gen, cycle=0,
+        spec=spec,
+        pool=Pool(candidates, labeled),
+        task_model=torch.nn.Identity(),
+        batches=Batches(data, torch.device("cpu")),
+        rng=np.random.default_rng(seed),
+        generator=gen,
+        cycle=0,
         progress=False,
-    )  # fmt: skip
+    )
 
 
 def _slice(mnist, n=600) -> ImageData:
-    return ImageData("mnist", mnist.train_x[:n].clone(), mnist.train_y[:n].clone(), mnist.test_x[:10],
-                     mnist.test_y[:10], 10, mnist.mean, mnist.std)  # fmt: skip
+    return ImageData(
+        "mnist",
+        mnist.train_x[:n].clone(),
+        mnist.train_y[:n].clone(),
+        mnist.test_x[:10],
+        mnist.test_y[:10],
+        10,
+        mnist.mean,
+        mnist.std,
+    )
 
 
 def test_vae_shapes_follow_input_size():
@@ -130,8 +143,16 @@ def test_scoring_uses_eval_mode_and_no_augmentation(mnist):
 def test_vae_never_sees_labels(mnist):
     spec = tiny_spec()
     data = _slice(mnist)
-    scrambled = ImageData(data.name, data.train_x, torch.randint(0, 10, data.train_y.shape), data.test_x,
-                          data.test_y, 10, data.mean, data.std)  # fmt: skip
+    scrambled = ImageData(
+        data.name,
+        data.train_x,
+        torch.randint(0, 10, data.train_y.shape),
+        data.test_x,
+        data.test_y,
+        10,
+        data.mean,
+        data.std,
+    )
     picks = []
     for d in (data, scrambled):
         ctx = _ctx(spec, d, labeled=np.arange(40), candidates=np.arange(600))

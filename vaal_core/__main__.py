@@ -19,8 +19,11 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     add_spec_arguments(common)
     common.add_argument("--no-progress", action="store_true", help="no progress bars")
-    common.add_argument("--wait", action="store_true",
-                        help="if another process holds a run directory, wait for it instead of failing")  # fmt: skip
+    common.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another process holds a run directory, wait for it instead of failing",
+    )
 
     run = sub.add_parser(
         "run", parents=[common], help="one (strategy, seed) run; resumes if interrupted"
@@ -77,8 +80,15 @@ def main(argv: list[str] | None = None) -> int:
             run_parallel(spec, jobs, args.jobs, args.out, args.data_root, args.wait)
         else:
             for strategy, seed in jobs:
-                ActiveLoop(spec, strategy, seed, args.out, args.data_root,
-                           progress=not args.no_progress, wait=args.wait).run()  # fmt: skip
+                ActiveLoop(
+                    spec,
+                    strategy,
+                    seed,
+                    args.out,
+                    args.data_root,
+                    progress=not args.no_progress,
+                    wait=args.wait,
+                ).run()
         if args.command == "demo":
             from analysis import report
 
@@ -88,8 +98,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("error: interrupted; the same command resumes after the last finished cycle",
-              file=sys.stderr)  # fmt: skip
+        print(
+            "error: interrupted; the same command resumes after the last finished cycle",
+            file=sys.stderr,
+        )
         return 130
     return 0
 

@@ -28,11 +28,19 @@ def add_spec_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", help="experiment spec (YAML), e.g. experiments/mnist.yaml")
     p.add_argument("--out", default="results", help="results root (default: results/)")
     p.add_argument("--data-root", default=None, help="dataset root (default: $DATA_ROOT or data/)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a spec value, e.g. --set task.epochs=2 (repeatable)")  # fmt: skip
-    p.add_argument("--protocol", default=None,
-                   help="training protocol preset under the spec's values: paper, release, "
-                        "modern, paper-exact, release-exact")  # fmt: skip
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a spec value, e.g. --set task.epochs=2 (repeatable)",
+    )
+    p.add_argument(
+        "--protocol",
+        default=None,
+        help="training protocol preset under the spec's values: paper, release, "
+        "modern, paper-exact, release-exact",
+    )
 
 
 def int_at_least(minimum: int):

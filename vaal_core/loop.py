@@ -189,9 +189,13 @@ class ActiveLoop:
             tqdm.write(f"{self.run_dir.path}: complete ({len(records)} cycles), nothing to do")
             return records
         run = self._prepare(records)
-        for cycle in tqdm(range(run.start, self.spec.active.cycles), initial=run.start,
-                          total=self.spec.active.cycles, disable=not self.progress,
-                          desc=f"{self.strategy_name} seed {self.seed}"):  # fmt: skip
+        for cycle in tqdm(
+            range(run.start, self.spec.active.cycles),
+            initial=run.start,
+            total=self.spec.active.cycles,
+            disable=not self.progress,
+            desc=f"{self.strategy_name} seed {self.seed}",
+        ):
             self._cycle(run, cycle)
         return run.records
 
@@ -228,8 +232,11 @@ class ActiveLoop:
         """Write the cycle's record, next labeled set and carried state (RunDir's order)."""
         rec = self._record(run, cycle, out)
         last = out.selected is None
-        self.run_dir.commit(rec.as_record(), next_labeled=None if last else run.pool.labeled,
-                            carry=None if last else self._carry(model, run.strategy))  # fmt: skip
+        self.run_dir.commit(
+            rec.as_record(),
+            next_labeled=None if last else run.pool.labeled,
+            carry=None if last else self._carry(model, run.strategy),
+        )
         run.records.append(rec.as_record())
         self._print(rec, out)
 
@@ -261,9 +268,14 @@ class ActiveLoop:
             labeled = self.run_dir.initial_pool(np.sort(candidates))
         elif not start:
             labeled = self.run_dir.initial_pool(
-                initial_labeled(spec.dataset.name, candidates, initial_train_size(spec, len(val)), self.seed,
-                                self._initial_allowed(true_labels[candidates], data.num_classes))
-            )  # fmt: skip
+                initial_labeled(
+                    spec.dataset.name,
+                    candidates,
+                    initial_train_size(spec, len(val)),
+                    self.seed,
+                    self._initial_allowed(true_labels[candidates], data.num_classes),
+                )
+            )
         model_state = None
         if carry is not None:
             if "strategy" in carry:
@@ -271,13 +283,19 @@ class ActiveLoop:
             model_state = carry.get("task_model")
 
         run = _Run(
-            strategy=strategy, data=data, val=val, true_labels=true_labels,
-            pool=Pool(candidates, labeled), start=start, records=records,
+            strategy=strategy,
+            data=data,
+            val=val,
+            true_labels=true_labels,
+            pool=Pool(candidates, labeled),
+            start=start,
+            records=records,
             batches=batches_from_spec(spec, data, self.device),  # the factory every DDP rank calls
             run_id=records[0]["run_id"] if records else uuid.uuid4().hex[:12],
-            git_rev=git_revision(), model_state=model_state,
+            git_rev=git_revision(),
+            model_state=model_state,
             paid=labeled_offset(spec, len(val)),  # validation labels paid from the budget, if so
-        )  # fmt: skip
+        )
         if spec.protocol.label_noise > 0:  # the noisy oracle: replay every committed cycle's noise
             run.batches.train_labels = run.batches.data.labels("train").clone()
             run.noisy_upto = np.empty(0, np.int64)
@@ -294,26 +312,46 @@ class ActiveLoop:
         spec, labeled, selected = self.spec, out.labeled, out.selected
         n_labeled = run.paid + len(labeled)
         return CycleRecord(
-            run_id=run.run_id, experiment=spec.experiment, dataset=spec.dataset.name, strategy=self.strategy_name,
-            protocol=spec.protocol.name, seed=self.seed, spec_hash=spec.hash(), git_rev=run.git_rev, cycle=cycle,
-            n_labeled=n_labeled, fraction=n_labeled / (run.paid + len(run.pool)),
+            run_id=run.run_id,
+            experiment=spec.experiment,
+            dataset=spec.dataset.name,
+            strategy=self.strategy_name,
+            protocol=spec.protocol.name,
+            seed=self.seed,
+            spec_hash=spec.hash(),
+            git_rev=run.git_rev,
+            cycle=cycle,
+            n_labeled=n_labeled,
+            fraction=n_labeled / (run.paid + len(run.pool)),
             metric=out.result.metric,
-            value=out.result.value, train_s=round(out.train_s, 3), query_s=round(out.query_s, 3),
-            peak_mem_mb=round(peak_memory_mb(self.device), 1), labeled_sha1=indices_sha1(labeled),
+            value=out.result.value,
+            train_s=round(out.train_s, 3),
+            query_s=round(out.query_s, 3),
+            peak_mem_mb=round(peak_memory_mb(self.device), 1),
+            labeled_sha1=indices_sha1(labeled),
             n_selected=0 if selected is None else len(selected),
             selected_sha1=None if selected is None else indices_sha1(selected),
-            precision=spec.runtime.precision, device=str(self.device), query_stats=out.stats,
-            selected_classes=None if selected is None else run.batches.kind.selected_histogram(
-                run.true_labels, selected, run.data.num_classes),
-            label_noise_flipped=out.flipped, per_class_iou=out.result.per_class_iou,
-            quirks=list(spec.protocol.quirks) or None, **out.health,
-        )  # fmt: skip
+            precision=spec.runtime.precision,
+            device=str(self.device),
+            query_stats=out.stats,
+            selected_classes=None
+            if selected is None
+            else run.batches.kind.selected_histogram(
+                run.true_labels, selected, run.data.num_classes
+            ),
+            label_noise_flipped=out.flipped,
+            per_class_iou=out.result.per_class_iou,
+            quirks=list(spec.protocol.quirks) or None,
+            **out.health,
+        )
 
     def _print(self, rec: CycleRecord, out: _Outcome) -> None:
         val_note = f" val={rec.val_value:.4f}" if rec.val_value is not None else ""
         if not rec.fit_ok:
-            val_note += (f" UNHEALTHY: {rec.metric}={rec.train_fit:.4f} on its own labeled set, "
-                         f"{rec.nonfinite_losses} non-finite losses")  # fmt: skip
+            val_note += (
+                f" UNHEALTHY: {rec.metric}={rec.train_fit:.4f} on its own labeled set, "
+                f"{rec.nonfinite_losses} non-finite losses"
+            )
         tqdm.write(
             f"[{self.spec.experiment} {self.strategy_name} seed {self.seed}] cycle {rec.cycle + 1}/"
             f"{self.spec.active.cycles} labeled={len(out.labeled)} ({100 * rec.fraction:.1f}%) "
@@ -323,8 +361,9 @@ class ActiveLoop:
     # ------------------------------------------------------------------ one cycle
     def _train(self, cycle: int, batches: Batches, labeled: np.ndarray, val: np.ndarray, state):
         seed_everything(self.seed, cycle, _INIT)
-        model = build_task_model(self.spec.task.model, batches.channels, batches.num_classes,
-                                 self.spec.task.model_width)  # fmt: skip
+        model = build_task_model(
+            self.spec.task.model, batches.channels, batches.num_classes, self.spec.task.model_width
+        )
         if self.spec.task.pretrained:
             load_pretrained(model, self.spec.task.model, self.spec.task.pretrained)
         if state is not None and not self.spec.protocol.reset_task_each_cycle:
@@ -336,11 +375,21 @@ class ActiveLoop:
         quirks = (
             {"quirks": q} if (q := frozenset(self.spec.protocol.quirks) & TRAINER_QUIRKS) else {}
         )
-        return self.train_fn(model, batches, labeled, self.spec.task, self.spec.runtime, gen,
-                             val=val, progress=self.progress, **quirks)  # fmt: skip
+        return self.train_fn(
+            model,
+            batches,
+            labeled,
+            self.spec.task,
+            self.spec.runtime,
+            gen,
+            val=val,
+            progress=self.progress,
+            **quirks,
+        )
 
-    def _health(self, cycle: int, model, batches: Batches, labeled: np.ndarray,
-                stats: TrainStats) -> dict[str, Any]:  # fmt: skip
+    def _health(
+        self, cycle: int, model, batches: Batches, labeled: np.ndarray, stats: TrainStats
+    ) -> dict[str, Any]:
         """The record's training-health fields: did the task model fit its own labeled set?"""
         rng = np.random.default_rng([self.seed, cycle, _FIT])
         fit, n = labeled_fit(model, batches, labeled, self.spec.task, self.spec.runtime, rng)
@@ -359,10 +408,15 @@ class ActiveLoop:
     def _query(self, cycle: int, strategy: Strategy, pool: Pool, model, batches: Batches):
         gen = seed_everything(self.seed, cycle, _QUERY)
         ctx = QueryContext(
-            spec=self.spec, pool=pool, task_model=model, batches=batches,
-            rng=np.random.default_rng([self.seed, cycle, _QUERY]), generator=gen, cycle=cycle,
+            spec=self.spec,
+            pool=pool,
+            task_model=model,
+            batches=batches,
+            rng=np.random.default_rng([self.seed, cycle, _QUERY]),
+            generator=gen,
+            cycle=cycle,
             progress=self.progress,
-        )  # fmt: skip
+        )
         budget = min(self.spec.active.budget, len(pool.unlabeled))
         return np.asarray(strategy.query(ctx, budget), dtype=np.int64), ctx.stats
 
@@ -397,8 +451,15 @@ class ActiveLoop:
 
     def _label_with_noise(self, batches: Batches, cycle: int, new: np.ndarray, true_labels):
         """Noisy oracle: give some of this cycle's newly labeled images a wrong label."""
-        flipped, wrong = noisy_labels(self.spec.dataset.name, self.seed, cycle, new, true_labels,
-                                      self.spec.protocol.label_noise, batches.num_classes)  # fmt: skip
+        flipped, wrong = noisy_labels(
+            self.spec.dataset.name,
+            self.seed,
+            cycle,
+            new,
+            true_labels,
+            self.spec.protocol.label_noise,
+            batches.num_classes,
+        )
         if len(flipped):
             batches.train_labels[torch.as_tensor(flipped)] = torch.as_tensor(wrong).to(
                 batches.train_labels.device
@@ -410,9 +471,13 @@ class ActiveLoop:
         spec = self.spec
         data = self._data or data_from_spec(spec, self.data_root, self.progress)
         candidates, val = split_indices(
-            spec.dataset.name, len(data.train_y), spec.dataset.pool_size, spec.dataset.pool_seed,
-            resolved_val_size(spec, len(data.train_y)), self.seed,
-        )  # fmt: skip
+            spec.dataset.name,
+            len(data.train_y),
+            spec.dataset.pool_size,
+            spec.dataset.pool_seed,
+            resolved_val_size(spec, len(data.train_y)),
+            self.seed,
+        )
         check_pool_fits(spec, len(candidates))
         test_idx = test_subset(spec.dataset.name, len(data.test_y), spec.dataset.test_size)
         return data.with_test_subset(test_idx), candidates, val

@@ -34,7 +34,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "num_vae_steps": 1,
             "num_adv_steps": 1,
             "match_task_iterations": True,
-        },  # fmt: skip
+        },
         "dataset": {"val_size": 0, "val_fraction": None},
         # 395da2e started from `budget` (5%) images while reporting 10%; its authors fixed that
         # in 2d30cba ("initial budget fix"), so the preset starts from active.initial (10%);
@@ -62,7 +62,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "num_vae_steps": 2,
             "num_adv_steps": 1,
             "match_task_iterations": True,
-        },  # fmt: skip
+        },
         "dataset": {"val_fraction": 0.1},  # 5,000 of CIFAR's 50,000; 128,120 of ImageNet's
         "protocol": {"initial_size": "spec", "val_counts_against_budget": False},
     },
@@ -82,7 +82,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "initial_size": "budget",
             "quirks": ["train_mode_scoring", "flip_when_scoring", "drop_last", "no_vaal_holdout"],
         },
-    },  # fmt: skip
+    },
     # Bug for bug what 67263f3 computed: `release` plus its quirks (the task model in eval mode
     # after the first validation above all), validation every 1,000 iterations, the VAE fed
     # [-1, 1], the original's init, no hold-out. Not reproducible: the unseeded draws, the shared
@@ -99,7 +99,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                 "no_vaal_holdout",
             ]
         },
-    },  # fmt: skip
+    },
     # What later work found to matter (Munjal et al., CVPR 2022; Lüth et al., NeurIPS 2023):
     # regularised training with epochs over the labeled set, crop+flip, cosine decay, strong
     # weight decay, and a validation set paid from the labeling budget.
@@ -121,7 +121,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "num_vae_steps": 2,
             "num_adv_steps": 1,
             "match_task_iterations": False,
-        },  # fmt: skip
+        },
         "dataset": {"val_fraction": 0.02},  # 1,000 of CIFAR's 50,000, paid from the first 5,000
         "protocol": {"initial_size": "spec", "val_counts_against_budget": True},
     },

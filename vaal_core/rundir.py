@@ -201,8 +201,12 @@ class RunDir:
                 f"to more cycles, never shortened: set active.cycles >= {max(done, before or 0)}"
             )
         stored["active"]["cycles"] = spec.active.cycles
-        note = {"from_cycles": before, "to_cycles": spec.active.cycles, "records_then": done,
-                "at": dt.datetime.now().isoformat(timespec="seconds")}  # fmt: skip
+        note = {
+            "from_cycles": before,
+            "to_cycles": spec.active.cycles,
+            "records_then": done,
+            "at": dt.datetime.now().isoformat(timespec="seconds"),
+        }
         stored.setdefault("extensions", []).append(note)
         atomic_write_text(self.spec_path, yaml.safe_dump(stored, sort_keys=False))
 

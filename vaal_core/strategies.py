@@ -72,8 +72,9 @@ class QueryContext:
         idx = np.ascontiguousarray(idx, dtype=np.int64)
         return (name, len(idx), hashlib.sha1(idx.tobytes()).hexdigest(), *extra)
 
-    def memo(self, name: str, idx: np.ndarray, compute: Callable[[], Any], *extra: Any,
-             passes: int = 1) -> Any:  # fmt: skip
+    def memo(
+        self, name: str, idx: np.ndarray, compute: Callable[[], Any], *extra: Any, passes: int = 1
+    ) -> Any:
         """This cycle's `name` of images `idx` (and `extra`), computed once; `passes`: the
         forward passes of the task model one computation costs (counted in the record)."""
         key = self._key(name, idx, *extra)

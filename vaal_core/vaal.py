@@ -529,8 +529,10 @@ class VAALStrategy(Strategy):
             return out | self._vae_numbers(ctx, np.concatenate([held_l, held_u]))
         # nothing held out (as the original): the VAE's numbers on images it trained on
         n = self.spec.vaal.diag_holdout or 256
-        seen = [np.sort(ctx.rng.choice(s, min(n, len(s)), replace=False)) if len(s) else s
-                for s in (ctx.pool.labeled, ctx.pool.unlabeled)]  # fmt: skip
+        seen = [
+            np.sort(ctx.rng.choice(s, min(n, len(s)), replace=False)) if len(s) else s
+            for s in (ctx.pool.labeled, ctx.pool.unlabeled)
+        ]
         return out | {"diagnostics": "in_sample"} | self._vae_numbers(ctx, np.concatenate(seen))
 
     @property

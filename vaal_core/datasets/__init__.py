@@ -22,8 +22,24 @@ from .cache import CachedData, CacheKey, CacheReader, build_cache
 from .mnist import mnist_from_csv_package
 
 __all__ = [
-    "DATASETS", "DatasetError", "DataSource", "ImageData", "LoadOptions", "CachedData", "CacheKey",
-    "CacheReader", "build_cache", "check_dataset_available", "check_dataset_name", "check_spec_dataset", "options_from_spec",
-    "dataset_from_spec", "dataset_task_kind", "default_data_root", "load_dataset", "register_dataset", "resize_uint8",
+    "DATASETS",
+    "DatasetError",
+    "DataSource",
+    "ImageData",
+    "LoadOptions",
+    "CachedData",
+    "CacheKey",
+    "CacheReader",
+    "build_cache",
+    "check_dataset_available",
+    "check_dataset_name",
+    "check_spec_dataset",
+    "options_from_spec",
+    "dataset_from_spec",
+    "dataset_task_kind",
+    "default_data_root",
+    "load_dataset",
+    "register_dataset",
+    "resize_uint8",
     "mnist_from_csv_package",
-]  # fmt: skip
+]

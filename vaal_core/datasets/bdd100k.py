@@ -17,10 +17,14 @@ from .segmentation import SegLayout, seg_cached_dataset
 
 ASPECT = 16 / 9  # 1280 x 720
 DEFAULT_RESOLUTION = 360  # cached rows 360 x 640: half the native resolution (see README)
-LAYOUT = ("{f}/images/10k/{{train,val}}/<name>.jpg and "
-          "{f}/labels/sem_seg/masks/{{train,val}}/<name>.png (train ids 0..18, 255 ignore)")  # fmt: skip
-WHERE = ("register at https://bdd-data.berkeley.edu/ (download page: 10K Images and Segmentation "
-         "labels), unzip both into {f}")  # fmt: skip
+LAYOUT = (
+    "{f}/images/10k/{{train,val}}/<name>.jpg and "
+    "{f}/labels/sem_seg/masks/{{train,val}}/<name>.png (train ids 0..18, 255 ignore)"
+)
+WHERE = (
+    "register at https://bdd-data.berkeley.edu/ (download page: 10K Images and Segmentation "
+    "labels), unzip both into {f}"
+)
 
 
 def _folder(root: Path) -> Path:
@@ -29,12 +33,17 @@ def _folder(root: Path) -> Path:
 
 def check_bdd100k(root: Path, opts: LoadOptions | None = None) -> None:
     f = _folder(root)
-    for sub in ("images/10k/train", "images/10k/val", "labels/sem_seg/masks/train",
-                "labels/sem_seg/masks/val"):  # fmt: skip
+    for sub in (
+        "images/10k/train",
+        "images/10k/val",
+        "labels/sem_seg/masks/train",
+        "labels/sem_seg/masks/val",
+    ):
         d = f / sub
         if not d.is_dir() or not any(d.iterdir()):
-            raise missing("BDD100K (10k semantic segmentation)", d, LAYOUT.format(f=f),
-                          WHERE.format(f=f))  # fmt: skip
+            raise missing(
+                "BDD100K (10k semantic segmentation)", d, LAYOUT.format(f=f), WHERE.format(f=f)
+            )
 
 
 def _pairs(f: Path, split: str) -> tuple[list[str], list[str]]:
@@ -42,8 +51,9 @@ def _pairs(f: Path, split: str) -> tuple[list[str], list[str]]:
     images = [f / "images/10k" / split / f"{m.stem}.jpg" for m in masks]
     lost = [str(i) for i in images if not i.is_file()]
     if lost:
-        raise missing("BDD100K image for a mask", Path(lost[0]), LAYOUT.format(f=f),
-                      WHERE.format(f=f))  # fmt: skip
+        raise missing(
+            "BDD100K image for a mask", Path(lost[0]), LAYOUT.format(f=f), WHERE.format(f=f)
+        )
     return [str(i.relative_to(f)) for i in images], [str(m.relative_to(f)) for m in masks]
 
 
@@ -52,5 +62,6 @@ def load_bdd100k(root: Path, opts: LoadOptions):
     check_bdd100k(root, opts)
     f = _folder(root)
     layout = SegLayout(ASPECT, DEFAULT_RESOLUTION, NUM_CLASSES, CLASSES)
-    return seg_cached_dataset("bdd100k", f, lambda split: _pairs(f, split), layout, opts,
-                              root / "cache")  # fmt: skip
+    return seg_cached_dataset(
+        "bdd100k", f, lambda split: _pairs(f, split), layout, opts, root / "cache"
+    )

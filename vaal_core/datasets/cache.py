@@ -132,11 +132,18 @@ class CacheKey:
 _WORKER: dict = {}
 
 
-def _init_worker(source, images_path: str, offset: int, resolution: int, done_dir: str,
-                 chunk: int) -> None:  # fmt: skip
+def _init_worker(
+    source, images_path: str, offset: int, resolution: int, done_dir: str, chunk: int
+) -> None:
     torch.set_num_threads(1)
-    _WORKER.update(source=source, fd=os.open(images_path, os.O_WRONLY), offset=offset,
-                   res=resolution, done=Path(done_dir), chunk=chunk)  # fmt: skip
+    _WORKER.update(
+        source=source,
+        fd=os.open(images_path, os.O_WRONLY),
+        offset=offset,
+        res=resolution,
+        done=Path(done_dir),
+        chunk=chunk,
+    )
 
 
 def _decode_chunk(chunk: int) -> int:
@@ -188,8 +195,11 @@ def _build_locked(source, key: CacheKey, folder: Path, workers, rebuild, progres
         manifest = json.loads(manifest_path.read_text())
         if manifest["key"] != key.as_dict():
             if not rebuild:
-                diff = {k: (manifest["key"].get(k), v) for k, v in key.as_dict().items()
-                        if manifest["key"].get(k) != v}  # fmt: skip
+                diff = {
+                    k: (manifest["key"].get(k), v)
+                    for k, v in key.as_dict().items()
+                    if manifest["key"].get(k) != v
+                }
                 raise DatasetError(
                     f"the cache at {folder} was built from other data (differs in "
                     + ", ".join(f"{k}: cached {a!r}, now {b!r}" for k, (a, b) in diff.items())
@@ -223,9 +233,13 @@ def _build_locked(source, key: CacheKey, folder: Path, workers, rebuild, progres
     left = sum(min(chunk, n - i * chunk) for i in todo)
     if todo:
         workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
-        bar = tqdm(total=n, initial=n - left,
-                   desc=f"cache {key.dataset} {key.split} {key.resolution}px", unit="img",
-                   disable=not progress)  # fmt: skip
+        bar = tqdm(
+            total=n,
+            initial=n - left,
+            desc=f"cache {key.dataset} {key.split} {key.resolution}px",
+            unit="img",
+            disable=not progress,
+        )
         args = (source, str(images), _data_offset(images), key.resolution, str(done), chunk)
         if workers == 1:
             _init_worker(*args)
@@ -248,8 +262,11 @@ def _npy_header(path: Path) -> tuple[tuple[int, ...], bool, np.dtype, int]:
     """(shape, fortran_order, dtype, byte offset of the data) of a .npy file."""
     with open(path, "rb") as f:
         version = np.lib.format.read_magic(f)
-        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                       else np.lib.format.read_array_header_2_0)  # fmt: skip
+        read_header = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )
         shape, fortran, dtype = read_header(f)
         return shape, fortran, dtype, f.tell()
 
@@ -373,16 +390,20 @@ class CachedData:
 
     def to(self, device: torch.device) -> CachedData:
         device = torch.device(device)
-        return replace(self, device=device, _train_y=self._train_y.to(device),
-                       _test_y=self._test_y.to(device))  # fmt: skip
+        return replace(
+            self, device=device, _train_y=self._train_y.to(device), _test_y=self._test_y.to(device)
+        )
 
     def with_test_subset(self, idx: np.ndarray | None) -> CachedData:
         if idx is None:
             return self
         base = np.arange(len(self.test)) if self.test_index is None else self.test_index
         sub = base[np.asarray(idx)]
-        return replace(self, test_index=sub,
-                       _test_y=torch.as_tensor(self.test.labels[sub], dtype=torch.long).to(self.device))  # fmt: skip
+        return replace(
+            self,
+            test_index=sub,
+            _test_y=torch.as_tensor(self.test.labels[sub], dtype=torch.long).to(self.device),
+        )
 
 
 def cached_dataset(
@@ -406,11 +427,20 @@ def cached_dataset(
     readers = {}
     for split, src in sources.items():
         key = CacheKey(name, split, resolution, source_hash(src.fingerprint_items()))
-        folder = build_cache(src, key, cache_root, opts.cache_workers, opts.cache_rebuild,
-                             opts.progress)  # fmt: skip
+        folder = build_cache(
+            src, key, cache_root, opts.cache_workers, opts.cache_rebuild, opts.progress
+        )
         readers[split] = CacheReader(folder)
-    return CachedData(name, readers["train"], readers["test"], num_classes, mean, std, out_size,
-                      augment_presets=dict(augment_presets or LARGE_AUGMENT))  # fmt: skip
+    return CachedData(
+        name,
+        readers["train"],
+        readers["test"],
+        num_classes,
+        mean,
+        std,
+        out_size,
+        augment_presets=dict(augment_presets or LARGE_AUGMENT),
+    )
 
 
 def require_disk_cache(name: str, opts: LoadOptions, why: str) -> None:

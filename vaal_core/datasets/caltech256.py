@@ -74,5 +74,15 @@ def load_caltech256(root: Path, opts: LoadOptions):
     }
     size = opts.image_size or 224
     res = opts.cache_resolution or max(size, round(size * 256 / 224))
-    return cached_dataset("caltech256", sources, opts.cache_dir or root / "cache", res, size,
-                          num_classes, IMAGENET_MEAN, IMAGENET_STD, opts, LARGE_AUGMENT)  # fmt: skip
+    return cached_dataset(
+        "caltech256",
+        sources,
+        opts.cache_dir or root / "cache",
+        res,
+        size,
+        num_classes,
+        IMAGENET_MEAN,
+        IMAGENET_STD,
+        opts,
+        LARGE_AUGMENT,
+    )

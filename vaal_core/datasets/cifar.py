@@ -24,11 +24,23 @@ from .cache import ArraySource, cached_dataset
 
 _INFO = {
     # name: (torchvision class, folder, classes, mean, std, url)
-    "cifar10": ("CIFAR10", "cifar-10-batches-py", 10, (0.4914, 0.4822, 0.4465),
-                (0.2470, 0.2435, 0.2616), "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"),
-    "cifar100": ("CIFAR100", "cifar-100-python", 100, (0.5071, 0.4865, 0.4409),
-                 (0.2673, 0.2564, 0.2762), "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"),
-}  # fmt: skip
+    "cifar10": (
+        "CIFAR10",
+        "cifar-10-batches-py",
+        10,
+        (0.4914, 0.4822, 0.4465),
+        (0.2470, 0.2435, 0.2616),
+        "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+    ),
+    "cifar100": (
+        "CIFAR100",
+        "cifar-100-python",
+        100,
+        (0.5071, 0.4865, 0.4409),
+        (0.2673, 0.2564, 0.2762),
+        "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
+    ),
+}
 
 
 def _cls(name: str):
@@ -84,14 +96,32 @@ def _load(name: str, root: Path, opts: LoadOptions):
             "test": ArraySource(test.data, np.asarray(test.targets), files),
         }
         res = max(opts.cache_resolution or 32, size)
-        return cached_dataset(name, sources, opts.cache_dir or root / "cache", res, size, k,
-                              mean, std, opts, SMALL_AUGMENT)  # fmt: skip
+        return cached_dataset(
+            name,
+            sources,
+            opts.cache_dir or root / "cache",
+            res,
+            size,
+            k,
+            mean,
+            std,
+            opts,
+            SMALL_AUGMENT,
+        )
 
     def nchw(a: np.ndarray) -> torch.Tensor:
         return resize_uint8(torch.from_numpy(a).permute(0, 3, 1, 2).contiguous(), size)
 
-    return ImageData(name, nchw(train.data), torch.as_tensor(train.targets, dtype=torch.long),
-                     nchw(test.data), torch.as_tensor(test.targets, dtype=torch.long), k, mean, std)  # fmt: skip
+    return ImageData(
+        name,
+        nchw(train.data),
+        torch.as_tensor(train.targets, dtype=torch.long),
+        nchw(test.data),
+        torch.as_tensor(test.targets, dtype=torch.long),
+        k,
+        mean,
+        std,
+    )
 
 
 for _name in _INFO:

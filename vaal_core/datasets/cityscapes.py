@@ -40,9 +40,27 @@ LABEL_TO_TRAIN_ID: dict[int, int] = {
     32: 17,  # motorcycle
     33: 18,  # bicycle
 }
-CLASSES = ("road", "sidewalk", "building", "wall", "fence", "pole", "traffic light",
-           "traffic sign", "vegetation", "terrain", "sky", "person", "rider", "car", "truck",
-           "bus", "train", "motorcycle", "bicycle")  # fmt: skip
+CLASSES = (
+    "road",
+    "sidewalk",
+    "building",
+    "wall",
+    "fence",
+    "pole",
+    "traffic light",
+    "traffic sign",
+    "vegetation",
+    "terrain",
+    "sky",
+    "person",
+    "rider",
+    "car",
+    "truck",
+    "bus",
+    "train",
+    "motorcycle",
+    "bicycle",
+)
 NUM_CLASSES = 19
 ASPECT = 2.0  # 2048 x 1024
 DEFAULT_RESOLUTION = 512  # cached rows 512 x 1024: half the native resolution (see README)
@@ -60,10 +78,14 @@ def _folder(root: Path) -> Path:
     return root / "cityscapes"
 
 
-LAYOUT = ("{f}/leftImg8bit/{{train,val}}/<city>/<city>_<seq>_<frame>_leftImg8bit.png and "
-          "{f}/gtFine/{{train,val}}/<city>/<city>_<seq>_<frame>_gtFine_labelIds.png")  # fmt: skip
-WHERE = ("register and download leftImg8bit_trainvaltest.zip and gtFine_trainvaltest.zip from "
-         "https://www.cityscapes-dataset.com/downloads/, unzip both into {f}")  # fmt: skip
+LAYOUT = (
+    "{f}/leftImg8bit/{{train,val}}/<city>/<city>_<seq>_<frame>_leftImg8bit.png and "
+    "{f}/gtFine/{{train,val}}/<city>/<city>_<seq>_<frame>_gtFine_labelIds.png"
+)
+WHERE = (
+    "register and download leftImg8bit_trainvaltest.zip and gtFine_trainvaltest.zip from "
+    "https://www.cityscapes-dataset.com/downloads/, unzip both into {f}"
+)
 
 
 def check_cityscapes(root: Path, opts: LoadOptions | None = None) -> None:
@@ -85,8 +107,12 @@ def _pairs(folder: Path, split: str) -> tuple[list[str], list[str]]:
     )
     missing_masks = [t for _, t in pairs if not (folder / t).is_file()]
     if missing_masks:
-        raise missing("Cityscapes label file", folder / missing_masks[0], LAYOUT.format(f=folder),
-                      WHERE.format(f=folder))  # fmt: skip
+        raise missing(
+            "Cityscapes label file",
+            folder / missing_masks[0],
+            LAYOUT.format(f=folder),
+            WHERE.format(f=folder),
+        )
     return [p for p, _ in pairs], [t for _, t in pairs]
 
 
@@ -95,5 +121,6 @@ def load_cityscapes(root: Path, opts: LoadOptions):
     check_cityscapes(root, opts)
     f = _folder(root)
     layout = SegLayout(ASPECT, DEFAULT_RESOLUTION, NUM_CLASSES, CLASSES, label_lut())
-    return seg_cached_dataset("cityscapes", f, lambda split: _pairs(f, split), layout, opts,
-                              root / "cache")  # fmt: skip
+    return seg_cached_dataset(
+        "cityscapes", f, lambda split: _pairs(f, split), layout, opts, root / "cache"
+    )

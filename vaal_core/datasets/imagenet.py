@@ -75,5 +75,15 @@ def load_imagenet(root: Path, opts: LoadOptions):
     }
     size = opts.image_size or 224
     res = opts.cache_resolution or max(size, round(size * 256 / 224))
-    return cached_dataset("imagenet", sources, opts.cache_dir or root / "cache", res, size,
-                          len(classes), MEAN, STD, opts, LARGE_AUGMENT)  # fmt: skip
+    return cached_dataset(
+        "imagenet",
+        sources,
+        opts.cache_dir or root / "cache",
+        res,
+        size,
+        len(classes),
+        MEAN,
+        STD,
+        opts,
+        LARGE_AUGMENT,
+    )

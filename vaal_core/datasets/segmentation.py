@@ -127,8 +127,9 @@ class SegCachedData(CachedData):
 
     def to(self, device: torch.device) -> SegCachedData:
         device = torch.device(device)
-        return replace(self, device=device, _train_y=self._train_y.to(device),
-                       _test_y=self._test_y.to(device))  # fmt: skip
+        return replace(
+            self, device=device, _train_y=self._train_y.to(device), _test_y=self._test_y.to(device)
+        )
 
 
 def seg_cached_dataset(
@@ -168,11 +169,20 @@ def seg_cached_dataset(
     for split in ("train", "test"):
         for kind, src in (("", images[split]), ("-masks", masks[split])):
             key = CacheKey(name, split + kind, res, source_hash(src.fingerprint_items()))
-            folder = build_cache(src, key, root, opts.cache_workers, opts.cache_rebuild,
-                                 opts.progress)  # fmt: skip
+            folder = build_cache(
+                src, key, root, opts.cache_workers, opts.cache_rebuild, opts.progress
+            )
             readers[split + kind] = CacheReader(folder)
     return SegCachedData(
-        name, readers["train"], readers["test"], num_classes, IMAGENET_MEAN, IMAGENET_STD, crop,
-        augment_presets=dict(SEG_AUGMENT), train_masks=readers["train-masks"],
-        test_masks=readers["test-masks"], class_names=class_names,
-    )  # fmt: skip
+        name,
+        readers["train"],
+        readers["test"],
+        num_classes,
+        IMAGENET_MEAN,
+        IMAGENET_STD,
+        crop,
+        augment_presets=dict(SEG_AUGMENT),
+        train_masks=readers["train-masks"],
+        test_masks=readers["test-masks"],
+        class_names=class_names,
+    )

@@ -222,10 +222,12 @@ class Classification(TaskKind):
         Dropout modules), seeded from this cycle's query stream: the same seed, the same samples."""
         bs, rt, seed = ctx.spec.task.eval_batch_size, ctx.spec.runtime, mc_seed(ctx, samples)
         return ctx.memo(
-            "mc", idx,
+            "mc",
+            idx,
             lambda: mc_dropout_summary(ctx.task_model, ctx.batches, idx, bs, rt, samples, seed),
-            samples, passes=samples,
-        )  # fmt: skip
+            samples,
+            passes=samples,
+        )
 
     def mc_entropy(self, ctx, idx, samples):
         mc = self.mc_probabilities(ctx, idx, samples)

@@ -259,11 +259,14 @@ class Segmentation(TaskKind):
         """Per-image entropy and vote entropy of T = `samples` MC-dropout passes, per cycle once."""
         bs, rt, seed = ctx.spec.task.eval_batch_size, ctx.spec.runtime, mc_seed(ctx, samples)
         return ctx.memo(
-            "seg_mc", idx,
-            lambda: seg_mc_scores(ctx.task_model, ctx.batches, idx, bs, rt, samples, seed,
-                                  self.valid_pixels(ctx)),
-            samples, passes=samples,
-        )  # fmt: skip
+            "seg_mc",
+            idx,
+            lambda: seg_mc_scores(
+                ctx.task_model, ctx.batches, idx, bs, rt, samples, seed, self.valid_pixels(ctx)
+            ),
+            samples,
+            passes=samples,
+        )
 
     def mc_entropy(self, ctx, idx, samples):
         mc = self.mc_scores(ctx, idx, samples)
