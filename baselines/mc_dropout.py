@@ -2,7 +2,7 @@
 "Deep Bayesian Active Learning with Image Data", ICML 2017).
 
 Both read one shared summary of T = `baselines.mc_samples` stochastic passes (eval mode except the
-Dropout layers; `Classification.mc_probabilities` in vaal_core/tasks/classification.py), so
+Dropout layers; `QueryContext.mc_summary`, computed by the task kind), so
 running both costs one set of passes.
 """
 
@@ -64,6 +64,6 @@ class DBALStrategy(Strategy):
 
     def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
         unlabeled = ctx.pool.unlabeled
-        mc = ctx.kind.mc_probabilities(ctx, unlabeled, self.options.mc_samples)
+        mc = ctx.mc_summary(unlabeled, self.options.mc_samples)
         ctx.stats["mc_samples"] = mc.samples
         return unlabeled[top_k(bald_score(mc.mean, mc.expected_entropy), budget, ctx.rng)]

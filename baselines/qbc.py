@@ -24,6 +24,6 @@ class QBCStrategy(Strategy):
 
     def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
         unlabeled = ctx.pool.unlabeled
-        mc = ctx.kind.mc_scores(ctx, unlabeled, self.options.mc_samples)
+        mc = ctx.mc_summary(unlabeled, self.options.mc_samples)
         ctx.stats["mc_samples"] = mc.samples
         return unlabeled[top_k(mc.vote_entropy, budget, ctx.rng)]

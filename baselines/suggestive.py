@@ -106,7 +106,7 @@ class SuggestiveAnnotationStrategy(Strategy):
     def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
         unlabeled = ctx.pool.unlabeled
         members, train_s = self._members(ctx)
-        unc = ctx.kind.ensemble_variance(ctx, members, unlabeled)
+        unc = ctx.ensemble_variance(members, unlabeled)
         k = min(len(unlabeled), math.ceil(self.options.candidates_factor * budget))
         cands = top_k(unc, k, ctx.rng)
         desc = ctx.embeddings(unlabeled)

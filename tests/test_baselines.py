@@ -226,9 +226,9 @@ def test_second_request_hits_the_cache(trained):
         assert ctx.embeddings(idx) is emb and len(calls) == n_first
         probs = ctx.probabilities(idx)  # logits came with the embeddings: no further pass
         assert ctx.probabilities(idx) is probs and len(calls) == n_first
-        mc = ctx.kind.mc_probabilities(ctx, idx, 3)
+        mc = ctx.mc_summary(idx, 3)
         n_mc = len(calls)
-        assert ctx.kind.mc_probabilities(ctx, idx, 3) is mc and len(calls) == n_mc > n_first
+        assert ctx.mc_summary(idx, 3) is mc and len(calls) == n_mc > n_first
         assert ctx.image_mc_entropy(idx, 3)[1] == 3 and len(calls) == n_mc  # the same passes
         ctx.probabilities(ctx.pool.labeled)  # another index set is another entry
         assert len(calls) > n_mc and ctx.forward_passes == 5

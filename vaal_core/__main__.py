@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         from .datasets import (
             check_spec_dataset,  # torch: imported once the spec is known to be good
         )
-        from .loop import ActiveLoop, preflight
+        from .loop import ActiveLoop, preflight, run_dir_for
 
         if args.command == "run":
             jobs = [(args.strategy, args.seed)]
@@ -89,11 +90,14 @@ def main(argv: list[str] | None = None) -> int:
                     progress=not args.no_progress,
                     wait=args.wait,
                 ).run()
-        if args.command == "demo":
-            from analysis import report
-
+        if args.command == "run":
+            where = run_dir_for(Path(args.out), spec, args.strategy, args.seed)
+            print(
+                f"\nrun directory: {where}\nnext: python -m analysis report {args.out} --out figures"
+            )
+        else:
             print(f"\n{len(jobs)} runs finished in {time.perf_counter() - t0:.0f}s\n")
-            report(Path(args.out), Path(args.figures))
+            return run_report(Path(args.out), Path(args.figures))
     except ExpectedError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -104,6 +108,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 130
     return 0
+
+
+def run_report(results: Path, figures: Path) -> int:
+    """The demo's report, by the analysis command line in a child process: the engine never
+    imports the layer that reads its logs."""
+    cmd = [sys.executable, "-m", "analysis", "report", str(results), "--out", str(figures)]
+    return subprocess.run(cmd, check=False).returncode
 
 
 if __name__ == "__main__":

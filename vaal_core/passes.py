@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -18,9 +18,15 @@ from torch import nn
 
 from .device import autocast, device_index
 from .spec import RuntimeSpec
+from .view import ImageView
 
-if TYPE_CHECKING:  # annotations only: a pass needs no data view at import time
-    from .batches import Batches
+
+@dataclass(frozen=True)
+class PassOptions:
+    """How a pass over an index set runs: images per chunk and the run's precision/device."""
+
+    batch_size: int
+    runtime: RuntimeSpec
 
 
 @contextlib.contextmanager
@@ -79,7 +85,7 @@ def entropy(p: torch.Tensor) -> torch.Tensor:
 @torch.inference_mode()
 def predict_logits(
     model: nn.Module,
-    batches: Batches,
+    batches: ImageView,
     idx: np.ndarray,
     batch_size: int,
     runtime: RuntimeSpec,

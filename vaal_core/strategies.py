@@ -19,11 +19,12 @@ from torch import nn
 
 from .batches import Batches
 from .device import peak_memory_mb
+from .passes import PassOptions
 from .plugins import load_plugins
 from .pool import Pool
 from .registry import Registry
 from .spec import Spec, SpecError, option_key
-from .tasks import TaskKind
+from .tasks import MCSummary, TaskKind
 
 # What a strategy may declare in `Strategy.needs`: the shared per-cycle computations it reads
 # ("probabilities", "embeddings", "mc_samples") or "training" (it trains networks of its own).
@@ -87,20 +88,77 @@ class QueryContext:
         """A value computed alongside another (or given by a benchmark): kept unless present."""
         self._cache.setdefault(self._key(name, idx, *extra), value)
 
-    # what every strategy may ask, whatever the task kind: the kind computes it
+    # ------------------------------------------------------------------ what a strategy may ask
+    # The task kind computes each answer (its `Inference` methods); the context caches it for
+    # the cycle and counts the forward passes it cost.
+    @property
+    def pass_options(self) -> PassOptions:
+        return PassOptions(self.spec.task.eval_batch_size, self.spec.runtime)
+
+    def logits(self, idx: np.ndarray) -> torch.Tensor:
+        """Logits [N, C] of the task model on images `idx` (eval mode, no augmentation)."""
+        return self.memo(
+            "logits",
+            idx,
+            lambda: self.kind.logits(self.task_model, self.batches, idx, self.pass_options),
+        )
+
     def probabilities(self, idx: np.ndarray) -> torch.Tensor:
         """Softmax of the task model on images `idx` (eval mode, no augmentation), cached per cycle."""
-        return self.kind.probabilities(self, idx)
+        return self.memo("probs", idx, lambda: self.logits(idx).softmax(1), passes=0)
 
     def embeddings(self, idx: np.ndarray) -> torch.Tensor:
         """One feature vector [N, d] per image, as the task kind defines it: the penultimate
-        layer (classification) or the global-average-pooled last feature map (segmentation)."""
-        return self.kind.embeddings(self, idx)
+        layer (classification) or the global-average-pooled last feature map (segmentation).
+        Where the kind's pass also gives logits, a later `probabilities(idx)` costs no pass."""
+
+        def compute() -> torch.Tensor:
+            out = self.kind.embeddings(self.task_model, self.batches, idx, self.pass_options)
+            if out.logits is not None:
+                self.provide("logits", idx, out.logits)
+            return out.features
+
+        return self.memo("embeddings", idx, compute)
+
+    def score_mask(self) -> Any:
+        """The kind's mask of what counts in an image's score, from this cycle's labeled set."""
+        labeled = self.pool.labeled
+        return self.memo(
+            "mask",
+            labeled,
+            lambda: self.kind.score_mask(self.batches, labeled, self.pass_options),
+            passes=0,
+        )
+
+    def mc_summary(self, idx: np.ndarray, samples: int) -> MCSummary:
+        """T = `samples` MC-dropout passes over images `idx`, summarised per image by the task
+        kind, seeded from this cycle's query stream and T alone: every strategy reading them
+        (in any order) sees the same samples, and a cycle pays for them once."""
+        seed = self.derived_seed(_MC_PURPOSE, samples)
+
+        def compute() -> MCSummary:
+            mask = self.score_mask()
+            return self.kind.mc_summary(
+                self.task_model, self.batches, idx, self.pass_options, samples, seed, mask
+            )
+
+        return self.memo("mc", idx, compute, samples, passes=samples)
 
     def image_mc_entropy(self, idx: np.ndarray, samples: int) -> tuple[torch.Tensor, int]:
         """(per-image entropy of the mean of `samples` MC-dropout predictions [N], T): per image,
         or averaged over an image's valid pixels, as the task kind defines it."""
-        return self.kind.mc_entropy(self, idx, samples)
+        mc = self.mc_summary(idx, samples)
+        return mc.entropy, mc.samples
+
+    def ensemble_variance(self, members: list[nn.Module], idx: np.ndarray) -> torch.Tensor:
+        """[N] the members' disagreement on images `idx` (one pass per member, not cached)."""
+        self.forward_passes += len(members)
+        mask = self.score_mask()
+        return self.kind.ensemble_variance(members, self.batches, idx, self.pass_options, mask)
+
+
+# purpose of the MC-dropout passes' seed within a cycle's query stream
+_MC_PURPOSE = 1
 
 
 def check_budget(budget: int, n_unlabeled: int) -> None:

@@ -9,7 +9,16 @@ This import list is the one registration point of the engine's kinds: a new kind
 plus its line here, or a plug-in module ($VAAL_PLUGINS) that calls `register_task_kind`.
 """
 
-from .base import TASKS, Evaluation, TaskKind, get_task, mean_over_valid, register_task_kind
+from .base import (
+    TASKS,
+    Embedded,
+    Evaluation,
+    MCSummary,
+    TaskKind,
+    get_task,
+    mean_over_valid,
+    register_task_kind,
+)
 from .classification import CLASSIFICATION, Classification
 from .segmentation import (
     IGNORE_INDEX,
@@ -25,7 +34,9 @@ __all__ = [
     "SEGMENTATION",
     "TASKS",
     "Classification",
+    "Embedded",
     "Evaluation",
+    "MCSummary",
     "Segmentation",
     "TaskKind",
     "confusion_matrix",

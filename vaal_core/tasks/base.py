@@ -1,20 +1,26 @@
-"""The task-kind interface, its registry, and the one reduction every per-pixel score shares."""
+"""The task-kind interface, its registry, and the one reduction every per-pixel score shares.
+
+A kind answers two sets of questions: how a model of its kind trains and is evaluated (loss,
+batches, metric), and the `Inference` questions strategies ask about a pool (logits,
+embeddings, MC-dropout summaries, ensemble variance). Each inference method takes the model,
+the image view, the indices and the pass options, and returns tensors: a kind never sees a
+strategy or the query context; the context caches what a kind computes.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 import torch
+from torch import nn
 
 from ..errors import SpecError
+from ..passes import PassOptions
 from ..registry import Registry
-
-if TYPE_CHECKING:
-    from ..batches import Batches
-    from ..strategies import QueryContext
+from ..view import ImageView
 
 
 @dataclass
@@ -43,11 +49,28 @@ def mean_over_valid(scores: torch.Tensor, valid: torch.Tensor | None = None) -> 
 
 
 @dataclass(frozen=True)
+class Embedded:
+    """One feature vector per image, and the logits of the same pass where the kind has them
+    (so a later question for probabilities costs no second pass)."""
+
+    features: torch.Tensor  # [N, d]
+    logits: torch.Tensor | None = None  # [N, C]
+
+
+class MCSummary(Protocol):
+    """What T MC-dropout passes leave per image; each kind adds its own fields (classification:
+    the mean softmax and expected entropy for BALD; segmentation: the vote entropy)."""
+
+    entropy: torch.Tensor  # [N] entropy of the mean prediction (averaged over valid pixels)
+    samples: int  # T
+
+
+@dataclass(frozen=True)
 class TaskKind:
     """The interface; each kind's module defines a subclass and registers one instance.
 
-    Inference methods take the cycle's `QueryContext` and memoise through `ctx.memo`, so two
-    strategies (or a strategy and its diagnostics) asking for the same pass pay for it once.
+    The inference methods below are the one contract between strategies (through the query
+    context, which caches their answers per cycle) and a kind.
     """
 
     name: str
@@ -75,14 +98,14 @@ class TaskKind:
     def augment_images(self, fn: Callable, x: torch.Tensor, size: int, generator) -> torch.Tensor:
         raise NotImplementedError
 
-    def train_batch(self, batches: Batches, idx, augment: bool, generator):
+    def train_batch(self, batches: ImageView, idx, augment: bool, generator):
         raise NotImplementedError
 
-    def targets(self, batches: Batches, idx, split: str) -> torch.Tensor:
+    def targets(self, batches: ImageView, idx, split: str) -> torch.Tensor:
         """What the loss compares with: labels [B] or masks [B, H, W], long, on the device."""
         raise NotImplementedError
 
-    def meter(self, batches: Batches, split: str):
+    def meter(self, batches: ImageView, split: str):
         """An accumulator with `update(logits, idx_chunk)` and `result() -> Evaluation`."""
         raise NotImplementedError
 
@@ -91,19 +114,44 @@ class TaskKind:
         return None
 
     # ------------------------------------------------------------------ pool inference
-    def embeddings(self, ctx: QueryContext, idx: np.ndarray) -> torch.Tensor:
-        """One feature vector per image, for embedding strategies (core-set, ...)."""
-        raise NotImplementedError
-
-    def probabilities(self, ctx: QueryContext, idx: np.ndarray) -> torch.Tensor:
-        """Class probabilities [N, C] per image (eval mode, no augmentation)."""
+    def logits(self, model: nn.Module, view: ImageView, idx: np.ndarray, opts: PassOptions):
+        """Logits [N, C] per image (eval mode, no augmentation)."""
         raise NotImplementedError(f"{self.name} tasks have no per-image class probabilities")
 
-    def mc_entropy(
-        self, ctx: QueryContext, idx: np.ndarray, samples: int
-    ) -> tuple[torch.Tensor, int]:
-        """(per-image entropy of the mean of T = `samples` MC-dropout predictions, T)."""
-        raise NotImplementedError
+    def embeddings(
+        self, model: nn.Module, view: ImageView, idx: np.ndarray, opts: PassOptions
+    ) -> Embedded:
+        """One feature vector per image, for embedding strategies (core-set, ...)."""
+        raise NotImplementedError(f"{self.name} tasks define no image embedding")
+
+    def score_mask(self, view: ImageView, labeled: np.ndarray, opts: PassOptions) -> Any:
+        """What restricts an image's score to the parts that count (segmentation: the valid
+        pixels, read from the labeled masks); None when every part counts."""
+        return None
+
+    def mc_summary(
+        self,
+        model: nn.Module,
+        view: ImageView,
+        idx: np.ndarray,
+        opts: PassOptions,
+        samples: int,
+        seed: int,
+        mask: Any = None,
+    ) -> MCSummary:
+        """T = `samples` MC-dropout passes seeded by `seed` alone, summarised per image."""
+        raise NotImplementedError(f"{self.name} tasks define no MC-dropout summary")
+
+    def ensemble_variance(
+        self,
+        models: list[nn.Module],
+        view: ImageView,
+        idx: np.ndarray,
+        opts: PassOptions,
+        mask: Any = None,
+    ) -> torch.Tensor:
+        """[N] disagreement of an ensemble: the members' softmax variance, mean over classes."""
+        raise NotImplementedError(f"{self.name} tasks define no ensemble variance")
 
     def aggregate(self, scores: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
         """Image-level scores from per-pixel (or already per-image) scores."""
@@ -121,12 +169,3 @@ def register_task_kind(kind: TaskKind) -> TaskKind:
 
 def get_task(name: str) -> TaskKind:
     return TASKS.get(name)
-
-
-def mc_seed(ctx: QueryContext, samples: int) -> int:
-    """The seed of a cycle's MC-dropout passes: this cycle's query stream and T alone, so every
-    strategy reading them (and any order of asking) sees the same samples."""
-    return ctx.derived_seed(_MC_PURPOSE, samples)
-
-
-_MC_PURPOSE = 1

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -39,11 +38,8 @@ from ..passes import (
     predict_logits,
 )
 from ..spec import RuntimeSpec
-from .base import Evaluation, TaskKind, mc_seed, register_task_kind
-
-if TYPE_CHECKING:  # annotations only: at run time inference needs no data view
-    from ..batches import Batches
-    from ..strategies import QueryContext
+from ..view import ImageView
+from .base import Embedded, Evaluation, TaskKind, register_task_kind
 
 
 def last_linear(model: nn.Module) -> nn.Linear:
@@ -59,7 +55,7 @@ def last_linear(model: nn.Module) -> nn.Linear:
 
 @torch.inference_mode()
 def logits_and_embeddings(
-    model: nn.Module, batches: Batches, idx: np.ndarray, batch_size: int, runtime: RuntimeSpec
+    model: nn.Module, batches: ImageView, idx: np.ndarray, batch_size: int, runtime: RuntimeSpec
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(logits [N, C], penultimate features [N, d]) in one eval-mode pass, float32 on the device."""
     feats: list[torch.Tensor] = []
@@ -86,6 +82,11 @@ class MCProbabilities:
     mean: torch.Tensor  # [N, C] mean softmax over the passes
     expected_entropy: torch.Tensor  # [N] mean over passes of each pass's predictive entropy
     samples: int  # T
+
+    @property
+    def entropy(self) -> torch.Tensor:
+        """[N] entropy of the mean prediction (max-entropy's score)."""
+        return entropy(self.mean)
 
 
 @contextlib.contextmanager
@@ -127,7 +128,7 @@ def mc_passes(
 @torch.inference_mode()
 def mc_dropout_summary(
     model: nn.Module,
-    batches: Batches,
+    batches: ImageView,
     idx: np.ndarray,
     batch_size: int,
     runtime: RuntimeSpec,
@@ -156,7 +157,7 @@ def mc_dropout_summary(
 class AccuracyMeter:
     """Top-1 accuracy: predictions kept on the device, compared with the labels once."""
 
-    def __init__(self, batches: Batches, split: str):
+    def __init__(self, batches: ImageView, split: str):
         self.batches, self.split = batches, split
         self.preds: list[torch.Tensor] = []
         self.idx: list[torch.Tensor] = []
@@ -195,43 +196,19 @@ class Classification(TaskKind):
         return np.bincount(labels[selected], minlength=num_classes).tolist()
 
     # ------------------------------------------------------------------ pool inference
-    def logits(self, ctx: QueryContext, idx: np.ndarray) -> torch.Tensor:
-        """Logits [N, C] of images `idx`; one pass per cycle, shared with `embeddings`."""
-        bs, rt = ctx.spec.task.eval_batch_size, ctx.spec.runtime
-        return ctx.memo(
-            "logits", idx, lambda: predict_logits(ctx.task_model, ctx.batches, idx, bs, rt)
-        )
+    def logits(self, model, view, idx, opts):
+        return predict_logits(model, view, idx, opts.batch_size, opts.runtime)
 
-    def probabilities(self, ctx, idx):
-        return ctx.memo("probs", idx, lambda: self.logits(ctx, idx).softmax(1), passes=0)
+    def embeddings(self, model, view, idx, opts):
+        """Penultimate-layer features [N, d] (the input of the last nn.Linear), with the logits
+        of the same eval-mode pass."""
+        logits, feats = logits_and_embeddings(model, view, idx, opts.batch_size, opts.runtime)
+        return Embedded(feats, logits)
 
-    def embeddings(self, ctx, idx):
-        """Penultimate-layer features [N, d] (the input of the last nn.Linear), computed in the
-        same eval-mode pass as the logits: a later `probabilities(idx)` costs no forward pass."""
-        bs, rt = ctx.spec.task.eval_batch_size, ctx.spec.runtime
-
-        def both() -> torch.Tensor:
-            logits, feats = logits_and_embeddings(ctx.task_model, ctx.batches, idx, bs, rt)
-            ctx.provide("logits", idx, logits)
-            return feats
-
-        return ctx.memo("embeddings", idx, both)
-
-    def mc_probabilities(self, ctx: QueryContext, idx: np.ndarray, samples: int) -> MCProbabilities:
-        """Mean softmax and mean entropy of T = `samples` MC-dropout passes (eval mode except the
-        Dropout modules), seeded from this cycle's query stream: the same seed, the same samples."""
-        bs, rt, seed = ctx.spec.task.eval_batch_size, ctx.spec.runtime, mc_seed(ctx, samples)
-        return ctx.memo(
-            "mc",
-            idx,
-            lambda: mc_dropout_summary(ctx.task_model, ctx.batches, idx, bs, rt, samples, seed),
-            samples,
-            passes=samples,
-        )
-
-    def mc_entropy(self, ctx, idx, samples):
-        mc = self.mc_probabilities(ctx, idx, samples)
-        return entropy(mc.mean), mc.samples
+    def mc_summary(self, model, view, idx, opts, samples, seed, mask=None) -> MCProbabilities:
+        """Mean softmax and mean entropy of T = `samples` MC-dropout passes (eval mode except
+        the Dropout modules), seeded by `seed` alone: the same seed, the same samples."""
+        return mc_dropout_summary(model, view, idx, opts.batch_size, opts.runtime, samples, seed)
 
 
 CLASSIFICATION = register_task_kind(

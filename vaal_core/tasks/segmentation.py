@@ -29,7 +29,6 @@ one score per image.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -40,11 +39,8 @@ from ..augment import PAIR_AUGMENTATIONS
 from ..device import autocast
 from ..passes import eval_mode, index_chunks, mc_dropout_mode
 from ..spec import RuntimeSpec
-from .base import Evaluation, TaskKind, mc_seed, mean_over_valid, register_task_kind
-
-if TYPE_CHECKING:  # annotations only: at run time inference needs no data view
-    from ..batches import Batches
-    from ..strategies import QueryContext
+from ..view import ImageView
+from .base import Embedded, Evaluation, TaskKind, mean_over_valid, register_task_kind
 
 IGNORE_INDEX = 255
 
@@ -79,7 +75,7 @@ def iou_from_confusion(cm: torch.Tensor | np.ndarray) -> tuple[float, list[float
 class ConfusionMeter:
     """mIoU: one [C, C] confusion matrix summed on the device over every batch of the set."""
 
-    def __init__(self, batches: Batches, split: str):
+    def __init__(self, batches: ImageView, split: str):
         self.batches, self.split = batches, split
         self.cm: torch.Tensor | None = None
 
@@ -119,7 +115,7 @@ def pooled(features: torch.Tensor) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def void_mask(batches: Batches, labeled: np.ndarray, batch_size: int) -> torch.Tensor | None:
+def void_mask(batches: ImageView, labeled: np.ndarray, batch_size: int) -> torch.Tensor | None:
     """[H, W] bool, True where a pixel counts (see the module docstring); None without labels."""
     counts, n = None, 0
     for chunk in index_chunks(labeled, batch_size):
@@ -134,7 +130,7 @@ def void_mask(batches: Batches, labeled: np.ndarray, batch_size: int) -> torch.T
 
 @torch.inference_mode()
 def gap_embeddings(
-    model: nn.Module, batches: Batches, idx: np.ndarray, batch_size: int, runtime: RuntimeSpec
+    model: nn.Module, batches: ImageView, idx: np.ndarray, batch_size: int, runtime: RuntimeSpec
 ) -> torch.Tensor:
     """Global-average-pooled last feature map [N, d] (eval mode, no augmentation)."""
     out = []
@@ -157,7 +153,7 @@ class SegMCScores:
 @torch.inference_mode()
 def seg_mc_scores(
     model: nn.Module,
-    batches: Batches,
+    batches: ImageView,
     idx: np.ndarray,
     batch_size: int,
     runtime: RuntimeSpec,
@@ -192,7 +188,7 @@ def seg_mc_scores(
 @torch.inference_mode()
 def seg_ensemble_variance(
     models: list[nn.Module],
-    batches: Batches,
+    batches: ImageView,
     idx: np.ndarray,
     batch_size: int,
     runtime: RuntimeSpec,
@@ -242,41 +238,22 @@ class Segmentation(TaskKind):
         return ConfusionMeter(batches, split)
 
     # ------------------------------------------------------------------ pool inference
-    def embeddings(self, ctx, idx):
-        """Global-average-pooled last feature map [N, d], one pass per cycle."""
-        bs, rt = ctx.spec.task.eval_batch_size, ctx.spec.runtime
-        return ctx.memo(
-            "pooled", idx, lambda: gap_embeddings(ctx.task_model, ctx.batches, idx, bs, rt)
-        )
+    def embeddings(self, model, view, idx, opts):
+        """Global-average-pooled last feature map [N, d]."""
+        return Embedded(gap_embeddings(model, view, idx, opts.batch_size, opts.runtime))
 
-    def valid_pixels(self, ctx: QueryContext) -> torch.Tensor | None:
+    def score_mask(self, view, labeled, opts) -> torch.Tensor | None:
         """[H, W] mask of the pixels that count in an image's score (pixels void in at least
         half of the labeled masks are left out; see the module docstring)."""
-        labeled, bs = ctx.pool.labeled, ctx.spec.task.eval_batch_size
-        return ctx.memo("valid", labeled, lambda: void_mask(ctx.batches, labeled, bs), passes=0)
+        return void_mask(view, labeled, opts.batch_size)
 
-    def mc_scores(self, ctx: QueryContext, idx: np.ndarray, samples: int) -> SegMCScores:
-        """Per-image entropy and vote entropy of T = `samples` MC-dropout passes, per cycle once."""
-        bs, rt, seed = ctx.spec.task.eval_batch_size, ctx.spec.runtime, mc_seed(ctx, samples)
-        return ctx.memo(
-            "seg_mc",
-            idx,
-            lambda: seg_mc_scores(
-                ctx.task_model, ctx.batches, idx, bs, rt, samples, seed, self.valid_pixels(ctx)
-            ),
-            samples,
-            passes=samples,
-        )
+    def mc_summary(self, model, view, idx, opts, samples, seed, mask=None) -> SegMCScores:
+        """Per-image entropy and vote entropy of T = `samples` MC-dropout passes."""
+        return seg_mc_scores(model, view, idx, opts.batch_size, opts.runtime, samples, seed, mask)
 
-    def mc_entropy(self, ctx, idx, samples):
-        mc = self.mc_scores(ctx, idx, samples)
-        return mc.entropy, mc.samples
-
-    def ensemble_variance(self, ctx: QueryContext, members: list[nn.Module], idx: np.ndarray):
+    def ensemble_variance(self, models, view, idx, opts, mask=None):
         """[N] per-image mean of the members' per-pixel variance over the valid pixels."""
-        ctx.forward_passes += len(members)
-        bs, rt = ctx.spec.task.eval_batch_size, ctx.spec.runtime
-        return seg_ensemble_variance(members, ctx.batches, idx, bs, rt, self.valid_pixels(ctx))
+        return seg_ensemble_variance(models, view, idx, opts.batch_size, opts.runtime, mask)
 
 
 SEGMENTATION = register_task_kind(
