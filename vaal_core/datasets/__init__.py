@@ -1,6 +1,6 @@
 """Datasets by name: real torchvision loaders, in memory (small) or through a disk cache (large)."""
 
-from . import bdd100k, caltech256, cifar, cityscapes, imagenet, mnist  # noqa: F401 - registration
+from . import bdd100k, caltech256, cifar, cityscapes, imagefolder, imagenet, mnist  # noqa: F401 - registration
 from .base import (
     DATASETS,
     DatasetError,
