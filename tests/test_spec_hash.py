@@ -31,6 +31,7 @@ SHIPPED = {
     "experiments/cifar10.yaml": "2d100e57eb58",
     "experiments/cifar100.yaml": "e360df576234",
     "experiments/cityscapes.yaml": "ea9d2629f8e5",
+    "experiments/imagefolder.yaml": "6b683a4616bc",
     "experiments/imagenet.yaml": "fbe299c5cccb",
     "experiments/mnist.yaml": "16da3c570094",
     "experiments/ablations/caltech256_biased20.yaml": "e92e1d7c40ad",
