@@ -82,7 +82,10 @@ TEST_WORKERS ?= 2
 test: lint
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup tests
 
+# `make figures`: the results folder checked (one error line, exit 2, when it holds no runs), then
+# the notebook draws every figure of analysis.FIGURES into $(FIGURES)
 figures: $(STAMP)
+	$(PY) -m analysis figures $(RESULTS) --list
 	mkdir -p $(FIGURES)
 	RESULTS_DIR=$(abspath $(RESULTS)) FIGURES_DIR=$(abspath $(FIGURES)) \
 		$(VENV)/bin/jupyter nbconvert --to notebook --execute plots/plots.ipynb \

@@ -13,9 +13,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .canvas import NoFigure, captioned_figure, label_axes_plain, new_figure
 from .stats import TOPLINE, percent_scale, summarize
+from .style import metric_axis_label, sort_strategies, strategy_color, strategy_label
 
 __all__ = ["labels_to_reach", "label_efficiency", "label_efficiency_figure", "default_target"]
+
+NO_EFFICIENCY = "no experiment with {baseline} and another strategy under {root}: run `make demo`"
 
 _COLS = ["experiment", "dataset", "metric", "strategy", "target", "labels", "reached", "note"]
 
@@ -80,30 +84,25 @@ def label_efficiency_figure(
     """Labels needed vs target metric, one panel per experiment, a line per strategy.
 
     Targets span the baseline's mean curve from its first to its last budget; returns `Captioned`.
+    Raises NoFigure when no experiment has the baseline and another strategy.
     """
-    from .plotting import (  # plotting imports stats; keep this module importable on its own
-        _empty_panel,
-        _label_axes_plain,
-        _new_figure,
-        _sort_strategies,
-        captioned_figure,
-        strategy_color,
-        strategy_label,
-    )
-
     curves = df[df["strategy"] != TOPLINE]
     experiments = sorted(
-        e for e, exp in curves.groupby("experiment") if (exp["strategy"] == baseline).any()
+        e
+        for e, exp in curves.groupby("experiment")
+        if (exp["strategy"] == baseline).any() and exp["strategy"].nunique() > 1
     )
-    fig, axes = _new_figure(max(1, len(experiments)))
-    missing = []
-    for ax, experiment in zip(axes, experiments, strict=False):
+    if not experiments:
+        raise NoFigure(NO_EFFICIENCY.format(baseline=baseline, root=root))
+    fig, axes = new_figure(len(experiments))
+    missing: list[str] = []
+    for ax, experiment in zip(axes, experiments, strict=True):
         exp = curves[curves["experiment"] == experiment]
         scale = percent_scale(exp["value"])
         base = summarize(exp[exp["strategy"] == baseline]).sort_values("n_labeled")["mean"]
         targets = np.linspace(base.iloc[0], base.iloc[-1], n_targets)
-        for strategy in _sort_strategies(exp["strategy"]):
-            table = pd.concat([label_efficiency(exp, t, baseline) for t in targets])
+        table = pd.concat([label_efficiency(exp, t, baseline) for t in targets])
+        for strategy in sort_strategies(exp["strategy"]):
             mine = table[table["strategy"] == strategy]
             ax.plot(
                 mine["target"] * scale,
@@ -113,11 +112,9 @@ def label_efficiency_figure(
                 color=strategy_color(strategy),
                 label=strategy_label(strategy),
             )
-        _label_axes_plain(ax, experiment, f"Target {exp['metric'].iloc[0]} (%)", "Labels needed")
-    if not experiments:
-        _empty_panel(axes[0], f"no runs with {baseline} yet under {root}:\nrun `make demo`")
-        axes[0].set_title("Label efficiency")
-        missing.append(f"no runs with {baseline} under {root}: run `make demo`")
+        name = str(exp["metric"].iloc[0])
+        metric = metric_axis_label(name, scale == 100 or "percent" in name)
+        label_axes_plain(ax, experiment, f"Target: {metric}", "Labels needed (images)")
     body = [
         "Labels each strategy needs to reach a target metric, read off its mean curve over seeds",
         "by linear interpolation between the budgets that bracket the target (no band: the",

@@ -8,9 +8,10 @@ markdown, LaTeX booktabs), so a paper or another tool never has to parse cycles.
 - `aubc.{csv,md,tex}`: area under the budget curve per experiment x strategy (complete runs);
 - `paper_vs_reproduction.{csv,md,tex}`: `analysis.paper_table` (every paper reference point).
 
-CSV files hold raw numbers in the metric's logged units; markdown and LaTeX show percent.
-A results folder without runs gives the same files with headers only (and a note), so a notebook
-or Makefile on a fresh clone runs through; a folder that does not exist is an error.
+Every table shows percentages (accuracy 97.1, not 0.971): the CSV files as numbers with a `unit`
+column, markdown and LaTeX as text; only records.csv/parquet keep the values as logged.
+`export()` on a folder without runs writes the same files with headers only (and a note); the
+`python -m analysis export` command refuses such a folder, as every analysis command does.
 """
 
 from __future__ import annotations
@@ -90,6 +91,21 @@ def _pm(mean: float, std: float, n: int, scale: float) -> str:
         return "n/a"
     cell = f"{mean * scale:.2f}"
     return f"{cell} ± {std * scale:.2f}" if n >= 2 and pd.notna(std) else f"{cell} (n=1)"
+
+
+def _in_percent(table: pd.DataFrame, scales: dict[str, float]) -> pd.DataFrame:
+    """A summary/AUBC table as its CSV holds it: mean, std and ci95 in percent where the metric is
+    logged as a fraction (accuracy 97.1, not 0.971), the labeled fraction as a percentage, and a
+    `unit` column saying which."""
+    out = table.copy()
+    scale = out["experiment"].astype(str).map(scales).fillna(1.0).astype(float)
+    for col in ("mean", "std", "ci95"):
+        out[col] = pd.to_numeric(out[col], errors="coerce") * scale
+    is_percent = (scale == 100) | out["metric"].astype(str).str.contains("percent")
+    out.insert(out.columns.get_loc("mean"), "unit", np.where(is_percent, "%", "as logged"))
+    if "fraction" in out:
+        out.insert(out.columns.get_loc("fraction"), "labeled (%)", out.pop("fraction") * 100)
+    return out
 
 
 def _scales(df: pd.DataFrame) -> dict[str, float]:
@@ -192,14 +208,14 @@ def export(
     scales = _scales(df)
     summary = summary_table(df)
     written += _write_table(
-        summary,
+        _in_percent(summary, scales),
         _summary_display(summary, scales),
         out / "summary",
         "mean +- std over seeds per experiment, strategy and budget",
     )
     aubc = aubc_table(df)
     written += _write_table(
-        aubc,
+        _in_percent(aubc, scales),
         _aubc_display(aubc, scales),
         out / "aubc",
         "area under the budget curve (complete runs), mean +- std over seeds",

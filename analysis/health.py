@@ -1,4 +1,4 @@
-"""Whether the task model fit its own labeled set, cycle by cycle (issue 17).
+"""Whether the task model fit its own labeled set, cycle by cycle.
 
 A task model that does not fit the images it was trained on makes that cycle's test metric a
 measure of training luck, not of the labeled set a strategy selected. The engine records
@@ -10,6 +10,8 @@ measure of training luck, not of the labeled set a strategy selected. The engine
 from __future__ import annotations
 
 import pandas as pd
+
+from .style import strategy_label
 
 __all__ = ["unhealthy_cycles", "health_warnings"]
 
@@ -28,8 +30,6 @@ def unhealthy_cycles(df: pd.DataFrame) -> pd.DataFrame:
 
 def health_warnings(df: pd.DataFrame) -> list[str]:
     """One line per unhealthy cycle, naming the strategy as the legends do."""
-    from .plotting import strategy_label  # plotting imports this module's users; keep it lazy
-
     lines = []
     for r in unhealthy_cycles(df).itertuples():
         where = f"{r.experiment}: {strategy_label(r.strategy)} seed {r.seed} cycle {r.cycle}"

@@ -15,13 +15,19 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .plotting import _sort_strategies, dataset_name, plot_curves, save_figure
+from .canvas import NoFigure, save_figure
+from .curves import plot_curves
 from .reference import dataset_key
 from .stats import TOPLINE, aubc, percent_scale
+from .style import dataset_name, sort_strategies
 
 __all__ = ["protocol_runs", "protocol_table", "protocol_figure"]
 
 PROTOCOL_ORDER = ["paper", "release", "modern", "standard"]
+PROTOCOL_HOW = (
+    "run one spec under two protocols, e.g. `python -m vaal_core demo experiments/mnist.yaml "
+    "--protocol paper` beside `make demo`"
+)
 
 
 def _base_experiment(name: str) -> str:
@@ -75,7 +81,7 @@ def protocol_table(
         per_run = aubc(at)
         per_run = per_run[per_run["complete"].astype(bool)]
         base = per_run[per_run["strategy"] == baseline].groupby("seed")["aubc"].mean()
-        for strategy in _sort_strategies(at["strategy"]):
+        for strategy in sort_strategies(at["strategy"]):
             mine = at[at["strategy"] == strategy]
             last = mine[mine["n_labeled"] == mine["n_labeled"].max()]
             own = per_run[per_run["strategy"] == strategy].groupby("seed")["aubc"].mean()
@@ -97,20 +103,19 @@ def protocol_table(
 def protocol_figure(
     df: pd.DataFrame, dataset: str, experiment: str | None = None, out: str | Path | None = None
 ) -> Figure:
-    """Learning curves of the dataset, one panel per protocol, y axes shared."""
+    """Learning curves of the dataset, one panel per protocol, y axes shared.
+
+    Raises NoFigure when the dataset has no runs."""
     runs = protocol_runs(df, dataset, experiment)
-    if runs.empty:
-        fig = plot_curves(runs, datasets=[dataset])
-        fig.axes[0].set_title(f"{dataset_name(dataset)}: no runs under any protocol")
-    else:
-        # one panel per "experiment": the protocol name (panels in alphabetical order)
-        panels = runs.assign(experiment=[f"protocol {p}" for p in runs["protocol"]])
-        fig = plot_curves(panels, datasets=[dataset])
-        shown = [ax for ax in fig.axes if ax.get_visible()]
-        low = min(ax.get_ylim()[0] for ax in shown)
-        high = max(ax.get_ylim()[1] for ax in shown)
-        for ax in shown:
-            ax.set_ylim(low, high)
+    if runs.empty or runs[runs["strategy"] != TOPLINE].empty:
+        raise NoFigure(f"{dataset_name(dataset)}: no runs under any protocol: {PROTOCOL_HOW}")
+    # one panel per "experiment": the protocol name (panels in alphabetical order)
+    panels = runs.assign(experiment=[f"protocol {p}" for p in runs["protocol"]])
+    fig = plot_curves(panels, datasets=[dataset])
+    low = min(ax.get_ylim()[0] for ax in fig.axes)
+    high = max(ax.get_ylim()[1] for ax in fig.axes)
+    for ax in fig.axes:
+        ax.set_ylim(low, high)
     if out is not None:
         save_figure(fig, out)
     return fig

@@ -8,29 +8,17 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from .ablations import vaal_ablation_table
-from .efficiency import label_efficiency, label_efficiency_figure
-from .expected import ABLATION_FAMILIES
+from .efficiency import label_efficiency
+from .figures import Drawn, draw_figures
 from .health import health_warnings
-from .plotting import (
-    _sort_strategies,
-    ablation_figure,
-    dataset_name,
-    plot_curves,
-    plot_query_classes,
-    plot_sampling_time,
-    plot_vaal_diagnostics,
-    sampling_time_figure,
-    save_figure,
-    strategy_label,
-)
-from .queries import chance_warnings, class_shares
-from .reference import load_reference
-from .runs import QS_PREFIX, load_runs
+from .queries import chance_warnings
+from .runs import load_runs
 from .stats import (
     FAMILY,
     TOPLINE,
@@ -43,8 +31,9 @@ from .stats import (
     verdicts,
     win_tie_loss,
 )
+from .style import dataset_name, sort_strategies, strategy_label
 
-__all__ = ["report", "markdown_table"]
+__all__ = ["report", "build_report", "Report", "REPORT_FILE", "markdown_table"]
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
@@ -82,7 +71,7 @@ def _summary_table(exp: pd.DataFrame, scale: float) -> str:
 
 
 def _strategies(exp: pd.DataFrame) -> list[str]:
-    return _sort_strategies(exp["strategy"])
+    return sort_strategies(exp["strategy"])
 
 
 def _aubc_table(exp: pd.DataFrame, scale: float) -> str:
@@ -296,27 +285,48 @@ def _vaal_ablation_section(df: pd.DataFrame) -> list[str]:
     ]
 
 
-def report(
-    root: str | Path,
-    out_dir: str | Path = "figures",
-    baseline: str = "random",
-    verbose: bool = True,
-    figures: bool = True,
-) -> str:
-    """Markdown report of every experiment under `root`; figures go to `out_dir`.
+REPORT_FILE = "report.md"
 
-    Writes `<experiment>.png/.pdf` (curves) per experiment, `ablation_<family>` per ablation
-    family run, `sampling_time` (bars) and `sampling_time_table` (+ caption .txt),
-    `vaal_diagnostics` and `query_classes` when the records carry what they need. Warns (one line
-    per VAAL cycle) where the discriminator's AUC lies inside its chance band. Prints the markdown
-    if `verbose`; `figures=False` gives the tables alone.
-    """
+
+@dataclass
+class Report:
+    """The markdown of a report and every file written with it (report.md first)."""
+
+    text: str
+    files: list[Path] = field(default_factory=list)
+
+    def _repr_markdown_(self) -> str:
+        return self.text
+
+
+def _figure_section(drawn: list[Drawn], out_dir: Path) -> list[str]:
+    lines = ["## Figures", ""]
+    for d in drawn:
+        for stem in d.figures:
+            lines.append(f"- {stem}: {out_dir / stem}.png (.pdf, caption .txt)")
+    if not any(d.figures for d in drawn):
+        lines.append("_none: the runs allow no figure yet_")
+    skipped = [d.not_drawn for d in drawn if d.not_drawn]
+    if skipped:
+        lines += ["", "## Figures not drawn", ""] + [f"- {s}" for s in skipped]
+    return lines + [""]
+
+
+def build_report(
+    root: str | Path,
+    out_dir: str | Path | None = None,
+    baseline: str = "random",
+    figures: bool = True,
+) -> Report:
+    """The report of every experiment under `root`; with `out_dir`, written there as report.md
+    beside every figure of `analysis.figures.FIGURES` the runs allow (`figures=False`: tables
+    only)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         df = load_runs(root)
     lines = [f"# VAAL reproduction report: {root}", ""]
     if caught:
-        lines += ["Log issues:", ""] + [f"- {w.message}" for w in caught] + [""]
+        lines += ["Run log warnings:", ""] + [f"- {w.message}" for w in caught] + [""]
     unhealthy = health_warnings(df)
     if unhealthy:
         lines += ["## Task model did not fit its labeled set", ""]
@@ -328,34 +338,31 @@ def report(
     for _, exp in df.groupby("experiment", sort=True):
         lines += _experiment_section(exp, baseline)
     lines += _vaal_ablation_section(df)
-    if figures:
-        written = _write_figures(df, root, Path(out_dir))
-        lines += ["## Figures written", ""] + [f"- {p}" for p in written]
-    text = "\n".join(lines) + "\n"
+    files: list[Path] = []
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if figures:
+            drawn = draw_figures(df, root, out_dir)
+            files += [f for d in drawn for f in d.files]
+            lines += _figure_section(drawn, out_dir)
+    text = "\n".join(lines).rstrip("\n") + "\n"
+    if out_dir is not None:
+        (out_dir / REPORT_FILE).write_text(text)
+        files.insert(0, out_dir / REPORT_FILE)
+    return Report(text, files)
+
+
+def report(
+    root: str | Path,
+    out_dir: str | Path | None = None,
+    baseline: str = "random",
+    verbose: bool = True,
+    figures: bool = True,
+) -> str:
+    """Markdown report of every experiment under `root` (see `build_report`); printed when
+    `verbose`. With `out_dir`, report.md and the figures are written there."""
+    text = build_report(root, out_dir, baseline, figures).text
     if verbose:
         print(text)
     return text
-
-
-def _write_figures(df: pd.DataFrame, root: str | Path, out_dir: Path) -> list[Path]:
-    """Every figure the records allow; returns the files written."""
-    written: list[Path] = []
-    for experiment, exp in df.groupby("experiment", sort=True):
-        ref = load_reference(exp["dataset"].iloc[0])
-        fig = plot_curves(exp, reference=ref if len(ref) else None)
-        written += save_figure(fig, out_dir / str(experiment))
-    for name in ABLATION_FAMILIES:
-        if df["ablation"].map(ABLATION_FAMILIES[name].matches).any():
-            written += ablation_figure(df, name, root=root).save(out_dir / f"ablation_{name}")
-    if (df["strategy"] == "random").any():
-        written += label_efficiency_figure(df, root=root).save(out_dir / "label_efficiency")
-    if (df["strategy"] != TOPLINE).any():
-        written += save_figure(plot_sampling_time(df), out_dir / "sampling_time")
-        written += sampling_time_figure(df, root=root).save(out_dir / "sampling_time_table")
-    if QS_PREFIX + "disc_auc" in df or QS_PREFIX + "active_units" in df:
-        vaal = df[df["strategy"] == "vaal"]
-        if len(vaal) and vaal.filter(like=QS_PREFIX).notna().any().any():
-            written += save_figure(plot_vaal_diagnostics(df), out_dir / "vaal_diagnostics")
-    if len(class_shares(df)):
-        written += save_figure(plot_query_classes(df), out_dir / "query_classes")
-    return written

@@ -28,6 +28,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from vaal_core.errors import ExpectedError
+
 __all__ = ["RunLogError", "load_runs", "ablation_kind", "COLUMNS", "HEALTH_FIELDS", "QS_PREFIX"]
 
 HOW_TO_RUN = (
@@ -62,7 +64,7 @@ _OPTIONAL = [
     "label_noise_flipped",
     "labeled_sha1",
 ]
-# Training health of the task model, per cycle (issue 17); older records lack them: unknown.
+# Training health of the task model, per cycle; older records lack them: unknown.
 HEALTH_FIELDS: dict[str, str] = {
     "train_loss": "float64",
     "train_fit": "float64",
@@ -85,7 +87,7 @@ ABLATION_PREFIX = "ablation_"
 _HASH_EXEMPT = {"full"}
 
 
-class RunLogError(RuntimeError):
+class RunLogError(ExpectedError, RuntimeError):
     """Run logs that cannot be analysed as they are; the message says where and what to do."""
 
 
@@ -168,7 +170,9 @@ def _hardware(run_dir: Path, device: object) -> str:
         return str(env["gpu"])
     cpu = env.get("cpu_model") or env.get("processor") or env.get("device") or device or "unknown"
     threads = env.get("num_threads")
-    return f"{cpu} ({threads} threads)" if threads else str(cpu)
+    if not threads:
+        return str(cpu)
+    return f"{cpu} ({threads} thread{'' if int(threads) == 1 else 's'})"
 
 
 def _flatten_query_stats(frame: pd.DataFrame) -> pd.DataFrame:

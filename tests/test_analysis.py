@@ -344,7 +344,9 @@ def test_paper_figure_caption_lists_missing_runs(tmp_path):
     assert want in cap.missing
     assert "CIFAR10: vaal has 2/5 complete seeds" in cap.missing
     assert all(m in cap.caption for m in cap.missing)
-    assert [ax.get_ylabel() for ax in cap.figure.axes[:3]] == ["Accuracy (%)"] * 3  # empty too
+    # one panel per dataset with runs (CIFAR10 here), never an empty one; units on both axes
+    assert [ax.get_ylabel() for ax in cap.figure.axes] == ["Test accuracy (%)"]
+    assert [ax.get_xlabel() for ax in cap.figure.axes] == ["Labeled data (%)"]
     # ablation runs of MNIST never enter the main curves
     demo = analysis.paper_figure(df, ["MNIST"], root="R")
     assert demo.missing == [] and "nothing expected is missing" in demo.caption
@@ -361,15 +363,12 @@ def test_ablation_figure_groups_by_experiment_name(tmp_path):
     own = analysis.ablation_figure(df, "vaal")
     labels = _legend_texts(own.figure)
     assert "VAAL, adversary off (adversary_param 0)" in labels
-    assert "VAAL (ours) (no ablation)" in labels  # the standard demo_mnist VAAL, dashed
-    empty = analysis.ablation_figure(df[df["ablation"].isna()], "budget")
-    assert "ablation_budget_small_mnist: not run" in empty.caption  # suggested for main datasets
-    assert "ablation_budget_small_cifar10: not run" in empty.caption
-    nothing = analysis.ablation_figure(df.iloc[:0], "budget")
-    # no runs at all: the shipped ablation specs are listed, each with a command that exists
-    assert "ablation_budget_small_mnist: not run (`make ablation-mnist_budget_small`)" in (
-        nothing.caption
-    )
+    assert "VAAL (no ablation)" in labels  # the standard demo_mnist VAAL, dashed
+    assert "ablation_noise30_cifar10: not run" in noise.caption  # suggested for main datasets
+    # no runs of the family: no figure, and the error names the shipped specs' commands
+    for runs in (df[df["ablation"].isna()], df.iloc[:0]):
+        with pytest.raises(analysis.NoFigure, match="`make ablation-mnist_budget_small`"):
+            analysis.ablation_figure(runs, "budget")
     with pytest.raises(ValueError, match="unknown ablation family"):
         analysis.ablation_figure(df, "dropout")
 
@@ -427,8 +426,9 @@ def test_no_diagnostics_no_warning_and_a_figure_that_says_so(tmp_path):
     write_demo(tmp_path)
     df = analysis.load_runs(tmp_path)
     assert analysis.chance_warnings(df) == []
-    fig = analysis.plot_vaal_diagnostics(df)
-    assert "no VAAL diagnostics" in fig.axes[0].texts[0].get_text()
+    with pytest.raises(analysis.NoFigure, match="no VAAL diagnostics .*: run `make demo`"):
+        analysis.plot_vaal_diagnostics(df)
+    assert not analysis.figure_entry("vaal_diagnostics").allows(df)
 
 
 def test_class_shares_and_bias_by_hand(tmp_path):
@@ -448,10 +448,14 @@ def test_report_writes_tables_and_figures(tmp_path, capsys):
     write_demo(tmp_path / "res")
     md = analysis.report(tmp_path / "res", out_dir=tmp_path / "figs")
     assert md in capsys.readouterr().out
+    assert (tmp_path / "figs" / "report.md").read_text() == md
     assert "| 200 | 20.0 | 83.80 ± 0.20 | 80.20 ± 0.20 |" in md
     assert "vaal beats random at 2/2 budgets" in md
-    for stem in ("demo_mnist", "sampling_time", "sampling_time_table"):
+    for stem in ("curves_mnist", "sampling_time", "sampling_time_table"):
         _assert_written(tmp_path / "figs" / stem)
+    # no VAAL diagnostics in these records: no file, one line saying what to run
+    assert not (tmp_path / "figs" / "vaal_diagnostics.png").exists()
+    assert "- vaal_diagnostics: no VAAL diagnostics" in md
 
 
 def test_report_single_strategy_single_seed(tmp_path):
@@ -459,18 +463,23 @@ def test_report_single_strategy_single_seed(tmp_path):
     md = analysis.report(tmp_path / "res", out_dir=tmp_path / "figs", verbose=False)
     assert "50.00 ± n/a (n=1)" in md and "nothing to compare" in md
     assert "partial run" in md
-    _assert_written(tmp_path / "figs" / "demo_mnist")
+    _assert_written(tmp_path / "figs" / "curves_mnist")
 
 
 def test_cli(tmp_path, capsys):
     write_demo(tmp_path / "res")
     assert cli(["report", str(tmp_path / "res"), "--out", str(tmp_path / "f")]) == 0
     out = capsys.readouterr().out
-    assert "## demo_mnist" in out and str(tmp_path / "f" / "demo_mnist.png") in out
-    assert cli(["report", str(tmp_path / "res"), "--no-figures"]) == 0
-    assert "## demo_mnist" in (out := capsys.readouterr().out) and "Figures written" not in out
-    assert cli(["report", str(tmp_path / "nothing")]) == 2
-    assert "error: no runs found" in capsys.readouterr().err
+    assert "## demo_mnist" in out and str(tmp_path / "f" / "curves_mnist.png") in out
+    last = out.rstrip("\n").splitlines()[-1]
+    assert last.startswith("wrote ") and f"to {tmp_path / 'f'}/: report.md, " in last
+    assert "curves_mnist.{png,pdf,txt}" in last
+    assert out.startswith((tmp_path / "f" / "report.md").read_text())
+    assert cli(["report", str(tmp_path / "res"), "--out", str(tmp_path / "g"), "--no-figures"]) == 0
+    out = capsys.readouterr().out
+    assert "## demo_mnist" in out and "## Figures" not in out
+    assert out.rstrip("\n").splitlines()[-1] == f"wrote 1 file to {tmp_path / 'g'}/: report.md"
+    assert sorted(p.name for p in (tmp_path / "g").iterdir()) == ["report.md"]
 
 
 def test_markdown_table():
@@ -478,21 +487,26 @@ def test_markdown_table():
     assert md.splitlines() == ["| a | b |", "|---|---|", "| 1 | x |"]
 
 
-def test_every_figure_says_so_on_an_empty_root(tmp_path):
+def test_no_figure_is_drawn_from_an_empty_root(tmp_path):
     df = analysis.load_runs(tmp_path, allow_empty=True)
     assert analysis.chance_warnings(df) == [] and analysis.verdicts(df).empty
-    for fig in (
-        analysis.plot_vaal_diagnostics(df),
-        analysis.plot_query_classes(df),
-        analysis.plot_sampling_time(df),
+    for draw in (
+        analysis.plot_vaal_diagnostics,
+        analysis.plot_query_classes,
+        analysis.plot_sampling_time,
+        analysis.plot_curves,
+        lambda d: analysis.sampling_time_figure(d, root="R"),
+        *(lambda d, n=n: analysis.paper_figure(d, n, root="R") for n in analysis.PAPER_FIGURES),
+        *(lambda d, f=f: analysis.ablation_figure(d, f) for f in analysis.ABLATION_FAMILIES),
     ):
-        assert isinstance(fig, Figure)
-    for name in analysis.PAPER_FIGURES:
-        cap = analysis.paper_figure(df, name, root="R")
-        assert all(m.startswith("no runs for ") for m in cap.missing)
-    for name in analysis.ABLATION_FAMILIES:
-        assert "not run" in analysis.ablation_figure(df, name).caption
-    assert "no queries recorded under R" in analysis.sampling_time_figure(df, root="R").caption
+        with pytest.raises(analysis.NoFigure, match=r"run .*`(make|python -m vaal_core) "):
+            draw(df)
+    drawn = analysis.draw_figures(df, root="R", out_dir=tmp_path / "figs")
+    assert [d.entry.name for d in drawn] == [e.name for e in analysis.FIGURES]
+    assert not (tmp_path / "figs").exists()  # nothing written, not even the folder
+    for d in drawn:
+        assert not d.figures and d.not_drawn.startswith(f"{d.entry.name}: no ")
+        assert " under R: " in d.not_drawn and "run " in d.not_drawn
 
 
 def test_vaal_ablation_table_pairs_each_variant_with_its_base_on_seed(tmp_path):

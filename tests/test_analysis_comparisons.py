@@ -1,8 +1,6 @@
-"""Statistics and figures of issues 19 and 17: shared labeled sets out of the Holm family, a
-correction across strategies, real pair counts, ablations against their own random, expected runs
-from the shipped specs, paired AUBC intervals, label efficiency and training health.
-
-Each test fails on the analysis of commit 600cdef (before these fixes)."""
+"""Comparisons between strategies: shared labeled sets out of the Holm family, a correction across
+strategies, real pair counts, ablations against their own random, expected runs from the shipped
+specs, paired AUBC intervals, label efficiency and training health."""
 
 from __future__ import annotations
 
@@ -34,8 +32,10 @@ def test_empty_root_aubc_and_ablation_table_do_not_crash(tmp_path):
     assert analysis.aubc(df)["complete"].dtype == bool  # object dtype selected columns: KeyError
     assert analysis.aubc_summary(df).empty and analysis.vaal_ablation_table(df).empty
     assert analysis.aubc_diffs(df).empty and analysis.label_efficiency(df).empty
-    cap = analysis.label_efficiency_figure(df, root="R")
-    assert "no runs with random under R: run `make demo`" in cap.missing
+    with pytest.raises(
+        analysis.NoFigure, match="no experiment with random .* under R: run `make demo`"
+    ):
+        analysis.label_efficiency_figure(df, root="R")
 
 
 # --- the Holm family --------------------------------------------------------------------------
@@ -148,22 +148,18 @@ def test_segmentation_figure_expects_what_the_specs_run():
     assert expected["Cityscapes"] == cityscapes.strategies
     for name in ("suggestive_annotation", "qbc", "full"):
         assert name in analysis.STRATEGY_LABELS and name in analysis.STRATEGY_COLORS
-    colours = [analysis.strategy_color(s) for s in analysis.STRATEGY_LABELS]
-    assert len(set(colours)) == len(colours)
 
 
 def _suggested_commands(tmp_path: Path) -> set[str]:
-    """Every `make ...` command any caption suggests, on an empty root and on a full one."""
+    """Every `make ...` command a caption or a figure's 'not drawn' line suggests, on an empty
+    root and on a full one."""
     texts = []
     for df in (
         analysis.load_runs(tmp_path / "none", allow_empty=True),
         analysis.load_runs(write_everything(tmp_path / "res")),
     ):
-        texts += [analysis.paper_figure(df, n).caption for n in analysis.PAPER_FIGURES]
-        texts += [analysis.ablation_figure(df, n).caption for n in analysis.ABLATION_FAMILIES]
-        texts += [analysis.sampling_time_figure(df).caption]
-        texts += [analysis.label_efficiency_figure(df).caption]
-        texts += [analysis.paper_figure(df, ["MNIST"]).caption]
+        for drawn in analysis.draw_figures(df, root="R"):
+            texts += [drawn.not_drawn] + [c.caption for c in drawn.figures.values()]
     return {m for t in texts for m in re.findall(r"`(make [^`]+)`", t)}
 
 
@@ -239,12 +235,12 @@ def test_label_efficiency_interpolates_the_mean_curve(tmp_path):
     assert at.loc["vaal", "labels"] == pytest.approx(175)  # halfway between 100 (.5) and 200 (.7)
     cap = analysis.label_efficiency_figure(df)
     assert "interpolation" in cap.caption and cap.missing == []
-    assert "| VAAL (ours) | 200 | 0.67 | interpolated |" in analysis.report(
+    assert "| VAAL | 200 | 0.67 | interpolated |" in analysis.report(
         tmp_path, figures=False, verbose=False
     )
 
 
-# --- training health (issue 17) ----------------------------------------------------------------
+# --- training health -----------------------------------------------------------------------
 def _with_unfit_cycle(root: Path) -> None:
     """coreset seed 1 cycle 2 did not fit (61% on its own labeled set); old-format runs beside."""
 
@@ -277,12 +273,12 @@ def test_unhealthy_cycles_are_warned_marked_and_counted(tmp_path):
     assert "warning: e: Core-set seed 1 cycle 2: the task model reached 61%" in text
     assert (tmp_path / "f" / "label_efficiency.png").exists()
     cap = analysis.paper_figure(df, ["MNIST"])
-    assert "Red x: 1 run point where the task model did not fit" in cap.caption
+    assert "Black x: 1 run point where the task model did not fit" in cap.caption
     marks = [
         line
         for ax in cap.figure.axes
         for line in ax.get_lines()
-        if line.get_marker() == "x" and line.get_color() == "red"
+        if line.get_marker() == "x" and line.get_color() == analysis.style.UNHEALTHY_COLOR
     ]
     assert len(marks) == 1 and list(marks[0].get_ydata()) == [pytest.approx(45.0)]
 
