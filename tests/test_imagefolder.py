@@ -98,6 +98,20 @@ def _row_of(root: Path, rel: str, data) -> torch.Tensor:
     return data.read("train", torch.tensor([list(paths).index(rel)]))[0]
 
 
+def test_a_photograph_is_cached_upright_as_its_exif_orientation_says(tmp_path):
+    write_folders(tmp_path, train=2, test=1)
+    pixels = np.zeros((60, 40, 3), np.uint8)
+    pixels[:30] = 255  # stored: bright above, dark below
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown rotated 90 degrees clockwise: bright on the right
+    rel = "train/sky/sky_train_01.png"
+    (tmp_path / rel).unlink()
+    Image.fromarray(pixels).save(tmp_path / "train/sky/upright.jpg", exif=exif, quality=95)
+    data = load_dataset("imagefolder", tmp_path, 32, QUIET)
+    row = _row_of(tmp_path, "train/sky/upright.jpg", data).float().mean(0)
+    assert row[:, 25:].mean() > 200 and row[:, :12].mean() < 50
+
+
 def test_a_table_gives_the_same_classes_and_pixels_as_the_folders(tmp_path):
     folders, table = tmp_path / "folders", tmp_path / "table"
     write_folders(folders, train=4, test=2)

@@ -57,6 +57,7 @@ SPLITS = ("train", "test", "val")
 SOURCES = {"train": ("train", "val"), "test": ("test",)}  # cache split: the listed splits in it
 TABLES = {"labels.csv": ",", "labels.tsv": "\t"}
 TEST_FRACTION = 0.2  # of each class, when a table has no split column
+NOTE_FROM = 2000  # a decode check of this many images says so (minutes on a laptop)
 SHOWN = 5  # paths named in an error; the count says how many more
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 GREY_MEAN, GREY_STD = (0.449,), (0.226,)  # the mean of ImageNet's three channels
@@ -293,14 +294,24 @@ def list_images(root: Path) -> Listing:
 
 
 # ----------------------------------------------------------------------------- decoding once
+def decode(path: str | Path):
+    """The decoded image, upright as a viewer shows it (EXIF orientation applied: phones store
+    photographs sideways and say so in a tag)."""
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as im:
+        im.load()
+        return ImageOps.exif_transpose(im)
+
+
 def _probe_one(path: str) -> tuple[str | None, bool]:
-    """(why it fails to decode or None, whether it is grey): a full decode, as the cache does."""
+    """(why it fails to decode or None, whether it is grey): the cache's own decoding."""
     from PIL import Image
 
     try:
-        with Image.open(path) as im:
-            im.load()
-            return None, Image.getmodebase(im.mode) == "L"
+        im = decode(path)
+        im.convert("RGB")
+        return None, Image.getmodebase(im.mode) == "L"
     except Exception as e:  # noqa: BLE001 - Pillow raises many types for a bad file
         return f"{type(e).__name__}: {e}".splitlines()[0][:200], False
 
@@ -334,6 +345,8 @@ def probe(root: Path, listing: Listing, opts: LoadOptions) -> tuple[dict, Path]:
                 found = json.loads(path.read_text())
                 if found.get("source_hash") == key:
                     return found, path
+            if len(files) >= NOTE_FROM:
+                print(f"{NAME}: decoding {len(files)} images once to check them", flush=True)
             results = _probe_all(root, [p for p, _ in files], opts.cache_workers, opts.progress)
             found = {
                 "source_hash": key,
@@ -399,10 +412,8 @@ class PhotoSource(FileSource):
         return [*labelled, ("\tchannels", self.channels)]
 
     def load(self, i: int) -> np.ndarray:
-        from PIL import Image
-
-        with Image.open(self.root / self.paths[i]) as im:
-            return np.asarray(im.convert("L" if self.channels == 1 else "RGB"))
+        im = decode(self.root / self.paths[i])
+        return np.asarray(im.convert("L" if self.channels == 1 else "RGB"))
 
     def row(self, i: int, resolution: int) -> np.ndarray:
         return square(self.load(i), resolution)[: self.channels]  # grey: one of three equal planes
