@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -227,7 +228,7 @@ def _unreadable(root: Path) -> str:
     _truncate(root / "test" / "sky" / "sky_test_01.png")
     return (
         "2 images under .* failed to decode: test/sky/sky_test_01.png .*, "
-        "train/disk/disk_train_00.jpg .*dataset.skip_unreadable: true"
+        "train/disk/disk_train_00.jpg .*; replace or remove them \\(the full list: .*probe-"
     )
 
 
@@ -350,6 +351,23 @@ def test_skipping_every_image_of_a_class_still_refuses_a_class_only_in_test(tmp_
     _corrupt(tmp_path / "train" / "sky" / "sky_train_00.jpg")
     with pytest.raises(DatasetError, match="1 class in test but not in train: sky"):
         imf.prepare(tmp_path, QUIET, imf.ImageFolderOptions(skip_unreadable=True))
+
+
+@dataclass(frozen=True)
+class OwnedOptions(LoadOptions):
+    """`LoadOptions` carrying the dataset-owned spec keys, as the spec will pass them."""
+
+    owned: tuple = ()
+
+
+def test_skip_unreadable_through_the_registered_loader_once_the_spec_carries_it(tmp_path):
+    write_folders(tmp_path, train=3, test=1)
+    _corrupt(tmp_path / "train" / "disk" / "disk_train_00.jpg")
+    with pytest.raises(DatasetError, match="replace or remove them, or set dataset.skip_unread"):
+        load_dataset("imagefolder", tmp_path, 32, OwnedOptions(progress=False))
+    skip = OwnedOptions(progress=False, owned=(("skip_unreadable", True),))
+    data = load_dataset("imagefolder", tmp_path, 32, skip)
+    assert len(data.train_y) == 3 * 3 - 1
 
 
 def test_dataset_owned_spec_keys_reach_the_options():

@@ -22,8 +22,9 @@ table row naming a missing file, a path listed twice, an image that fails to dec
 few paths and the count). Decoding every image is the only sure test of the last, so the
 preflight decodes each one once and keeps the answer next to the cache (`probe-<hash>.json`,
 keyed like the cache by every file's path and size); later runs read it back. With
-`dataset.skip_unreadable: true` the unreadable images are left out instead, listed in a printed
-line and in `skipped.json` beside each split's cache.
+`dataset.skip_unreadable: true` (`ImageFolderOptions`, read from `LoadOptions.owned`: the
+dataset-owned keys the spec passes on, where it does) the unreadable images are left out
+instead, listed in a printed line and in `skipped.json` beside each split's cache.
 
 Images are decoded once into the disk cache (cache.py) at `dataset.cache_resolution` (default
 `dataset.image_size` x 256/224) and cropped to `dataset.image_size` on the device, as Caltech-256
@@ -99,11 +100,10 @@ class Item:
 
 @dataclass(frozen=True)
 class Listing:
-    """What the data root holds, checked: every image, the classes, where they were listed."""
+    """What the data root holds, checked: every image and the sorted class names."""
 
     items: tuple[Item, ...]
     classes: tuple[str, ...]
-    where: str  # "folders" or the table's file name
 
 
 @dataclass(frozen=True)
@@ -290,7 +290,7 @@ def list_images(root: Path) -> Listing:
     where = _layout(root)
     items = list_folders(root) if where == "folders" else list_table(root, where)
     label = f"{root}/" if where == "folders" else str(root / where)
-    return Listing(tuple(items), check_classes(items, label), where)
+    return Listing(tuple(items), check_classes(items, label))
 
 
 # ----------------------------------------------------------------------------- decoding once
@@ -373,16 +373,17 @@ def prepare(root: Path, opts: LoadOptions, options: ImageFolderOptions) -> Prepa
     found, probe_path = probe(root, listing, opts)
     bad, items = found["unreadable"], listing.items
     if bad and not options.skip_unreadable:
+        # the spec key is offered only where the spec can carry it (`folder_options`)
+        skip = ", or set dataset.skip_unreadable: true" if hasattr(opts, "owned") else ""
         raise DatasetError(
             f"{_count(len(bad), 'image')} under {root} failed to decode: "
             + _some([f"{p} ({why})" for p, why in sorted(bad.items())])
-            + "; replace or remove them, or set dataset.skip_unreadable: true to leave them out "
-            f"(the full list: {probe_path})"
+            + f"; replace or remove them{skip} (the full list: {probe_path})"
         )
     if bad:
         kept = tuple(it for it in listing.items if it.path not in bad)
         label = f"{root} without its unreadable images"
-        listing = Listing(kept, check_classes(kept, label), listing.where)
+        listing = Listing(kept, check_classes(kept, label))
     grey = set(found["grey"])
     channels = 1 if all(it.path in grey for it in listing.items) else 3
     skipped = tuple((it.path, it.split, bad[it.path]) for it in items if it.path in bad)
