@@ -31,7 +31,7 @@ from .stats import (
     verdicts,
     win_tie_loss,
 )
-from .style import dataset_name, sort_strategies, strategy_label
+from .style import dataset_name, seeds_text, sort_strategies, strategy_label
 
 __all__ = ["report", "build_report", "Report", "REPORT_FILE", "markdown_table"]
 
@@ -178,7 +178,9 @@ def _experiment_section(exp: pd.DataFrame, baseline: str) -> list[str]:
     counts = []
     for s in _strategies(exp):
         r = runs[runs["strategy"] == s]
-        counts.append(f"{s}: {len(r)} seed(s), {int(r['complete'].sum())} complete")
+        counts.append(
+            f"{strategy_label(s)}: {seeds_text(len(r))}, {int(r['complete'].sum())} complete"
+        )
     out += ["Runs: " + "; ".join(counts), ""]
     partial = runs[~runs["complete"]]
     for row in partial.itertuples():

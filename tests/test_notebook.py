@@ -89,26 +89,37 @@ def _execute(results: Path, figures: Path, monkeypatch) -> nbformat.NotebookNode
 
 
 def _text(nb: nbformat.NotebookNode) -> str:
-    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    """Printed text and markdown shown (the report) of every code cell."""
+    out = []
+    for cell in nb.cells:
+        for o in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            out.append(o.get("text", ""))
+            out.append(o.get("data", {}).get("text/markdown", ""))
+    return "".join(out)
 
 
 def _images(nb: nbformat.NotebookNode) -> int:
     return sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
 
 
-ALL_FIGURES = (
-    "vaal_diagnostics",
-    "query_classes",
+def _pngs(folder: Path) -> set[str]:
+    return {p.stem for p in folder.glob("*.png")}
+
+
+ALL_FIGURES = {
     "classification",
     "segmentation",
+    "curves_mnist",
     "ablation_noise",
     "ablation_budget",
     "ablation_biased",
     "ablation_vaal",
+    "label_efficiency",
     "sampling_time_table",
     "sampling_time",
-    "mnist_demo",
-)
+    "vaal_diagnostics",
+    "query_classes",
+}
 
 
 def test_notebook_on_real_engine_runs(engine_results, tmp_path, monkeypatch):
@@ -121,29 +132,35 @@ def test_notebook_on_real_engine_runs(engine_results, tmp_path, monkeypatch):
     assert df.loc[df["cycle"] == 0, "selected_classes"].map(sum).eq(100).all()
     nb = _execute(engine_results, tmp_path / "figures", monkeypatch)
     text = _text(nb)
-    assert f"no runs for CIFAR10 under {engine_results}: run `make reproduce-cifar10`" in text
-    assert "ablation_noise10_mnist: not run" in text
+    assert "not drawn: classification: no runs of CIFAR10, CIFAR100, Caltech-256, ImageNet" in text
+    assert "run `make reproduce-cifar10`, `make reproduce-cifar100`" in text
+    assert "not drawn: ablation_noise: no noisy oracle runs under" in text
     assert "band: ±1 std over 2 seeds" in text  # the sampling-time caption names its band
-    assert "no runs for Cityscapes under" not in text  # drawn from the fixture runs
-    assert f"no runs for BDD100K under {engine_results}" in text
-    for name in ("mnist_demo", "sampling_time", "classification", "query_classes", "segmentation"):
-        assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 0
-    assert _images(nb) >= len(ALL_FIGURES)  # figures without data say so in a drawn panel
+    assert f"no runs for BDD100K under {engine_results}" in text  # the segmentation caption
+    drawn = _pngs(tmp_path / "figures")
+    assert {"curves_mnist", "sampling_time", "query_classes", "segmentation"} <= drawn
+    assert "classification" not in drawn and not any(s.startswith("ablation_") for s in drawn)
+    assert _images(nb) == len(drawn)  # one image per figure written, no placeholder
+    # the report writes the same figures under the same names
     analysis.report(engine_results, out_dir=tmp_path / "report", verbose=False)
-    assert (tmp_path / "report" / "demo_mnist.png").stat().st_size > 0
+    assert _pngs(tmp_path / "report") == drawn
 
 
 def test_notebook_draws_every_figure_from_fixture_logs(tmp_path, monkeypatch):
     root = write_everything(tmp_path / "results")
     nb = _execute(root, tmp_path / "figures", monkeypatch)
     text = _text(nb)
-    assert "vaal beats random at 2/2 budgets" in text
+    assert "vaal beats random at 2/2 budgets" in text  # the report's verdicts, shown as markdown
     assert "Wilcoxon signed-rank cannot reach p<0.05 with n=3 pairs" in text
     assert "VAAL selected by chance this cycle (demo_mnist, seed 2, cycle 0, AUC 0.520" in text
     assert "noise10 on MNIST: 10.0% of queried labels flipped" in text
+    assert "(ours)" not in text and "UNRESOLVED" not in text
     for name in ALL_FIGURES:
-        for ext in (".png", ".pdf"):
+        for ext in (".png", ".pdf", ".txt"):
             assert (tmp_path / "figures" / f"{name}{ext}").stat().st_size > 0, name
+    assert _pngs(tmp_path / "figures") == ALL_FIGURES
+    analysis.report(root, out_dir=tmp_path / "report", verbose=False)
+    assert _pngs(tmp_path / "report") == ALL_FIGURES
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
 
@@ -159,16 +176,21 @@ def test_notebook_committed_clean_and_generated():
     gen = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gen)
     assert nbformat.writes(gen.build()) == nbformat.writes(nb), "run plots/make_notebook.py"
+    # one cell per figure of the registry, in its order
+    calls = [c.source for c in nb.cells if "analysis.draw_figure(" in c.source]
+    assert calls == [
+        f'analysis.draw_figure("{e.name}", runs, RESULTS, FIGURES)' for e in analysis.FIGURES
+    ]
 
 
 def test_notebook_on_an_empty_results_folder(tmp_path, monkeypatch):
-    """Issue 19: a new user opening the notebook before any run gets panels that say how to make
-    runs, not a traceback (aubc_summary used to raise KeyError 'experiment')."""
+    """A new user opening the notebook before any run gets lines that say how to make runs, not a
+    traceback and not a placeholder figure."""
     (tmp_path / "results").mkdir()
     nb = _execute(tmp_path / "results", tmp_path / "figures", monkeypatch)
     text = _text(nb)
     assert "no runs yet: produce runs with `make demo`" in text
-    assert "run `make reproduce-cifar10`" in text and "(`make ablation-mnist_noise20`)" in text
-    assert "no runs with random under" in text  # the label-efficiency panel
-    for name in (*ALL_FIGURES, "label_efficiency"):
-        assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 0, name
+    assert "run `make reproduce-cifar10`" in text and "`make ablation-mnist_noise20`" in text
+    assert "not drawn: label_efficiency: no experiment with random" in text
+    assert text.count("not drawn: ") == len(analysis.FIGURES)
+    assert _images(nb) == 0 and not list((tmp_path / "figures").glob("*.png"))

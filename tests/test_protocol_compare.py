@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from analysis import ablation_kind, load_runs
+from analysis.canvas import NoFigure
 from analysis.protocol_compare import protocol_figure, protocol_table
 from tests.analysis_fixtures import write_run
 from tests.helpers import TINY_OVERRIDES
@@ -95,7 +97,7 @@ def test_protocol_table_sets_protocols_side_by_side(tmp_path):
 def test_protocol_figure_one_panel_per_protocol_shared_axis(tmp_path):
     _runs(tmp_path)
     fig = protocol_figure(load_runs(tmp_path), "mnist", out=tmp_path / "fig")
-    panels = [ax for ax in fig.axes if ax.get_visible() and ax.get_title()]
+    panels = fig.axes  # one per protocol with runs, no hidden or empty panel
     titles = sorted(ax.get_title() for ax in panels)
     assert len(panels) == 2
     assert "protocol modern" in titles[0] and "protocol paper" in titles[1]
@@ -106,5 +108,5 @@ def test_protocol_figure_one_panel_per_protocol_shared_axis(tmp_path):
 def test_protocol_views_without_runs_say_so(tmp_path):
     df = load_runs(tmp_path, allow_empty=True)
     assert protocol_table(df, "cifar100").empty
-    fig = protocol_figure(df, "cifar100")
-    assert "no runs" in fig.axes[0].get_title()
+    with pytest.raises(NoFigure, match="CIFAR100: no runs under any protocol: run one spec"):
+        protocol_figure(df, "cifar100")
