@@ -2,25 +2,39 @@
 "Active Learning on a Budget: Opposite Strategies Suit High and Low Budgets", ICML 2022).
 
 The paper clusters self-supervised (SimCLR/DINO) features; no such model can be downloaded here,
-so we use the task model's penultimate-layer features, L2-normalised as the paper normalises its
-SimCLR features. Clustering is scikit-learn's (KMeans for up to 50 clusters, MiniBatchKMeans
-above, as the authors' code does). Typicality of x is 1 / (mean distance to its K nearest
-neighbours within its cluster), K = `baselines.typiclust_knn`.
+so we use the task model's penultimate-layer features, L2-normalised as the authors' code
+normalises its SimCLR features. Clustering is scikit-learn's (KMeans for up to 50 clusters,
+MiniBatchKMeans above, as the authors' code does) into min(|labeled| + budget,
+`baselines.typiclust_max_clusters`) clusters.
+
+Two selection rules (`baselines.typiclust_variant`), docs/baselines-ledger.md compares them:
+- `authors` (default), the rules of the authors' code (avihu111/TypiClust,
+  deep-al/pycls/al/typiclust.py): the clusters of more than `typiclust_min_cluster_size` images
+  are sorted once (fewest labeled images first, then the larger, then the lower id) and visited
+  round robin; each visit recomputes typicality over the cluster's images still unlabeled,
+  1 / (mean SQUARED distance to its K nearest + 1e-5) with K = min(`typiclust_knn`, members
+  left // 2), and takes the most typical.
+- `suite`, this suite's earlier reading: typicality once over all members (plain distance,
+  K = min(knn, size - 1), epsilon 1e-8); at every pick the cluster with the fewest labeled
+  images; clusters of at least `typiclust_min_cluster_size` images first.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from vaal_core.errors import SpecError
 from vaal_core.strategies import QueryContext, Strategy, check_at_least, register_strategy
 
 from .coreset import check_chunk_size, chunk_size_option
 
 _TYPICLUST_PURPOSE = 5
 _KMEANS_LIMIT = 50  # above this many clusters MiniBatchKMeans (as Hacohen et al.'s code)
+AUTHORS_EPS = 1e-5  # typicality = 1 / (mean squared neighbour distance + AUTHORS_EPS)
 
 
 def cluster(feats: np.ndarray, n_clusters: int, seed: int) -> np.ndarray:
@@ -35,11 +49,94 @@ def cluster(feats: np.ndarray, n_clusters: int, seed: int) -> np.ndarray:
     return km.fit_predict(feats).astype(np.int64)
 
 
+# ---------------------------------------------------------------- the authors' rules
+@torch.inference_mode()
+def authors_typicality(x: torch.Tensor, knn: int, chunk: int) -> np.ndarray:
+    """Typicality of each row of `x` among the rows of `x` (the unlabeled members still left in
+    one cluster): 1 / (mean squared L2 distance to its K nearest other rows + 1e-5), with
+    K = min(knn, len(x) // 2), so a small cluster's density is measured over half of it. A single
+    row has no neighbours (K = 0) and gets typicality 0: it is the only choice anyway."""
+    n = len(x)
+    k = min(knn, n // 2)
+    typ = np.zeros(n)
+    if k == 0:
+        return typ
+    for i in range(0, n, chunk):
+        d = torch.cdist(x[i : i + chunk], x).square_()
+        rows = torch.arange(len(d))
+        d[rows, rows + i] = float("inf")  # not its own neighbour
+        mean_knn = d.topk(k, dim=1, largest=False).values.mean(1)
+        typ[i : i + chunk] = (1.0 / (mean_knn.double() + AUTHORS_EPS)).cpu().numpy()
+    return typ
+
+
+def cluster_order(labels: np.ndarray, is_labeled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(cluster ids, their sizes), sorted once: fewest labeled images first, then the larger
+    cluster, then the lower id. Counts are per id present, so ids may have gaps (an empty
+    k-means cluster): every id gets its own count."""
+    ids, inverse, sizes = np.unique(labels, return_inverse=True, return_counts=True)
+    existing = np.bincount(inverse[is_labeled], minlength=len(ids))
+    order = np.lexsort((ids, -sizes, existing))
+    return ids[order], sizes[order]
+
+
+def rotation(tiers: list[np.ndarray], left: dict[int, int]) -> Iterator[int]:
+    """Round robin over each tier of cluster ids in turn, skipping a cluster with no unlabeled
+    image `left`; the next tier starts once every cluster of this one has run dry. The caller
+    decrements `left` after each pick."""
+    for tier in tiers:
+        while any(left[int(c)] > 0 for c in tier):
+            for c in tier:
+                if left[int(c)] > 0:
+                    yield int(c)
+
+
+def authors_picks(
+    feats: torch.Tensor,
+    labels: np.ndarray,
+    is_labeled: np.ndarray,
+    budget: int,
+    knn: int,
+    min_size: int,
+    chunk: int = 4096,
+) -> np.ndarray:
+    """Positions of `budget` picks by the authors' rules (module docstring, `authors`).
+
+    Where the authors' code crashes, this goes on: a cluster with no unlabeled image left is
+    skipped in the rotation (their code fails with "argmax of an empty sequence" once a budget
+    outlasts a cluster, or on a cluster labeled entirely); once every cluster of more than
+    `min_size` images has run dry, or if there is none, the small clusters are visited the same
+    way (their code divides by zero); labeled counts are kept per cluster id, so an id without
+    members does not shift the counts (their DataFrame fails or misaligns them). Ties in
+    typicality: the lowest position."""
+    if budget > int((~is_labeled).sum()):
+        raise ValueError(f"budget {budget} exceeds the {int((~is_labeled).sum())} unlabeled images")
+    ids, sizes = cluster_order(labels, is_labeled)
+    tiers = [ids[sizes > min_size], ids[sizes <= min_size]]
+    unlabeled = np.flatnonzero(~is_labeled)
+    by_cluster = unlabeled[np.argsort(labels[unlabeled], kind="stable")]  # ascending positions
+    starts = np.searchsorted(labels[by_cluster], ids)
+    ends = np.searchsorted(labels[by_cluster], ids, side="right")
+    members = {int(c): by_cluster[a:b] for c, a, b in zip(ids, starts, ends, strict=True)}
+    left = {c: len(m) for c, m in members.items()}
+    picks: list[int] = []
+    visits = rotation(tiers, left)
+    for _ in range(budget):
+        c = next(visits)
+        rows = members[c]
+        best = int(np.argmax(authors_typicality(feats[torch.as_tensor(rows)], knn, chunk)))
+        picks.append(int(rows[best]))
+        members[c] = np.delete(rows, best)
+        left[c] -= 1
+    return np.asarray(picks, dtype=np.int64)
+
+
+# ---------------------------------------------------------------- the suite's earlier rules
 @torch.inference_mode()
 def typicality(feats: torch.Tensor, labels: np.ndarray, knn: int, chunk: int) -> np.ndarray:
-    """1 / mean distance to the K nearest other members of the same cluster (K capped by the
-    cluster's size; a singleton gets 0). Distances are computed cluster by cluster in row blocks,
-    so memory is O(chunk x largest cluster)."""
+    """`suite` rule: 1 / mean (plain) distance to the K nearest other members of the same cluster
+    (K capped by the cluster's size; a singleton gets 0). Distances are computed cluster by
+    cluster in row blocks, so memory is O(chunk x largest cluster)."""
     typ = np.zeros(len(feats))
     for c in np.unique(labels):
         members = np.flatnonzero(labels == c)
@@ -59,9 +156,9 @@ def typicality(feats: torch.Tensor, labels: np.ndarray, knn: int, chunk: int) ->
 def typiclust_picks(
     labels: np.ndarray, typ: np.ndarray, is_labeled: np.ndarray, budget: int, min_size: int
 ) -> np.ndarray:
-    """Positions of `budget` picks: repeatedly the cluster with the fewest labeled images (ties:
-    the larger, then the lower id), and in it the most typical unlabeled image. Clusters smaller
-    than `min_size` are used only when the others have no unlabeled image left."""
+    """`suite` rule: positions of `budget` picks: repeatedly the cluster with the fewest labeled
+    images (ties: the larger, then the lower id), and in it the most typical unlabeled image.
+    Clusters smaller than `min_size` are used only when the others have no unlabeled image left."""
     n_clusters = int(labels.max()) + 1
     sizes = np.bincount(labels, minlength=n_clusters)
     covered = np.bincount(labels[is_labeled], minlength=n_clusters)
@@ -87,17 +184,21 @@ def typiclust_picks(
     return np.asarray(picks, dtype=np.int64)
 
 
+# ---------------------------------------------------------------- options and strategy
 @dataclass(frozen=True)
 class TypiClustOptions:
     """TypiClust's knobs (Hacohen, Dekel & Weinshall, ICML 2022): spec keys
-    `baselines.typiclust_<field>` (and the shared `baselines.chunk_size`). The defaults are also
-    pinned in vaal_core/spec.py `_LEGACY_OWNED` (they were spec fields once, so older spec hashes
-    include them)."""
+    `baselines.typiclust_<field>` (and the shared `baselines.chunk_size`). The defaults of the
+    first three are also pinned in vaal_core/spec.py `_LEGACY_OWNED` (they were spec fields once,
+    so older spec hashes include them); `variant` is written only when set."""
 
-    max_clusters: int = 500  # cap on |labeled| + budget clusters
-    knn: int = 20  # neighbours in the typicality estimate
-    min_cluster_size: int = 5  # smaller clusters are used only once the others run dry
+    max_clusters: int = 500  # cap on |labeled| + budget clusters (the authors' MAX_NUM_CLUSTERS)
+    knn: int = 20  # neighbours in the typicality estimate (authors: at most members left // 2)
+    # authors: clusters of at most this many images are left out of the rotation (used here
+    # only once the others run dry); suite: clusters smaller than this wait
+    min_cluster_size: int = 5
     chunk_size: int = chunk_size_option()  # `baselines.chunk_size`, shared with core-set
+    variant: str = "authors"  # `authors` or `suite` (module docstring)
 
     def __post_init__(self) -> None:
         for name, what in (
@@ -107,6 +208,26 @@ class TypiClustOptions:
         ):
             check_at_least(f"typiclust_{name}", getattr(self, name), 1, what)
         check_chunk_size(self.chunk_size)
+        if self.variant not in VARIANTS:
+            raise SpecError(
+                f"spec key 'baselines.typiclust_variant' is {self.variant!r}; "
+                f"valid values: {sorted(VARIANTS)}"
+            )
+
+
+Picker = Callable[[TypiClustOptions, torch.Tensor, np.ndarray, np.ndarray, int], np.ndarray]
+
+
+def _authors(o: TypiClustOptions, feats, labels, is_lab, budget) -> np.ndarray:
+    return authors_picks(feats, labels, is_lab, budget, o.knn, o.min_cluster_size, o.chunk_size)
+
+
+def _suite(o: TypiClustOptions, feats, labels, is_lab, budget) -> np.ndarray:
+    typ = typicality(feats, labels, o.knn, o.chunk_size)
+    return typiclust_picks(labels, typ, is_lab, budget, o.min_cluster_size)
+
+
+VARIANTS: dict[str, Picker] = {"authors": _authors, "suite": _suite}
 
 
 @register_strategy("typiclust")
@@ -125,7 +246,5 @@ class TypiClustStrategy(Strategy):
         labels = cluster(
             feats.cpu().numpy(), n_clusters, ctx.derived_seed(_TYPICLUST_PURPOSE) % 2**31
         )
-        typ = typicality(feats, labels, o.knn, o.chunk_size)
         ctx.stats["clusters"] = n_clusters
-        picks = typiclust_picks(labels, typ, is_lab, budget, o.min_cluster_size)
-        return cands[picks]
+        return cands[VARIANTS[o.variant](o, feats, labels, is_lab, budget)]

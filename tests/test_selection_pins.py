@@ -55,8 +55,8 @@ CLASSIFICATION_PINS = {
         "9af3913491392101243746b063a59f02228a5b3b",
     ],
     "typiclust": [
-        "b2e873860b6214f54c08eb8007803c770db64e3c",
-        "eb963a297e43e8429266e4b26bf6d4cfec50a18c",
+        "f49b9914a5781fbf83424ae3b5e5bf0cf0b3734d",
+        "10dfaa9ad688d5ad5c11ed3ed9ae288b96ddab7d",
     ],
     "vaal": [
         "2be62b679760fc0658fe0b9f4cb0daa97fc1905d",
