@@ -35,7 +35,7 @@ def record(
     """One cycle record with every field the engine writes.
 
     Every strategy of a seed starts from the same labeled set (cycle 0: one `labeled_sha1`), then
-    each trains on what it selected; the task model fits its labeled set (health fields of issue 17).
+    each trains on what it selected; the task model fits its labeled set (the health fields).
     """
     n_labeled = initial + cycle * budget
     labeled = f"{seed}" if cycle == 0 else f"{experiment}/{strategy}/{seed}/{cycle}"
