@@ -2,8 +2,8 @@
 (Beluch, Genewein, Nürnberger & Köhler, "The power of ensembles for active learning in image
 classification", CVPR 2018).
 
-The loop's own task model is NOT a member: all M members are trained here, from scratch, on the
-labeled set with the spec's task recipe (`train_task_model`), each initialised and shuffled from
+The loop's own task model is NOT a member: all M members are trained here on the labeled set,
+made and trained as the loop makes its task model (`fresh_task_model`, `train_for_spec`), each initialised and shuffled from
 a seed that is a function of (run seed, cycle, member) alone. Their training time is reported as
 `query_stats.extra_train_s`. Members do not use the validation split (the query context does not
 expose it), so they keep their last iterate.
@@ -19,10 +19,10 @@ import torch
 from torch import nn
 
 from vaal_core.device import seed_everything
-from vaal_core.models import build_task_model
+from vaal_core.models import fresh_task_model
 from vaal_core.passes import predict_logits
 from vaal_core.strategies import QueryContext, Strategy, check_at_least, register_strategy
-from vaal_core.trainer import train_task_model
+from vaal_core.trainer import train_for_spec
 
 from .scores import top_k, variation_ratio
 
@@ -30,17 +30,19 @@ _ENSEMBLE_PURPOSE = 7
 
 
 def train_member(ctx: QueryContext, member: int) -> nn.Module:
-    """Member `member` of this cycle's ensemble, trained on the labeled set."""
+    """Member `member` of this cycle's ensemble, made and trained as the loop makes and trains
+    its task model (pretrained weights, memory format, trainer quirks), on the labeled set."""
     spec = ctx.spec
     gen = seed_everything(ctx.generator.initial_seed(), _ENSEMBLE_PURPOSE, member)
-    model = build_task_model(
-        spec.task.model, ctx.batches.channels, ctx.batches.num_classes, spec.task.model_width
+    model = fresh_task_model(
+        spec.task,
+        ctx.batches.channels,
+        ctx.batches.num_classes,
+        ctx.device,
+        channels_last=spec.runtime.channels_last,
     )
-    model = model.to(ctx.device)
-    if spec.runtime.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    model, _ = train_task_model(
-        model, ctx.batches, ctx.pool.labeled, spec.task, spec.runtime, gen, progress=ctx.progress
+    model, _ = train_for_spec(
+        model, ctx.batches, ctx.pool.labeled, spec, gen, progress=ctx.progress
     )
     return model
 

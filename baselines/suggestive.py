@@ -26,9 +26,9 @@ import numpy as np
 import torch
 
 from vaal_core.device import seed_everything
-from vaal_core.models import build_task_model
+from vaal_core.models import fresh_task_model
 from vaal_core.strategies import QueryContext, Strategy, check_at_least, register_strategy
-from vaal_core.trainer import train_task_model
+from vaal_core.trainer import train_for_spec
 
 from .scores import top_k
 
@@ -91,14 +91,15 @@ class SuggestiveAnnotationStrategy(Strategy):
             gen = seed_everything(ctx.generator.initial_seed(), _BOOTSTRAP_PURPOSE, m)
             rng = np.random.default_rng([ctx.generator.initial_seed(), _BOOTSTRAP_PURPOSE, m])
             resample = np.sort(rng.choice(labeled, size=len(labeled), replace=True))
-            model = build_task_model(
-                spec.task.model,
+            model = fresh_task_model(
+                spec.task,
                 ctx.batches.channels,
                 ctx.batches.num_classes,
-                spec.task.model_width,
-            ).to(ctx.device)
-            model, _ = train_task_model(
-                model, ctx.batches, resample, spec.task, spec.runtime, gen, progress=ctx.progress
+                ctx.device,
+                channels_last=spec.runtime.channels_last,
+            )
+            model, _ = train_for_spec(
+                model, ctx.batches, resample, spec, gen, progress=ctx.progress
             )
             models.append(model)
         return models, time.perf_counter() - t0

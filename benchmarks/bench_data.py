@@ -263,15 +263,15 @@ def measure_gpu(ds: str, device: str = "cuda", repeats: int = 30, batch: int = B
 
     Meant for CUDA; `device="cpu"` with a few repeats only checks the wiring (what was run here).
     """
-    from vaal_core.models import build_task_model
-    from vaal_core.spec import RuntimeSpec, VAALSpec
+    from vaal_core.models import fresh_task_model
+    from vaal_core.spec import RuntimeSpec, TaskSpec, VAALSpec
     from vaal_core.vaal import VAALModels
 
     model_name, k, size, vsize, *_ = CONFIGS[ds]
     dev = torch.device(device)
     cl = torch.channels_last
     rt = RuntimeSpec(device=dev.type, precision="bf16", channels_last=True)
-    model = build_task_model(model_name, 3, k).to(dev).to(memory_format=cl)
+    model = fresh_task_model(TaskSpec(model=model_name), 3, k, dev, channels_last=True)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, fused=True)
     x = torch.randn(batch, 3, size, size, device=dev).contiguous(memory_format=cl)
     y = torch.randint(0, k, (batch,), device=dev)
@@ -319,7 +319,8 @@ def measure_gpu(ds: str, device: str = "cuda", repeats: int = 30, batch: int = B
 
 
 def estimates(measured: dict | None) -> None:
-    from vaal_core.models import build_task_model
+    from vaal_core.models import fresh_task_model
+    from vaal_core.spec import TaskSpec
 
     print("\nEstimated GPU-hours per `make reproduce-<dataset>` (6 strategies x 5 seeds)")
     src = (
@@ -333,7 +334,7 @@ def estimates(measured: dict | None) -> None:
         f"{'paper h':>9}{'release h':>10}{'modern h':>9}"
     )
     for ds, (model_name, k, size, vsize, _, _, (initial, _, _)) in CONFIGS.items():
-        f_task = fwd_flops(build_task_model(model_name, 3, k), (1, 3, size, size))
+        f_task = fwd_flops(fresh_task_model(TaskSpec(model=model_name), 3, k), (1, 3, size, size))
         f_vae = vae_flops(vsize)
         if measured and ds in measured:
             t_step, t_vaal, t_fwd = measured[ds]

@@ -42,8 +42,8 @@ from torchvision import transforms
 from vaal_core.augment import normalize, random_crop_flip
 from vaal_core.device import autocast, cpu_model_name, native_bf16
 from vaal_core.hostsync import LossMeter, host_syncs
-from vaal_core.models import build_task_model
-from vaal_core.spec import RuntimeSpec, VAALSpec
+from vaal_core.models import fresh_task_model
+from vaal_core.spec import RuntimeSpec, TaskSpec, VAALSpec
 from vaal_core.vaal import VAALModels
 
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
@@ -92,7 +92,7 @@ class Path:
         self.device = device
         # the paper's VAE and VGG16-bn unless a caller (gpu_check.py --dry-run) asks for toys
         self.vaal = VAALModels(3, vaal_cfg or VAALSpec(), self.runtime, self.device)
-        self.task = build_task_model(task_model, 3, 10).to(device)
+        self.task = fresh_task_model(TaskSpec(model=task_model), 3, 10, device)
         if channels_last:
             self.task = self.task.to(memory_format=torch.channels_last)
         if compile:

@@ -79,8 +79,8 @@ from benchmarks import bench_data, bench_seg, bench_vaal, layers_vaal  # noqa: E
 from vaal_core.compiled import CompiledStep  # noqa: E402
 from vaal_core.device import autocast, check_precision, cpu_model_name, grad_scaler  # noqa: E402
 from vaal_core.errors import DeviceError  # noqa: E402
-from vaal_core.models import build_task_model  # noqa: E402
-from vaal_core.spec import RuntimeSpec, VAALSpec  # noqa: E402
+from vaal_core.models import fresh_task_model  # noqa: E402
+from vaal_core.spec import RuntimeSpec, TaskSpec, VAALSpec  # noqa: E402
 from vaal_core.tasks import get_task  # noqa: E402
 from vaal_core.vaal import VAALModels  # noqa: E402
 
@@ -285,9 +285,9 @@ def task_stepper(
     Returns (step(x, y) -> detached loss, the CompiledStep) on a model seeded with 0.
     """
     torch.manual_seed(0)
-    model = _no_dropout(build_task_model(model_name, 3, classes, width).to(device).train())
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    task = TaskSpec(model=model_name, model_width=width)
+    model = fresh_task_model(task, 3, classes, device, channels_last=channels_last)
+    model = _no_dropout(model.train())
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, fused=True)
     scaler, loss_kind = grad_scaler(device, precision), get_task(kind)
 
@@ -715,7 +715,7 @@ def speed(rep: Report, device: torch.device, sz: Sizes, tmp: Path) -> None:
             x = x.contiguous(memory_format=torch.channels_last)
         ms = _timed_ms(lambda: step(x, y), sz.reps, device, warm=1 if not cuda else 3)
         with torch.device("meta"):
-            meta_model = build_task_model(model, 3, classes).eval()
+            meta_model = fresh_task_model(TaskSpec(model=model), 3, classes).eval()
         gflop = 3 * batch * bench_seg.flops(meta_model, (1, 3, size, size)) / 1e9
         rep.values[f"step_ms:{label}"], rep.values[f"step_gflop:{label}"] = ms, gflop
         why = "" if p16 == "bf16" else " (bf16 is emulated on this CPU: fp32 stands in)"
@@ -796,7 +796,7 @@ def speed(rep: Report, device: torch.device, sz: Sizes, tmp: Path) -> None:
         task = gf["task step"]
         if sz.cls_model != "vgg16_bn":  # the toy task model: its own count, training = 3x fwd
             with torch.device("meta"):
-                m = build_task_model(sz.cls_model, 3, 10).eval()
+                m = fresh_task_model(TaskSpec(model=sz.cls_model), 3, 10).eval()
             task = 3 * B * bench_seg.flops(m, (1, 3, 32, 32)) / 1e9
         total = task + 2 * gf["VAE step"] + gf["disc step, encoder only (fast)"]
         return _tflops_row(

@@ -127,12 +127,13 @@ def iteration_gflop(width: int, batch: int) -> dict[str, float]:
     (shapes only, no compute): what any path must execute, whatever its speed."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from vaal_core.models import build_task_model
+    from vaal_core.models import fresh_task_model
+    from vaal_core.spec import TaskSpec
     from vaal_core.vaal import Discriminator
 
     meta = torch.device("meta")
     vae, disc = VAE(3, 32, 32, width).to(meta), Discriminator(32).to(meta)
-    task = build_task_model("vgg16_bn", 3, 10).to(meta)
+    task = fresh_task_model(TaskSpec(model="vgg16_bn"), 3, 10, meta)
     x = torch.randn(batch, 3, 32, 32, device=meta)
     y = torch.zeros(batch, dtype=torch.long, device=meta)
 

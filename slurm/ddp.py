@@ -1,224 +1,25 @@
-"""Several processes of one node train the task model together (DistributedDataParallel).
+"""Where a distributed run's processes are: their ranks and rendezvous, read from the SLURM job.
 
-One process per GPU (`tasks_per_node` = GPUs; on CPU, gloo with any number of processes); rank
-and world size come from `submitit.JobEnvironment`. Rank 0 runs the ordinary `ActiveLoop` and is
-the only one that evaluates, selects and writes the run directory; the other ranks only train:
-before each training, rank 0 broadcasts what the step needs (labeled indices, validation indices,
-the sampling generator's state), DDP copies rank 0's freshly initialised weights at wrap time, and
-every rank draws the same batch order and trains on its equal part of each batch. Gradients are
-averaged across ranks, so one optimiser step sees the whole batch (Li et al., "PyTorch
-Distributed: Experiences on Accelerating Data Parallel Training", VLDB 2020).
-
-Rank 0 hands the loop its distributed trainer (`ActiveLoop(train_fn=...)`) and records the
-process group in env.json (`env_extra`). Every rank builds its data and batches through the loop's
-own factory (`vaal_core.batches`), so the ranks share storage, cache and augmentation settings
-(tests/test_ddp_ranks.py).
+How a run trains across processes is the engine's (`vaal_core.distributed`); this module only
+turns submitit's view of the job into a `DistEnv`.
 """
 
 from __future__ import annotations
 
-import copy
 import os
 import random
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import timedelta
-from pathlib import Path
-from typing import Any
 
-import numpy as np
 import submitit
-import torch
-import torch.distributed as dist
-from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 
-from vaal_core.batches import Batches, batches_from_spec, data_from_spec
-from vaal_core.device import resolve_device
-from vaal_core.loop import ActiveLoop
-from vaal_core.models import build_task_model
-from vaal_core.spec import RuntimeSpec, Spec, TaskSpec
-from vaal_core.trainer import train_task_model
+from vaal_core.distributed import DistEnv, run_distributed, shard
 
-_TRAIN, _STOP = "train", "stop"
+__all__ = ["DistEnv", "dist_env_from_submitit", "run_distributed", "shard"]
 
 
-@dataclass(frozen=True)
-class DistEnv:
-    rank: int
-    world_size: int
-    local_rank: int
-    master_addr: str
-    master_port: int
-
-    @classmethod
-    def from_submitit(cls) -> DistEnv:
-        env = submitit.JobEnvironment()
-        # single node: loopback, so gloo needs no resolvable host name
-        addr = env.hostnames[0] if env.num_nodes > 1 else "127.0.0.1"
-        port = int(os.environ.get("MASTER_PORT") or random.Random(env.job_id).randint(20000, 60000))
-        return cls(env.global_rank, env.num_tasks, env.local_rank, addr, port)
-
-
-def _backend(device: torch.device) -> str:
-    return "nccl" if device.type == "cuda" else "gloo"
-
-
-@contextmanager
-def process_group(env: DistEnv, device: torch.device) -> Iterator[None]:
-    os.environ.update(MASTER_ADDR=env.master_addr, MASTER_PORT=str(env.master_port))
-    if env.master_addr == "127.0.0.1":
-        os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
-    # followers wait in a broadcast while rank 0 evaluates and selects (VAAL trains its own
-    # networks there): the default 30-minute collective timeout is too short for ImageNet
-    dist.init_process_group(
-        _backend(device), rank=env.rank, world_size=env.world_size, timeout=timedelta(hours=24)
-    )
-    try:
-        yield
-    finally:
-        dist.destroy_process_group()
-
-
-class _Shard(nn.Module):
-    """DDP in training, the bare module for validation passes (whole batch, no collective)."""
-
-    def __init__(self, ddp: DistributedDataParallel):
-        super().__init__()
-        self.ddp = ddp
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.ddp(x) if self.training else self.ddp.module(x)
-
-
-def shard(n: int, rank: int, world: int) -> slice:
-    """This rank's part of a batch of n: equal parts (so every rank takes the same steps and the
-    averaged gradient weighs each sample alike; the remainder of an uneven batch sits out that
-    step); a batch too small to give every rank two samples
-    is trained whole on every rank (BatchNorm needs two; the average is then the plain gradient).
-    """
-    per = n // world
-    return slice(rank * per, (rank + 1) * per) if per >= 2 else slice(0, n)
-
-
-def distributed_train(
-    model: nn.Module,
-    batches: Batches,
-    labeled: np.ndarray,
-    task: TaskSpec,
-    runtime: RuntimeSpec,
-    generator: torch.Generator,
-    val: np.ndarray | None = None,
-    progress: bool = True,
-) -> tuple[nn.Module, float | None]:
-    """`train_task_model` across the process group; every rank calls it with the same arguments.
-
-    The model trained is a copy wrapped in DDP; its weights are loaded back into `model`, which
-    DDP never touched (no gradient hooks left behind for the strategies' own backward passes).
-    """
-    rank, world = dist.get_rank(), dist.get_world_size()
-    device = batches.device
-    replica = copy.deepcopy(model)
-    ddp = DistributedDataParallel(
-        replica, device_ids=[device.index] if device.type == "cuda" else None
-    )
-
-    # every rank draws the whole batch (the generator stays in step), then keeps its part
-    class _ShardBatches:
-        def __getattr__(self, name: str) -> Any:
-            return getattr(batches, name)
-
-        def train_batch(self, idx, augment, gen):
-            x, y = batches.train_batch(idx, augment, gen)
-            part = shard(len(y), rank, world)
-            return x[part], y[part]
-
-    _, best = train_task_model(
-        _Shard(ddp), _ShardBatches(), labeled, task, runtime, generator, val=val, progress=progress
-    )
-    model.load_state_dict(replica.state_dict())
-    return model, best
-
-
-def _broadcast(obj: Any) -> Any:
-    box = [obj]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
-
-
-def _announce_and_train(model, batches, labeled, task, runtime, generator, val=None, progress=True):
-    """Rank 0's trainer: tell the followers what to train on (with the oracle's labels), then join."""
-    labels = batches.labels(labeled).cpu()
-    _broadcast(
-        (
-            _TRAIN,
-            (np.asarray(labeled), labels),
-            None if val is None else np.asarray(val),
-            generator.get_state(),
-        )
-    )
-    return distributed_train(model, batches, labeled, task, runtime, generator, val, progress)
-
-
-@contextmanager
-def _followers_released() -> Iterator[None]:
-    """Rank 0: whatever happens in the loop, the followers are told to stop at the end."""
-    try:
-        yield
-    finally:
-        _broadcast((_STOP, None, None, None))
-
-
-def _follow(spec: Spec, data_root: str | None, device: torch.device) -> None:
-    """Ranks > 0: train whenever rank 0 says so, until it says stop."""
-    if spec.runtime.num_threads:
-        torch.set_num_threads(spec.runtime.num_threads)
-    # the loop's own factory: the same storage, cache and augmentation as rank 0
-    batches = batches_from_spec(spec, data_from_spec(spec, data_root, progress=False), device)
-    data = batches.data
-    while True:
-        what, payload, val, gen_state = _broadcast(None)
-        if what == _STOP:
-            return
-        labeled, labels = payload  # the oracle's labels (noisy under the noisy-oracle ablation)
-        batches.train_labels = data.train_y.clone().to(device)
-        batches.train_labels[torch.as_tensor(labeled)] = labels.to(device)
-        gen = torch.Generator()
-        gen.set_state(gen_state)
-        model = build_task_model(
-            spec.task.model, data.channels, data.num_classes, spec.task.model_width
-        ).to(device)
-        distributed_train(model, batches, labeled, spec.task, spec.runtime, gen, val, False)
-
-
-def run_distributed(
-    spec: Spec,
-    strategy: str,
-    seed: int,
-    out: str | Path,
-    data_root: str | None,
-    env: DistEnv,
-    **loop_kwargs: Any,
-) -> list[dict[str, Any]] | None:
-    """One run across `env.world_size` processes; rank 0 returns the records, the others None."""
-    device = resolve_device(spec.runtime.device)
-    if device.type == "cuda":  # one GPU per process, whether SLURM binds one or shows them all
-        device = torch.device("cuda", env.local_rank % torch.cuda.device_count())
-        torch.cuda.set_device(device)
-    with process_group(env, device):
-        if env.rank != 0:
-            _follow(spec, data_root, device)
-            return None
-        extra = {"world_size": env.world_size, "backend": dist.get_backend()}
-        with _followers_released():
-            return ActiveLoop(
-                spec,
-                strategy,
-                seed,
-                out,
-                data_root,
-                train_fn=_announce_and_train,
-                env_extra=extra,
-                **loop_kwargs,
-            ).run()
+def dist_env_from_submitit() -> DistEnv:
+    """This task's rank, world size and rendezvous, from the SLURM (or local) job."""
+    env = submitit.JobEnvironment()
+    # single node: loopback, so gloo needs no resolvable host name
+    addr = env.hostnames[0] if env.num_nodes > 1 else "127.0.0.1"
+    port = int(os.environ.get("MASTER_PORT") or random.Random(env.job_id).randint(20000, 60000))
+    return DistEnv(env.global_rank, env.num_tasks, env.local_rank, addr, port)

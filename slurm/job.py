@@ -49,7 +49,7 @@ class RunJob(submitit.helpers.Checkpointable):
         kwargs: dict[str, Any] = {"progress": False, "wait": True}
         env = _job_environment()
         if env is not None and env.num_tasks > 1:  # tasks_per_node > 1: DDP across the tasks
-            from .ddp import DistEnv, run_distributed
+            from .ddp import dist_env_from_submitit, run_distributed
 
             records = run_distributed(
                 self.spec,
@@ -57,7 +57,7 @@ class RunJob(submitit.helpers.Checkpointable):
                 self.seed,
                 self.out,
                 self.data_root,
-                DistEnv.from_submitit(),
+                dist_env_from_submitit(),
                 **kwargs,
             )
             if records is None:  # ranks > 0 only trained; rank 0 reports the run

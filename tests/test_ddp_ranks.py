@@ -43,17 +43,17 @@ def _free_port() -> int:
 
 def _rank_main(rank: int, world: int, port: int, data_root: str, out: str, probes: str) -> None:
     """One rank of the run (a spawned process): probe each training call, then train as usual."""
-    import slurm.ddp as ddp
+    import vaal_core.distributed as ddp
 
     torch.set_num_threads(1)
     train = ddp.distributed_train
     calls = []
 
-    def probed(model, batches, labeled, task, runtime, generator, val=None, progress=True):
+    def probed(model, batches, labeled, spec, generator, val=None, progress=True):
         gen = torch.Generator()
         gen.set_state(generator.get_state())
-        idx = torch.as_tensor(np.sort(np.asarray(labeled))[: task.batch_size])
-        x, y = batches.train_batch(idx, task.augment, gen)
+        idx = torch.as_tensor(np.sort(np.asarray(labeled))[: spec.task.batch_size])
+        x, y = batches.train_batch(idx, spec.task.augment, gen)
         data = batches.data
         torch.save(
             {
@@ -69,7 +69,7 @@ def _rank_main(rank: int, world: int, port: int, data_root: str, out: str, probe
             Path(probes) / f"rank{rank}-call{len(calls)}.pt",
         )
         calls.append(1)
-        return train(model, batches, labeled, task, runtime, generator, val, progress)
+        return train(model, batches, labeled, spec, generator, val, progress)
 
     ddp.distributed_train = probed
     env = ddp.DistEnv(rank, world, rank, "127.0.0.1", port)

@@ -22,7 +22,7 @@ from vaal_core.batches import Batches
 from vaal_core.device import seed_everything
 from vaal_core.loop import ActiveLoop
 from vaal_core.pool import Pool
-from vaal_core.quirks import QUIRKS
+from vaal_core.quirks import QUIRKS, Quirks
 from vaal_core.spec import SpecError, spec_from_dict
 from vaal_core.strategies import QueryContext
 from vaal_core.trainer import train_task_model
@@ -129,7 +129,7 @@ def test_suite_init_is_kaiming_everywhere_in_the_vae_and_default_in_the_discrimi
 
 
 # ----------------------------------------------------------------------------- trainer switches
-def _train_modes(spec, mnist, quirks=frozenset(), n_labeled=20, val=None):
+def _train_modes(spec, mnist, quirks=(), n_labeled=20, val=None):
     """(train mode, batch size) of every training step, seen by a hook on the model's Dropout."""
     seen: list[tuple[bool, int]] = []
     model = nn.Sequential(nn.Flatten(), nn.Dropout(0.1), nn.Linear(32 * 32, 10))
@@ -149,7 +149,7 @@ def _train_modes(spec, mnist, quirks=frozenset(), n_labeled=20, val=None):
         torch.Generator().manual_seed(0),
         val=val,
         progress=False,
-        quirks=quirks,
+        quirks=Quirks.of(quirks),
     )
     return seen
 
@@ -160,7 +160,7 @@ def test_eval_mode_training_after_the_first_validation(mnist, monkeypatch):
     monkeypatch.setattr(trainer_mod, "evaluate", lambda *a, **k: calls.append(1) or real(*a, **k))
     spec = tiny_spec(task={"iterations": 10, "batch_size": 8, "val_every": 4})
     val = np.arange(100, 120)
-    modes = _train_modes(spec, mnist, frozenset({"eval_mode_training"}), val=val)
+    modes = _train_modes(spec, mnist, ("eval_mode_training",), val=val)
     assert [m for m, _ in modes] == [True] + [False] * 9  # validated after step 1, then eval
     assert len(calls) == 3  # after steps 1, 5 and 9 (the release's iter_count % N == 0)
     assert all(m for m, _ in _train_modes(spec, mnist, val=val))  # without the quirk: train mode
@@ -172,9 +172,9 @@ def test_eval_mode_training_after_the_first_validation(mnist, monkeypatch):
 
 def test_drop_last_drops_each_passs_partial_batch(mnist):
     spec = tiny_spec(task={"iterations": 6, "batch_size": 8})
-    assert [b for _, b in _train_modes(spec, mnist, frozenset({"drop_last"}))] == [8] * 6
+    assert [b for _, b in _train_modes(spec, mnist, ("drop_last",))] == [8] * 6
     assert [b for _, b in _train_modes(spec, mnist)] == [8, 8, 4, 8, 8, 4]
-    small = [b for _, b in _train_modes(spec, mnist, frozenset({"drop_last"}), n_labeled=5)]
+    small = [b for _, b in _train_modes(spec, mnist, ("drop_last",), n_labeled=5)]
     assert small == [5] * 6  # fewer images than a batch: the one partial batch is kept
 
 

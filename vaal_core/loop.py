@@ -23,15 +23,8 @@ from .datasets import ImageData, check_dataset_name, dataset_task_kind
 from .device import check_precision, peak_memory_mb, resolve_device, seed_everything
 from .errors import DatasetError, RunDirConflict  # noqa: F401  (RunDirConflict re-exported)
 from .failpoints import configure_from_env, failpoint
-from .models import (
-    TASK_MODELS,
-    build_task_model,
-    check_model_options,
-    check_pretrained,
-    load_pretrained,
-)
+from .models import TASK_MODELS, check_model_options, check_pretrained, fresh_task_model
 from .pool import Pool, indices_sha1, initial_labeled, noisy_labels, split_indices, test_subset
-from .quirks import TRAINER_QUIRKS
 from .rundir import RunDir
 from .runlog import CycleRecord, environment_record, git_revision
 from .spec import (
@@ -58,7 +51,7 @@ from .trainer import (
     fit_threshold,
     is_fit_ok,
     labeled_fit,
-    train_task_model,
+    train_for_spec,
 )
 
 # purposes of the per-cycle random streams
@@ -155,12 +148,12 @@ class ActiveLoop:
         progress: bool = True,
         data: ImageData | None = None,
         wait: bool = False,
-        train_fn: Callable[..., tuple[torch.nn.Module, TrainStats]] = train_task_model,
+        train_fn: Callable[..., tuple[torch.nn.Module, TrainStats]] = train_for_spec,
         env_extra: dict[str, Any] | None = None,
     ):
         """`wait`: wait for another process holding the run directory instead of failing.
-        `train_fn`: the task-model trainer (the cluster launcher passes a distributed one, with
-        `train_task_model`'s signature). `env_extra`: more facts for env.json (e.g. world size).
+        `train_fn`: the task-model trainer (the distributed run passes its own, with
+        `train_for_spec`'s signature). `env_extra`: more facts for env.json (e.g. world size).
         """
         configure_from_env()
         preflight(spec, strategy)
@@ -170,10 +163,10 @@ class ActiveLoop:
         self.run_dir = RunDir(run_dir_for(Path(out), spec, strategy, seed))
         self.data_root, self.progress, self._data, self.wait = data_root, progress, data, wait
         self.train_fn, self.env_extra = train_fn, env_extra or {}
-        if train_fn is not train_task_model and set(spec.protocol.quirks) & TRAINER_QUIRKS:
+        if train_fn is not train_for_spec and spec.quirks.trainer_names:
             raise SpecError(
-                f"spec key 'protocol.quirks' holds {sorted(set(spec.protocol.quirks) & TRAINER_QUIRKS)}, "
-                "which only the single-process trainer reproduces; run with one task per node"
+                f"spec key 'protocol.quirks' holds {spec.quirks.trainer_names}, which only the "
+                "single-process trainer reproduces; run with one task per node"
             )
         self.device = resolve_device(spec.runtime.device)
         check_precision(spec.runtime.precision, self.device)
@@ -361,30 +354,18 @@ class ActiveLoop:
     # ------------------------------------------------------------------ one cycle
     def _train(self, cycle: int, batches: Batches, labeled: np.ndarray, val: np.ndarray, state):
         seed_everything(self.seed, cycle, _INIT)
-        model = build_task_model(
-            self.spec.task.model, batches.channels, batches.num_classes, self.spec.task.model_width
-        )
-        if self.spec.task.pretrained:
-            load_pretrained(model, self.spec.task.model, self.spec.task.pretrained)
-        if state is not None and not self.spec.protocol.reset_task_each_cycle:
-            model.load_state_dict(state)
-        model = model.to(self.device)
-        if self.spec.runtime.channels_last:
-            model = model.to(memory_format=torch.channels_last)
-        gen = seed_everything(self.seed, cycle, _TRAIN)
-        quirks = (
-            {"quirks": q} if (q := frozenset(self.spec.protocol.quirks) & TRAINER_QUIRKS) else {}
-        )
-        return self.train_fn(
-            model,
-            batches,
-            labeled,
+        warm = state if not self.spec.protocol.reset_task_each_cycle else None
+        model = fresh_task_model(
             self.spec.task,
-            self.spec.runtime,
-            gen,
-            val=val,
-            progress=self.progress,
-            **quirks,
+            batches.channels,
+            batches.num_classes,
+            self.device,
+            channels_last=self.spec.runtime.channels_last,
+            state=warm,
+        )
+        gen = seed_everything(self.seed, cycle, _TRAIN)
+        return self.train_fn(
+            model, batches, labeled, self.spec, gen, val=val, progress=self.progress
         )
 
     def _health(

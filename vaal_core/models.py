@@ -5,11 +5,15 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from .registry import Registry
+
+if TYPE_CHECKING:
+    from .spec import TaskSpec
 
 # (in_channels, num_classes[, width]) -> model; a factory that takes `width` accepts
 # `task.model_width` (a channel multiplier)
@@ -77,9 +81,37 @@ def load_pretrained(model: nn.Module, name: str, path: str) -> list[str]:
     return loader(model, _checkpoint(path))
 
 
+def fresh_task_model(
+    task: TaskSpec,
+    in_channels: int,
+    num_classes: int,
+    device: torch.device | str | None = None,
+    *,
+    channels_last: bool = False,
+    state: dict[str, Any] | None = None,
+) -> nn.Module:
+    """The one way a task model is made, for the loop and every strategy's own members: the
+    spec's network (`task.model`, `task.model_width`), its published weights (`task.pretrained`),
+    a warm start (`state`), the device and the memory format (`runtime.channels_last`).
+
+    Initialisation draws from the global torch RNG: callers seed it first."""
+    model = build_task_model(task.model, in_channels, num_classes, task.model_width)
+    if task.pretrained:
+        load_pretrained(model, task.model, task.pretrained)
+    if state is not None:
+        model.load_state_dict(state)
+    if device is not None:  # None: where it was built (a caller's `torch.device` context)
+        model = model.to(device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
 def build_task_model(
     name: str, in_channels: int, num_classes: int, width: float = 1.0
 ) -> nn.Module:
+    """The bare network of a registered name (no weights loaded, on the CPU): for shape and cost
+    counts; a model that trains comes from `fresh_task_model`."""
     factory = TASK_MODELS.get(name)
     check_model_options(name, width)
     if takes_width(name):

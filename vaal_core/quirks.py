@@ -65,6 +65,36 @@ QUIRKS: dict[str, Quirk] = {
 TRAINER_QUIRKS = frozenset({"eval_mode_training", "drop_last"})
 
 
+@dataclass(frozen=True)
+class Quirks:
+    """The quirks a run switches on, as one typed value built once from `protocol.quirks` and
+    handed to every effect site (the trainer, VAAL's training and scoring). One field per entry
+    of QUIRKS: adding a quirk is its entry, its field, its effect site and its test."""
+
+    eval_mode_training: bool = False
+    train_mode_scoring: bool = False
+    flip_when_scoring: bool = False
+    drop_last: bool = False
+    no_vaal_holdout: bool = False
+
+    @classmethod
+    def of(cls, names: tuple[str, ...] | list[str] = ()) -> Quirks:
+        check_quirks(tuple(names))
+        return cls(**{name: True for name in names})
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name in QUIRKS if getattr(self, name))
+
+    @property
+    def trainer_names(self) -> list[str]:
+        """The ones the task-model trainer reads (the distributed trainer implements none)."""
+        return [n for n in self.names if n in TRAINER_QUIRKS]
+
+
+NO_QUIRKS = Quirks()
+
+
 def check_quirks(names: tuple[str, ...]) -> None:
     """Every name is a registered quirk, listed once."""
     for name in names:

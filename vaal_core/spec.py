@@ -20,7 +20,7 @@ import yaml
 
 from . import names
 from .errors import SpecError  # noqa: F401  (re-exported: callers import it from here)
-from .quirks import check_quirks
+from .quirks import Quirks, check_quirks
 
 
 @dataclass(frozen=True)
@@ -217,6 +217,11 @@ class Spec:
     def hash(self) -> str:
         """Hash of what determines each cycle's results (`spec_dict_hash` of `to_dict()`)."""
         return spec_dict_hash(self.to_dict())
+
+    @property
+    def quirks(self) -> Quirks:
+        """`protocol.quirks` as the typed value every effect site reads."""
+        return Quirks.of(self.protocol.quirks)
 
 
 # runtime settings that decide how fast a cycle runs, never what it selects or records: hashed at

@@ -16,8 +16,9 @@ from .compiled import CompiledStep
 from .device import autocast, device_index, grad_scaler
 from .hostsync import LossMeter, read_counter
 from .passes import eval_mode, index_chunks
+from .quirks import NO_QUIRKS, Quirks
 from .schedules import build_optimization
-from .spec import RuntimeSpec, TaskSpec
+from .spec import RuntimeSpec, Spec, TaskSpec
 from .tasks import Evaluation, TaskKind
 
 
@@ -45,6 +46,22 @@ def _drop_nonfinite_gradient(params: list[torch.Tensor], finite: torch.Tensor) -
             p.grad.masked_fill_(bad, 0.0)
 
 
+def train_for_spec(
+    model: nn.Module,
+    batches: Batches,
+    labeled: np.ndarray,
+    spec: Spec,
+    generator: torch.Generator,
+    val: np.ndarray | None = None,
+    progress: bool = True,
+) -> tuple[nn.Module, TrainStats]:
+    """The one training call of a run's task models (the loop's and every strategy's members):
+    the spec's recipe, runtime and trainer quirks. The distributed trainer has this signature."""
+    return train_task_model(
+        model, batches, labeled, spec.task, spec.runtime, generator, val, progress, spec.quirks
+    )
+
+
 def train_task_model(
     model: nn.Module,
     batches: Batches,
@@ -54,7 +71,7 @@ def train_task_model(
     generator: torch.Generator,
     val: np.ndarray | None = None,
     progress: bool = True,
-    quirks: frozenset[str] = frozenset(),
+    quirks: Quirks = NO_QUIRKS,
 ) -> tuple[nn.Module, TrainStats]:
     """Train `model` on the labeled indices; with a validation split keep the best epoch.
 
@@ -93,13 +110,13 @@ def train_task_model(
         acc = evaluate(model, batches, task, runtime, idx=val, split="train")
         if best_acc is None or acc > best_acc:
             best_acc, best_state = acc, copy.deepcopy(model.state_dict())
-        train_mode = "eval_mode_training" not in quirks  # the original never calls train() again
+        train_mode = not quirks.eval_mode_training  # the original never calls train() again
         model.train(train_mode)
 
     bar = tqdm(total=total, desc="train", leave=False, disable=not progress)
     step = 0
     # with drop_last, a labeled set smaller than a batch still trains on its one partial batch
-    usable = len(labeled_t) - len(labeled_t) % task.batch_size if "drop_last" in quirks else 0
+    usable = len(labeled_t) - len(labeled_t) % task.batch_size if quirks.drop_last else 0
     while step < total:  # passes over the labeled set, reshuffled each time
         model.train(train_mode)
         # drawn on the host by the seeded generator, sent to the device once per pass
