@@ -146,7 +146,7 @@ def band_line(
 def legend(ax: Axes, counts: Sequence[int], **kw) -> None:
     """Legend whose last entry names what the shaded bands are (and over how many seeds)."""
     handles, labels = ax.get_legend_handles_labels()
-    if counts:
+    if counts and max(counts) >= 2:  # one seed draws no band: the title says "1 seed"
         handles.append(Patch(color="grey", alpha=0.3))
         labels.append(band_label(list(counts)))
     if handles:
