@@ -19,6 +19,13 @@ heuristics = pytest.importorskip(
     "baal.active.heuristics", reason="baal is a dev dependency: pip install -e '.[dev]'"
 )
 
+from baselines.badge import (  # noqa: E402
+    badge_seeding,
+    factored_sq_distances,
+    gradient_factors,
+    gradient_sq_norms,
+)
+from baselines.coreset import k_center_greedy  # noqa: E402
 from baselines.scores import (  # noqa: E402
     bald_score,
     entropy_score,
@@ -169,3 +176,74 @@ def test_pixel_entropy_of_the_mc_mean_equals_baals():
     ours = pixel_entropy(torch.from_numpy(p).mean(0)).numpy()
     theirs = heuristics.Entropy().get_uncertainties(np.moveaxis(p, 0, -1))
     assert ours == pytest.approx(theirs, **TIGHT)
+
+
+# ---------------------------------------------------------------- BADGE by its reference's rules
+# JordanAsh/badge, query_strategies/badge_sampling.py (a2d18ac): g = (p - onehot(argmax p)) (x) h
+# (their sign is flipped: the distances are the same); the first centre has the largest ||g||;
+# each next one is drawn with probability D^2 / sum D^2, D the distance to the nearest centre.
+BADGE_P = [[0.9, 0.1], [0.5, 0.5], [0.2, 0.8], [0.6, 0.4]]
+BADGE_H = [[1.0, 0.0], [0.0, 2.0], [1.0, 1.0], [0.0, 2.0]]
+
+
+def test_badge_gradient_embedding_by_hand():
+    # a = p - onehot(argmax p) (a tie, image 1, takes the first class, as argmax does):
+    #   0: (-0.1, 0.1)  1: (-0.5, 0.5)  2: (0.2, -0.2)  3: (-0.4, 0.4)
+    # ||g||^2 = ||a||^2 ||h||^2: 0.02 x 1 = 0.02, 0.5 x 4 = 2, 0.08 x 2 = 0.16, 0.32 x 4 = 1.28
+    a = gradient_factors(torch.tensor(BADGE_P, dtype=torch.float64))
+    h = torch.tensor(BADGE_H, dtype=torch.float64)
+    assert a.numpy() == pytest.approx(
+        np.array([[-0.1, 0.1], [-0.5, 0.5], [0.2, -0.2], [-0.4, 0.4]])
+    )
+    assert gradient_sq_norms(a, h).tolist() == pytest.approx([0.02, 2.0, 0.16, 1.28])
+    # squared distances to image 1, g_1 = (0, -1, 0, 1) (class-major blocks a_c h):
+    #   g_0 = (-0.1, 0, 0.1, 0): 0.01 + 1 + 0.01 + 1 = 2.02
+    #   g_2 = (0.2, 0.2, -0.2, -0.2): 0.04 + 1.44 + 0.04 + 1.44 = 2.96
+    #   g_3 = (0, -0.8, 0, 0.8): 0.04 + 0.04 = 0.08
+    assert factored_sq_distances(a, h, 1).tolist() == pytest.approx([2.02, 0.0, 2.96, 0.08])
+
+
+def _draw(bins: list[float], u: float) -> int:
+    """The bin that u (uniform on [0, sum)) falls in: inverse-CDF draw of P(i) = bins[i] / sum."""
+    return int(np.searchsorted(np.cumsum(bins), u, side="right"))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_badge_seeding_draws_by_squared_distance_by_hand(seed):
+    # pick 1: image 1 (largest ||g||^2 = 2). Pick 2: D^2 = (2.02, 0, 2.96, 0.08), sum 5.06.
+    # If image 2 came second, D^2 = min(D^2, distance^2 to g_2): image 0: |g_0 - g_2|^2 =
+    # 0.09 + 0.04 + 0.09 + 0.04 = 0.26; image 3: min(0.08, 0.04 + 1 + 0.04 + 1) = 0.08; sum 0.34.
+    # If image 0 came second: image 2: min(2.96, 0.26) = 0.26; image 3: min(0.08, |g_3 - g_0|^2 =
+    # 0.01 + 0.64 + 0.01 + 0.64 = 1.3) = 0.08. If image 3: image 0: min(2.02, 1.3) = 1.3;
+    # image 2: min(2.96, |g_2 - g_3|^2 = 2.08) = 2.08.
+    a = gradient_factors(torch.tensor(BADGE_P, dtype=torch.float64))
+    h = torch.tensor(BADGE_H, dtype=torch.float64)
+    gen = torch.Generator().manual_seed(seed)
+    r1, r2 = (float(torch.rand((), generator=gen, dtype=torch.float64)) for _ in range(2))
+    second = _draw([2.02, 0.0, 2.96, 0.08], r1 * 5.06)
+    third_bins = {
+        0: [0.0, 0.0, 0.26, 0.08],
+        2: [0.26, 0.0, 0.0, 0.08],
+        3: [1.3, 0.0, 2.08, 0.0],
+    }[second]
+    third = _draw(third_bins, r2 * sum(third_bins))
+    picks = badge_seeding(a, h, 3, torch.Generator().manual_seed(seed))
+    assert picks.tolist() == [1, second, third]
+
+
+def test_badge_seeding_after_all_mass_is_spent_takes_the_rest_in_order():
+    # four copies of one embedding: after the first centre every D^2 is 0 (the reference code
+    # divides by zero); the rest follow in position order
+    a = gradient_factors(torch.tensor([[0.7, 0.3]] * 4, dtype=torch.float64))
+    h = torch.ones(4, 3, dtype=torch.float64)
+    assert badge_seeding(a, h, 4, torch.Generator().manual_seed(0)).tolist() == [0, 1, 2, 3]
+
+
+# ---------------------------------------------------------------- core-set by its reference's rules
+def test_k_center_greedy_from_an_empty_labeled_set_starts_at_the_first_position():
+    # ozansener/active_learning_coreset and JordanAsh/badge `furthest_first`: every distance to
+    # the (empty) centre set is infinite, and argmax takes position 0 (x = 0). Then the farthest
+    # from the centres so far: x = 2, 3, 9 are 2, 3, 9 away -> 9; then x = 2 is min(2, 7) = 2
+    # away, x = 3 is min(3, 6) = 3 away -> x = 3 (position 2).
+    x = torch.tensor([[0.0, 0.0], [2.0, 0.0], [3.0, 0.0], [9.0, 0.0]])
+    assert k_center_greedy(x, np.zeros(4, dtype=bool), 3).tolist() == [0, 3, 2]
