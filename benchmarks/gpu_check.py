@@ -835,6 +835,13 @@ def _sheet_note(rep: Report) -> str:
 
 
 # ----------------------------------------------------------------------------- 3. GPU-hours
+# specs without a GPU cost model, and why
+UNCOSTED = {
+    "mnist": "a CPU demo spec; bench_data/bench_seg model no GPU cost for it",
+    "imagefolder": "a template for the user's own images: their number and size are unknown",
+}
+
+
 def gpu_hours(rep: Report, device: torch.device, sz: Sizes) -> None:
     S = "GPU-hours"
     cuda = device.type == "cuda"
@@ -852,15 +859,11 @@ def gpu_hours(rep: Report, device: torch.device, sz: Sizes) -> None:
                 S, f"make reproduce-{name} (shipped spec)", lambda n=name: seg_hours(rep, n, cuda)
             )
         else:
+            why = UNCOSTED.get(name, "bench_data/bench_seg model no GPU cost for it")
             rep.check(
                 S,
                 f"make reproduce-{name}",
-                lambda: Row(
-                    S,
-                    "",
-                    "not run",
-                    note="not run (a CPU demo spec; bench_data/bench_seg model no GPU cost for it)",
-                ),
+                lambda why=why: Row(S, "", "not run", note=f"not run ({why})"),
             )
 
 
