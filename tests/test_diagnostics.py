@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from vaal_core.game_metrics import (
+from vaal_core.vaal.metrics import (
     accuracy_at_half,
     active_units,
     auc_chance_band,

@@ -157,7 +157,7 @@ def lab(tmp_path: Path) -> dict[str, Path]:
     return {"dir": tmp_path, "data": data, "spec": spec, "out": tmp_path / "results"}
 
 
-def _run(lab: dict[str, Path], *args: str, plugins: str | None = "baselines,lab_plugin"):
+def _run(lab: dict[str, Path], *args: str, plugins: str | None = "lab_plugin"):
     env = dict(os.environ, PYTHONPATH=f"{REPO}{os.pathsep}{lab['dir']}", OMP_NUM_THREADS="1")
     env.pop("VAAL_PLUGINS", None)
     if plugins is not None:
@@ -243,11 +243,11 @@ def test_without_the_registration_the_names_are_unknown_and_a_bad_module_is_one_
         "--data-root",
         str(lab["data"]),
     )
-    res = _run(lab, *args, plugins=None)  # default: baselines only
+    res = _run(lab, *args, plugins=None)  # default: the installed plug-ins only
     assert res.returncode == 2
     assert res.stderr.startswith("error: unknown strategy 'lowest_index'; valid names:")
-    assert "entropy" in res.stderr  # the default plug-in, baselines, was loaded
-    res = _run(lab, *args, plugins="baselines,no_such_lab")
+    assert "entropy" in res.stderr and "vaal" in res.stderr  # found through the entry points
+    res = _run(lab, *args, plugins="no_such_lab")
     assert res.returncode == 2 and res.stderr.count("\n") == 1
     assert "VAAL_PLUGINS names module 'no_such_lab', which is not importable" in res.stderr
     assert not lab["out"].exists()
@@ -306,3 +306,43 @@ def test_a_plugin_task_kind_runs_through_the_cli(lab):
         "does not support smoothed tasks" in res.stderr
         and "strategies for smoothed: full, lowest_index, random" in res.stderr
     )
+
+
+def test_a_plugin_adds_to_the_installed_strategies_never_replaces_them(lab):
+    """`$VAAL_PLUGINS` names only the lab's module; the baselines and VAAL stay registered."""
+    code = (
+        "from vaal_core.strategies import STRATEGIES; "
+        "print(sorted(n for n in ('lowest_index', 'coreset', 'vaal', 'random') "
+        "if n in STRATEGIES.names()))"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env=dict(
+            os.environ, PYTHONPATH=f"{REPO}{os.pathsep}{lab['dir']}", VAAL_PLUGINS="lab_plugin"
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "['coreset', 'lowest_index', 'random', 'vaal']"
+
+
+def test_a_mistyped_strategy_gets_a_did_you_mean(lab):
+    res = _run(
+        lab,
+        "vaal_core",
+        "run",
+        str(lab["spec"]),
+        "--strategy",
+        "corset",
+        "--seed",
+        "0",
+        "--out",
+        str(lab["out"]),
+        "--data-root",
+        str(lab["data"]),
+    )
+    assert res.returncode == 2 and res.stderr.count("\n") == 1
+    assert "unknown strategy 'corset' (did you mean 'coreset'?)" in res.stderr

@@ -6,6 +6,7 @@ import argparse
 import subprocess
 import sys
 import time
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from . import failpoints
@@ -16,6 +17,7 @@ from .spec import load_spec
 
 def _parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog="python -m vaal_core", description=__doc__)
+    p.add_argument("--version", action="version", version=f"%(prog)s {suite_version()}")
     sub = p.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
     add_spec_arguments(common)
@@ -115,6 +117,19 @@ def run_report(results: Path, figures: Path) -> int:
     imports the layer that reads its logs."""
     cmd = [sys.executable, "-m", "analysis", "report", str(results), "--out", str(figures)]
     return subprocess.run(cmd, check=False).returncode
+
+
+def suite_version() -> str:
+    """The installed package's version (the source tree's when it is not installed)."""
+    try:
+        return version("vaal-suite")
+    except PackageNotFoundError:
+        return "unknown (not installed: make venv)"
+
+
+def console() -> None:
+    """The `vaal` console script: the same command line as `python -m vaal_core`."""
+    sys.exit(main())
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ Task models, strategies, task kinds, dataset layouts, optimisers, schedules, aug
 launchers each keep one `Registry`. It behaves as the read-only dict the code used before
 (`name in R`, `R[name]`, iteration over names, `.items()`), and adds `register` (a decorator) and
 `get` (an unknown name is one error naming the valid ones). An open registry that is asked for a
-name it does not hold first loads the plug-ins named in `$VAAL_PLUGINS` (vaal_core/plugins.py).
+name it does not hold first loads the plug-ins (vaal_core/plugins.py).
 
 Registries whose names a spec validates before torch is imported are *declared*: their names are
 listed in the torch-free `vaal_core.names`, and `check_declared()` fails at import time when the
@@ -13,12 +13,19 @@ two drift apart. No torch here: the spec loader imports this module's neighbours
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, TypeVar
 
-from .plugins import load_plugins
+from .plugins import load_plugins, not_installed_hint
 
 T = TypeVar("T")
+
+
+def did_you_mean(name: str, valid: Iterable[str]) -> str:
+    """' (did you mean 'x'?)' for the closest valid name, or '' when none is close."""
+    close = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 class Registry(Generic[T]):
@@ -61,12 +68,13 @@ class Registry(Generic[T]):
 
     # ------------------------------------------------------------------ reading
     def get(self, name: str) -> T:
-        """The entry `name`; a name not (yet) here first loads the plug-ins ($VAAL_PLUGINS)."""
+        """The entry `name`; a name not (yet) here first loads the plug-ins."""
         if name not in self._entries and self.declared is None:
             load_plugins()
         if name not in self._entries:
             raise self.error(
-                f"unknown {self.what} '{name}'; valid names: {', '.join(self.names())}"
+                f"unknown {self.what} '{name}'{did_you_mean(name, self.names())}; valid names: "
+                f"{', '.join(self.names())}{not_installed_hint() if self.declared is None else ''}"
             )
         return self._entries[name]
 

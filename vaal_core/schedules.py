@@ -92,15 +92,3 @@ def build_optimization(
     total = total_iterations(task, n_labeled, n_train)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, SCHEDULES.get(task.schedule)(task, total))
     return opt, sched, total
-
-
-def vaal_iterations(spec, n_labeled: int, n_train: int, n_pool: int) -> int:
-    """VAE/discriminator iterations for one query.
-
-    Both original versions trained the VAE and discriminator in the task model's loop, one
-    iteration each per task step (`vaal.match_task_iterations`); otherwise `vaal.epochs` passes
-    over the pool at `vaal.batch_size`.
-    """
-    if spec.vaal.match_task_iterations:
-        return total_iterations(spec.task, n_labeled, n_train)
-    return max(1, math.ceil(spec.vaal.epochs * n_pool / spec.vaal.batch_size))
