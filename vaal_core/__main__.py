@@ -54,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
         help="runs at a time, each in its own process with one thread per core it gets "
         "(small CPU models scale across processes far better than across threads)",
     )
+    from . import select  # the human-in-the-loop round: its arguments live with it
+
+    select.add_arguments(
+        sub.add_parser("select", help="which of your unlabeled images to label next (one round)")
+    )
     return p
 
 
@@ -61,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)  # an argument error: UsageError, one line below
         failpoints.configure_from_env()  # a mistyped VAAL_FAILPOINT fails before torch loads
+        if args.command == "select":
+            from .select import main as select_main
+
+            return select_main(args)
         spec = load_spec(args.spec, args.set, protocol=args.protocol)
         from .datasets import (
             check_spec_dataset,  # torch: imported once the spec is known to be good

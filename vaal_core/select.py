@@ -1,0 +1,501 @@
+"""Human-in-the-loop selection: `python -m vaal_core select SPEC --images DIR --labels labels.csv
+--budget N --strategy NAME --out DIR`: which of your unlabeled images to label next.
+
+One call is one round: train the spec's task model (and the strategy's own models) on the images
+labels.csv names, score the rest, and write the next `--budget` images as `selection.csv`. The
+user labels them, appends `path,label` rows to labels.csv and calls again: a new labels.csv is a
+new round. Nothing under the images folder is written, moved or changed; every file of a round
+lives in its own folder `<out>/round-<NN>-<key>`, where the key hashes everything the list depends
+on (labels.csv's bytes, the image list, the spec's hash, strategy, budget, seed). So:
+- a rerun with the same inputs finds its round folder and prints the same list (no compute);
+- an interrupted round resumes: the trained task model is kept (`task_model.pt`), and every random
+  stream is seeded by (seed, key, purpose) alone, so the list equals an uninterrupted round's;
+- no test set is read: selection needs none, so no accuracy is measured (the run command does).
+
+Images are decoded once into `<out>/cache/` as the `imagefolder` dataset decodes them (upright,
+grey only when every image is grey, cached at image_size x 256/224 and cropped on the device).
+Paths in labels.csv, in a list file and in selection.csv are relative to the images folder (or to
+the list file's folder); absolute paths work too. Class indices follow the sorted label names.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import dataclasses
+import fcntl
+import hashlib
+import json
+import os
+import posixpath
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .cli import non_negative_int, positive_int
+from .errors import DatasetError, SpecError, UsageError
+from .failpoints import configure_from_env, failpoint
+from .spec import Spec, load_spec
+
+# purposes of the round's random streams (the loop's numbering: init, train, query)
+_INIT, _TRAIN, _QUERY = 0, 1, 2
+SHOWN = 5  # paths an error names; the count says how many more
+SELECTION = "selection.csv"
+MODEL = "task_model.pt"
+# the strategies whose scores mean something a user can read, and the name of that column
+SCORE_COLUMNS: dict[str, str] = {"vaal": "p_labeled"}
+
+
+@dataclass(frozen=True)
+class Images:
+    """The images `--images` names: paths relative to `base` (or absolute), sorted."""
+
+    base: Path
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Labels:
+    """labels.csv: path -> class name, the file's bytes (the round's key) and its location."""
+
+    path: Path
+    rows: dict[str, str]
+    raw: bytes
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return tuple(sorted(set(self.rows.values())))
+
+
+@dataclass(frozen=True)
+class Request:
+    """One round's inputs, as the command line gives them."""
+
+    spec: Spec
+    images: Images
+    labels: Labels
+    budget: int
+    strategy: str
+    seed: int
+    out: Path
+    progress: bool = True
+
+    def key(self) -> str:
+        """What the round's list depends on; its folder is named by it."""
+        h = hashlib.sha1()
+        for part in (
+            self.labels.raw,
+            "\n".join(self.images.paths).encode(),
+            self.spec.hash().encode(),
+            f"{self.strategy}\t{self.budget}\t{self.seed}".encode(),
+        ):
+            h.update(hashlib.sha1(part).digest())
+        return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Picked:
+    """One image to label next: its path, rank (1 first) and the strategy's score, if any."""
+
+    path: str
+    rank: int
+    score: float | None
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def _some(items: Sequence[str]) -> str:
+    shown = ", ".join(items[:SHOWN])
+    return f"{shown} and {len(items) - SHOWN} more" if len(items) > SHOWN else shown
+
+
+# ----------------------------------------------------------------------------- the command line
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The `select` subcommand's arguments (spec, --set and --protocol as `run` reads them)."""
+    p.add_argument("spec", help="experiment spec (YAML): task model, VAAL and runtime settings")
+    p.add_argument(
+        "--images",
+        required=True,
+        help="folder of images (searched recursively), or a text/CSV file listing image paths",
+    )
+    p.add_argument(
+        "--labels", required=True, help="CSV of rows path,label: the images labeled so far"
+    )
+    p.add_argument("--budget", type=positive_int, required=True, help="images to select")
+    p.add_argument("--strategy", required=True)
+    p.add_argument("--seed", type=non_negative_int, default=0)
+    p.add_argument(
+        "--out", required=True, help="folder for the rounds' state (never the images' folder)"
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a spec value, e.g. --set task.epochs=2 (repeatable)",
+    )
+    p.add_argument("--protocol", default=None, help="training protocol preset (as `run`)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def main(args: argparse.Namespace) -> int:
+    """The subcommand: one round, then where its list is and what to do next."""
+    configure_from_env()
+    spec = load_spec(args.spec, args.set, protocol=args.protocol)
+    check_strategy(spec, args.strategy)
+    images = list_images(Path(args.images), Path(args.out))
+    labels = read_labels(Path(args.labels), images.base)
+    req = Request(
+        spec, images, labels, args.budget, args.strategy, args.seed, Path(args.out),
+        progress=not args.no_progress,
+    )  # fmt: skip
+    folder, picked, fresh = run_round(req)
+    unlabeled = len(set(images.paths) - set(labels.rows))
+    print(
+        f"\n{'selected' if fresh else 'already selected (same inputs)'}: {len(picked)} of "
+        f"{unlabeled} unlabeled images by {req.strategy} (seed {req.seed}); trained on "
+        f"{len(labels.rows)} labeled images in {len(labels.classes)} classes\n"
+        "no test set: selection needs none, so no accuracy is measured "
+        f"(python -m vaal_core run measures it)\nselection: {folder / SELECTION}\n"
+        f"next: label these images, append their rows path,label to {labels.path}, and run "
+        "the same command again for the next round"
+    )
+    return 0
+
+
+# ----------------------------------------------------------------------------- checking inputs
+def check_strategy(spec: Spec, name: str) -> None:
+    """A strategy that selects from a labeled set; `full` (every label at once) cannot."""
+    from .strategies import STRATEGIES, check_strategy_supports, supports
+
+    if spec.task.kind != "classification":
+        raise SpecError(
+            f"select labels images with one class each; spec key 'task.kind' is "
+            f"'{spec.task.kind}', set it to classification"
+        )
+    check_strategy_supports(name, spec.task.kind)
+    if STRATEGIES[name].whole_pool:
+        able = sorted(
+            n for n, c in STRATEGIES.items() if not c.whole_pool and supports(c, spec.task.kind)
+        )
+        raise UsageError(
+            f"strategy '{name}' trains once on every image, labeled, and selects nothing; "
+            f"select runs: {', '.join(able)}"
+        )
+
+
+def _visible(rel: Path) -> bool:
+    return not any(part.startswith(".") for part in rel.parts)
+
+
+def list_images(source: Path, out: Path) -> Images:
+    """Every image file under a folder (hidden files and `out` left out), or a list file's."""
+    from .datasets.imagefolder import image_extensions
+
+    if source.is_dir():
+        exts, skip = image_extensions(), out.resolve()
+        paths = sorted(
+            f.relative_to(source).as_posix()
+            for f in source.rglob("*")
+            if f.suffix.lower() in exts
+            and _visible(f.relative_to(source))
+            and skip not in f.resolve().parents
+            and f.is_file()
+        )
+        base = source
+    elif source.is_file():
+        base, paths = source.parent, sorted(set(_listed(source)))
+        gone = [p for p in paths if not (base / p).is_file()]
+        if gone:
+            raise DatasetError(f"{source} names {len(gone)} missing files: {_some(gone)}")
+    else:
+        raise DatasetError(f"--images {source}: no such folder or list file")
+    if not paths:
+        raise DatasetError(f"--images {source} holds no images (any format Pillow reads)")
+    return Images(base, tuple(paths))
+
+
+def _listed(path: Path) -> Iterator[str]:
+    """A list file's paths: one per line, or a CSV's `path` column (else its first column)."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        rows = [r for r in csv.reader(f) if r and r[0].strip() and not r[0].startswith("#")]
+    header = [c.strip().lower() for c in rows[0]] if rows else []
+    col = header.index("path") if "path" in header else 0
+    for r in rows[1:] if "path" in header else rows:
+        yield posixpath.normpath(r[col].strip())
+
+
+def _identifier(text: str, base: Path) -> str:
+    """A path as `list_images` names it: relative to `base` where it lies under it."""
+    p = Path(text)
+    if p.is_absolute():
+        with contextlib.suppress(ValueError):
+            return p.resolve().relative_to(base.resolve()).as_posix()
+        return p.as_posix()
+    return posixpath.normpath(text)
+
+
+def read_labels(path: Path, base: Path) -> Labels:
+    """labels.csv: rows path,label (optional header), each naming an existing file once."""
+    if not path.is_file():
+        raise DatasetError(
+            f"--labels {path}: no such file; write a CSV of rows path,label for the images you "
+            "have labeled (label a first few by hand, or pick them with --strategy random "
+            "once a few are labeled)"
+        )
+    raw = path.read_bytes()
+    rows: dict[str, str] = {}
+    for n, r in enumerate(csv.reader(raw.decode("utf-8-sig").splitlines()), 1):
+        r = [c.strip() for c in r]
+        if not any(r):
+            continue
+        if n == 1 and [c.lower() for c in r[:2]] == ["path", "label"]:
+            continue
+        if len(r) < 2 or not r[0] or not r[1]:
+            raise DatasetError(f"{path} line {n}: every row needs a path and a label")
+        key = _identifier(r[0], base)
+        if key in rows:
+            raise DatasetError(f"{path} line {n}: {r[0]} is listed twice; one row per image")
+        rows[key] = r[1]
+    if not rows:
+        raise DatasetError(f"{path} lists no labeled images; one row per image: path,label")
+    gone = [p for p in rows if not (base / p).is_file()]
+    if gone:
+        raise DatasetError(
+            f"{path} names {len(gone)} files that do not exist under {base}: {_some(gone)}"
+        )
+    return Labels(path, rows, raw)
+
+
+# ----------------------------------------------------------------------------- one round
+def run_round(req: Request) -> tuple[Path, list[Picked], bool]:
+    """(the round's folder, the images to label next, whether they were computed now)."""
+    unlabeled = sorted(set(req.images.paths) - set(req.labels.rows))
+    if req.budget > len(unlabeled):
+        raise UsageError(
+            f"--budget {req.budget} is larger than the {len(unlabeled)} unlabeled images "
+            f"({len(req.images.paths)} images, {len(req.labels.rows)} labeled); lower it"
+        )
+    key = req.key()
+    with _locked(req.out):
+        folder = _round_folder(req.out, key)
+    with _locked(folder):
+        if (folder / SELECTION).is_file():
+            return folder, read_selection(folder / SELECTION), False
+        picked = _compute(req, folder, key, unlabeled)
+        _write_selection(folder / SELECTION, picked)
+    return folder, picked, True
+
+
+@contextlib.contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """One process at a time in `folder` (a second waits)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
+_ROUND = re.compile(r"round-(\d+)-([0-9a-f]{12})$")
+
+
+def _round_folder(out: Path, key: str) -> Path:
+    """`<out>/round-<NN>-<key>`: the existing folder of these inputs, or the next number."""
+    found = {m[2]: int(m[1]) for p in out.iterdir() if (m := _ROUND.match(p.name))}
+    number = found.get(key[:12], max(found.values(), default=0) + 1)
+    folder = out / f"round-{number:02d}-{key[:12]}"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def _number(folder: Path) -> int:
+    return int(_ROUND.match(folder.name)[1])
+
+
+def _atomic(path: Path, write) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def _compute(req: Request, folder: Path, key: str, unlabeled: list[str]) -> list[Picked]:
+    """Train on the labeled images, query the strategy, rank what it picked."""
+    import torch
+
+    from .batches import batches_from_spec
+    from .device import check_precision, resolve_device, seed_everything
+    from .models import fresh_task_model
+    from .pool import Pool
+    from .strategies import QueryContext, make_strategy
+    from .trainer import train_for_spec
+
+    spec, cycle = req.spec, _number(folder) - 1  # failpoints name rounds from 0, as cycles
+    stream = int(key[:15], 16)  # every random stream: (seed, key, purpose)
+    device = resolve_device(spec.runtime.device)
+    check_precision(spec.runtime.precision, device)
+    if spec.runtime.num_threads:
+        torch.set_num_threads(spec.runtime.num_threads)
+    paths = sorted(set(req.images.paths) | set(req.labels.rows))
+    data = _data(req, paths)
+    batches = batches_from_spec(spec, data, device)
+    index = {p: i for i, p in enumerate(paths)}
+    labeled = np.array(sorted(index[p] for p in req.labels.rows), dtype=np.int64)
+    candidates = np.array(sorted(index[p] for p in (*req.labels.rows, *unlabeled)))
+    _write_inputs(folder, req, key, len(paths))
+
+    seed_everything(req.seed, stream, _INIT)
+    state = torch.load(folder / MODEL, map_location="cpu") if (folder / MODEL).is_file() else None
+    model = fresh_task_model(
+        spec.task,
+        batches.channels,
+        batches.num_classes,
+        device,
+        channels_last=spec.runtime.channels_last,
+        state=state,
+    )
+    if state is None:  # a resumed round keeps the model it trained before the interruption
+        gen = seed_everything(req.seed, stream, _TRAIN)
+        model, _ = train_for_spec(model, batches, labeled, spec, gen, progress=req.progress)
+        _atomic(folder / MODEL, lambda tmp: torch.save(model.state_dict(), tmp))
+        failpoint("after_train", cycle)
+
+    strategy = make_strategy(req.strategy, spec)
+    ctx = QueryContext(
+        spec=spec,
+        pool=Pool(candidates, labeled),
+        task_model=model,
+        batches=batches,
+        rng=np.random.default_rng([req.seed, stream, _QUERY]),
+        generator=seed_everything(req.seed, stream, _QUERY),
+        cycle=cycle,
+        progress=req.progress,
+    )
+    selected = strategy.query(ctx, req.budget)
+    failpoint("after_query", cycle)
+    _atomic(folder / "query_stats.json", lambda t: t.write_text(json.dumps(ctx.stats, indent=1)))
+    return rank(req.strategy, strategy, ctx.pool.unlabeled, selected, paths)
+
+
+def rank(name: str, strategy, unlabeled: np.ndarray, selected: np.ndarray, paths) -> list[Picked]:
+    """The picks in the order to label them: by the strategy's score where it keeps one
+    (`last_scores` over the unlabeled pool, lowest first, as VAAL picks), else by path."""
+    scores = getattr(strategy, "last_scores", None)
+    if scores is None:
+        order = sorted(selected, key=lambda i: paths[i])
+        return [Picked(paths[i], r, None) for r, i in enumerate(order, 1)]
+    s = scores.float().cpu().numpy()[np.searchsorted(unlabeled, selected)]
+    column = SCORE_COLUMNS.get(name)
+    order = np.lexsort((selected, s))  # ties by index: the same order every time
+    return [
+        Picked(paths[selected[j]], r, float(s[j]), {column: float(s[j])} if column else {})
+        for r, j in enumerate(order, 1)
+    ]
+
+
+# ----------------------------------------------------------------------------- data
+def _data(req: Request, paths: list[str]):
+    """The images as a `CachedData` (decoded once into `<out>/cache/`), labels of the labeled
+    images as indices of the sorted class names and -1 for the rest (which nothing may read)."""
+    import torch
+
+    from .datasets.base import LARGE_AUGMENT, LoadOptions
+    from .datasets.cache import CachedData, CacheKey, CacheReader, build_cache, source_hash
+    from .datasets.imagefolder import (
+        GREY_MEAN,
+        GREY_STD,
+        IMAGENET_MEAN,
+        IMAGENET_STD,
+        Item,
+        Listing,
+        PhotoSource,
+        probe,
+    )
+
+    base, ds = req.images.base, req.spec.dataset
+    opts = LoadOptions(cache_dir=req.out / "cache", progress=req.progress)
+    listing = Listing(tuple(Item(p, "", "train") for p in paths), ())
+    found, probe_path = probe(base, listing, opts)
+    if found["unreadable"]:
+        bad = sorted(found["unreadable"].items())
+        raise DatasetError(
+            f"{len(bad)} images failed to decode: {_some([f'{p} ({why})' for p, why in bad])}; "
+            f"replace them or leave them out of --images (the full list: {probe_path})"
+        )
+    channels = 1 if len(found["grey"]) == len(paths) else 3
+    size = ds.image_size or 224
+    resolution = ds.cache_resolution or max(size, round(size * 256 / 224))
+    source = PhotoSource(base, paths, np.zeros(len(paths), np.int64), channels)
+    key = CacheKey("images", "all", resolution, source_hash(source.fingerprint_items()))
+    folder = build_cache(source, key, req.out / "cache" / key.source_hash[:12], None, True,
+                         req.progress)  # fmt: skip
+    reader = CacheReader(folder)
+    classes = {c: i for i, c in enumerate(req.labels.classes)}
+    y = torch.tensor([classes.get(req.labels.rows.get(p, ""), -1) for p in paths])
+    rgb = channels == 3
+    return CachedData(
+        "images",
+        reader,
+        reader,
+        len(classes),
+        IMAGENET_MEAN if rgb else GREY_MEAN,
+        IMAGENET_STD if rgb else GREY_STD,
+        size,
+        augment_presets=dict(LARGE_AUGMENT),
+        test_index=np.empty(0, np.int64),  # no test set: selection needs none
+        _train_y=y,
+    )
+
+
+# ----------------------------------------------------------------------------- the round's files
+def _write_inputs(folder: Path, req: Request, key: str, n_images: int) -> None:
+    """What the round was computed from, for the user and for a later look."""
+    body = {
+        "key": key,
+        "spec": str(req.spec.experiment),
+        "spec_hash": req.spec.hash(),
+        "strategy": req.strategy,
+        "seed": req.seed,
+        "budget": req.budget,
+        "images": str(req.images.base),
+        "n_images": n_images,
+        "labels": str(req.labels.path),
+        "labels_sha1": hashlib.sha1(req.labels.raw).hexdigest(),
+        "n_labeled": len(req.labels.rows),
+        "classes": list(req.labels.classes),
+        "test_set": None,
+    }
+    _atomic(folder / "inputs.json", lambda t: t.write_text(json.dumps(body, indent=1)))
+    _atomic(folder / "labels.csv", lambda t: t.write_bytes(req.labels.raw))
+
+
+def _write_selection(path: Path, picked: list[Picked]) -> None:
+    extra = sorted({k for p in picked for k in p.extra})
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="") as f:
+            out = csv.writer(f)
+            out.writerow(["path", "rank", "score", *extra])
+            for p in picked:
+                score = "" if p.score is None else repr(p.score)
+                out.writerow([p.path, p.rank, score, *(repr(p.extra[k]) for k in extra)])
+
+    _atomic(path, write)
+
+
+def read_selection(path: Path) -> list[Picked]:
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    core = {"path", "rank", "score"}
+    return [
+        Picked(
+            r["path"],
+            int(r["rank"]),
+            float(r["score"]) if r["score"] else None,
+            {k: float(v) for k, v in r.items() if k not in core and v},
+        )
+        for r in rows
+    ]
