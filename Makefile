@@ -7,7 +7,9 @@ DATA_ROOT ?= data
 RESULTS ?= results
 FIGURES ?= figures
 STRATEGIES ?=
-SEEDS ?=
+# a range or list of seeds for demo, reproduce-*, ablation-* and sweep: SEEDS=0-2 or SEEDS=0,3,5
+# (SEED_LIST: its earlier name for sweeps, still read)
+SEEDS ?= $(SEED_LIST)
 export DATA_ROOT
 
 .PHONY: demo test lint format figures bench gpu-check clean-venv venv lock ablations sweep sweep-status
@@ -58,9 +60,9 @@ ablations: $(patsubst experiments/ablations/%.yaml,ablation-%,$(wildcard experim
 
 # `make sweep EXP=cifar10` fans every strategy x seed of experiments/<EXP>.yaml out as one SLURM
 # job array (local processes where there is no sbatch). Optional: STRATEGIES=vaal,random
-# SEED_LIST=0-4 PROFILE=<slurm/profiles name> EXECUTOR=slurm|local|debug SWEEP_ARGS='--set k=v ...'
+# SEEDS=0-4 PROFILE=<slurm/profiles name> EXECUTOR=slurm|local|debug SWEEP_ARGS='--set k=v ...'
 SWEEP = $(PY) -m slurm.sweep experiments/$(EXP).yaml --out $(RESULTS) \
-	$(if $(STRATEGIES),--strategies $(STRATEGIES)) $(if $(SEED_LIST),--seeds $(SEED_LIST)) \
+	$(if $(STRATEGIES),--strategies $(STRATEGIES)) $(if $(SEEDS),--seeds $(SEEDS)) \
 	$(if $(PROFILE),--profile $(PROFILE)) $(if $(EXECUTOR),--executor $(EXECUTOR)) $(SWEEP_ARGS)
 sweep sweep-status: $(STAMP)
 	@test -n "$(EXP)" -a -f "experiments/$(EXP).yaml" || { echo "usage: make $@ EXP=<name>; available: \

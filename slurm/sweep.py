@@ -25,6 +25,7 @@ from vaal_core.cli import (
     non_negative_int,
     positive_float,
     positive_int,
+    seed_list,
 )
 from vaal_core.errors import ExpectedError
 from vaal_core.loop import RunDirConflict, preflight, run_dir_for
@@ -34,7 +35,7 @@ from vaal_core.spec import Spec, load_spec
 from .job import RunJob
 from .launchers import default_executor, get_launcher, is_queued
 from .manifest import JobEntry, read_manifest, record_jobs, run_key, sweep_dir
-from .options import ClusterOptions, load_profile, parse_seeds
+from .options import ClusterOptions, load_profile
 from .scheduler import LIVE, SchedulerError, job_states, wait_for_jobs
 from .status import collect_status, cycles_done, format_table
 
@@ -45,7 +46,9 @@ def _parser() -> argparse.ArgumentParser:
         p
     )  # spec, --out, --data-root, --set, --protocol: as `python -m vaal_core run`
     p.add_argument("--strategies", help="comma-separated (default: the spec's list)")
-    p.add_argument("--seeds", help="e.g. 0-4 or 0,2,7 (default: the spec's seeds)")
+    p.add_argument(
+        "--seeds", type=seed_list, help="a range or list, e.g. 0-4 or 0,2,7 (default: the spec's)"
+    )
     p.add_argument(
         "--executor",
         default=None,
@@ -188,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)  # an argument error: UsageError, one line below
         spec = load_spec(args.spec, args.set, protocol=args.protocol)
         strategies = args.strategies.split(",") if args.strategies else list(spec.strategies)
-        seeds = parse_seeds(args.seeds) if args.seeds else list(spec.seeds)
+        seeds = args.seeds or list(spec.seeds)
         for strategy in strategies:  # every name checked before anything is queued
             preflight(spec, strategy)
         out = Path(args.out).resolve()

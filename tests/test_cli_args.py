@@ -37,8 +37,11 @@ def _one_error_line(capsys, code: int, *expected: str) -> str:
         (["run"], ["spec"]),
         ([], ["command"]),
         (["train", SPEC], ["train"]),
-        (["demo", SPEC, "--seeds", "0"], ["--seeds", ">= 1"]),
-        (["demo", SPEC, "--seeds", "-2"], ["--seeds", ">= 1"]),
+        (["demo", SPEC, "--seeds", "3"], ["--seeds", "not a count", "0-2", "3-3"]),
+        (["demo", SPEC, "--seeds", "0"], ["--seeds", "not a count", "0-0"]),
+        (["demo", SPEC, "--seeds", "-2"], ["--seeds", "'-2'", "0-4"]),
+        (["demo", SPEC, "--seeds", "2-1"], ["--seeds", "'2-1'"]),
+        (["demo", SPEC, "--seeds", "0,1,1"], ["--seeds", "twice"]),
     ],
 )
 def test_run_cli_argument_errors(args, expected, tmp_path, capsys):
@@ -51,6 +54,7 @@ def test_run_cli_argument_errors(args, expected, tmp_path, capsys):
     "args, expected",
     [
         (["--seeds", "-1"], ["--seeds", "-1"]),
+        (["--seeds", "3"], ["--seeds", "not a count", "0-2", "3-3"]),
         (["--cpus-per-task", "0"], ["--cpus-per-task", ">= 1"]),
         (["--gpus-per-task", "-1"], ["--gpus-per-task", ">= 0"]),
         (["--mem-gb", "0"], ["--mem-gb", "> 0"]),
@@ -129,7 +133,7 @@ def test_run_and_sweep_take_the_same_spec_arguments_and_a_sweep_applies_the_prot
                 "--strategies",
                 "random",
                 "--seeds",
-                "0",
+                "0-0",
                 "--out",
                 str(out),
                 "--status",
@@ -139,3 +143,43 @@ def test_run_and_sweep_take_the_same_spec_arguments_and_a_sweep_applies_the_prot
     )
     assert sweep([SPEC, "--protocol", "nope", "--status", "--out", str(out)]) == 2
     _one_error_line(capsys, 2, "unknown protocol 'nope'")
+
+
+@pytest.mark.parametrize(
+    "text, seeds",
+    [("0-2", [0, 1, 2]), ("0,3,5", [0, 3, 5]), ("0-1,4", [0, 1, 4]), ("3-3", [3]), ("2,0", [2, 0])],
+)
+def test_seeds_are_a_range_or_a_list(text, seeds):
+    from vaal_core.cli import seed_list
+
+    assert seed_list(text) == seeds
+
+
+def test_demo_and_sweep_read_seeds_with_one_parser():
+    """`--seeds 0-2` means seeds 0, 1, 2 to both commands (the demo once read a count)."""
+    from slurm.sweep import _parser as sweep_parser
+    from vaal_core.__main__ import _parser as vaal_parser
+
+    demo = vaal_parser().parse_args(["demo", SPEC, "--seeds", "0-2"])
+    assert demo.seeds == [0, 1, 2]
+    assert sweep_parser().parse_args([SPEC, "--seeds", "0,3,5"]).seeds == [0, 3, 5]
+
+
+def test_run_help_lists_the_registered_strategies_and_parsing_never_imports_torch():
+    code = (
+        "import sys; from vaal_core.__main__ import _parser; "
+        "_parser().parse_args(['run', 'x.yaml', '--strategy', 'random', '--seed', '0']); "
+        "print('torch' in sys.modules)"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert r.stdout.strip() == "False", r.stderr
+    r = subprocess.run(
+        [sys.executable, "-m", "vaal_core", "run", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert r.returncode == 0, r.stderr
+    listed = " ".join(r.stdout.split())
+    for name in ("random", "entropy", "vaal", "typiclust"):
+        assert f" {name}," in listed or f" {name} " in listed, listed

@@ -206,7 +206,7 @@ def test_a_broken_recipe_is_flagged_by_the_cli_the_report_and_the_figure(tmp_pat
             "--strategies",
             "random",
             "--seeds",
-            "2",
+            "0-1",
             "--out",
             str(tmp_path / "res"),
             "--figures",

@@ -123,7 +123,7 @@ def test_demo_jobs_run_in_parallel_processes_and_record_what_one_process_records
                 "--strategies",
                 "random,vaal",
                 "--seeds",
-                "1",
+                "0-0",
                 "--out",
                 str(out),
                 "--figures",

@@ -218,7 +218,7 @@ def test_a_plugin_launcher_runs_a_sweep(lab):
         "--executor",
         "inline",
         "--seeds",
-        "0",
+        "0-0",
         "--out",
         str(lab["out"]),
         "--data-root",

@@ -252,7 +252,7 @@ def test_failed_task_is_reported_while_others_finish(array_sweep, capsys):
 @pytest.mark.slurm
 def test_scancel_mid_run_then_resubmit_resumes(cluster, tmp_path, mnist, capsys):
     out = tmp_path / "out"
-    (job,) = _submit(out, LONG, "--strategies", "random", "--seeds", "0")
+    (job,) = _submit(out, LONG, "--strategies", "random", "--seeds", "0-0")
     records = out / "tiny" / "random" / "seed-0" / "cycles.jsonl"
     _wait_for_lines(records, 1)
     # SIGKILL to the task's step stops it at once (a plain scancel lets it run on for KillWait,
@@ -263,10 +263,10 @@ def test_scancel_mid_run_then_resubmit_resumes(cluster, tmp_path, mnist, capsys)
     wait_for_jobs([job], timeout_s=HANG)
     stopped_at = len(_records(out, "random", 0))
     capsys.readouterr()
-    sweep(_args(out, LONG, "--strategies", "random", "--seeds", "0", "--status"))
+    sweep(_args(out, LONG, "--strategies", "random", "--seeds", "0-0", "--status"))
     state = capsys.readouterr().out.splitlines()[1]
     assert (" done " in state) == (stopped_at == 4), state
-    (job2,) = _submit(out, LONG, "--strategies", "random", "--seeds", "0", "--wait")
+    (job2,) = _submit(out, LONG, "--strategies", "random", "--seeds", "0-0", "--wait")
     assert job2 != job or stopped_at == 4
     assert _stable(_records(out, "random", 0)) == _reference(tmp_path, mnist, LONG, "random", 0)
     print(f"scancel landed after {stopped_at}/4 cycles")
@@ -275,7 +275,7 @@ def test_scancel_mid_run_then_resubmit_resumes(cluster, tmp_path, mnist, capsys)
 @pytest.mark.slurm
 def test_requeue_resumes_from_the_run_directory(cluster, tmp_path, mnist):
     out = tmp_path / "out"
-    (job,) = _submit(out, LONG, "--strategies", "random", "--seeds", "1")
+    (job,) = _submit(out, LONG, "--strategies", "random", "--seeds", "1-1")
     _wait_for_lines(out / "tiny" / "random" / "seed-1" / "cycles.jsonl", 1)
     # SLURM requeues a running job (and a finished one) alike: the requeue itself is certain
     subprocess.run(["scontrol", "requeue", job], check=True)
@@ -294,7 +294,7 @@ def test_two_process_ddp_run_on_cpu(tmp_path, mnist):
     # half a batch), at the edge of the 0.5 asked of a trained model
     extra = ["active.cycles=2", "task.iterations=60", "runtime.num_threads=1"]
     out = tmp_path / "out"
-    args = _args(out, extra, "--strategies", "random", "--seeds", "0", "--executor", "local")
+    args = _args(out, extra, "--strategies", "random", "--seeds", "0-0", "--executor", "local")
     assert sweep([*args, "--profile", "laptop", "--tasks-per-node", "2"]) == 0
     records = _records(out, "random", 0)
     single = ActiveLoop(
@@ -364,7 +364,7 @@ def test_preemption_signal_checkpoints_requeues_and_resumes(cluster, tmp_path, m
             time.sleep(0.1)
         # re-submitting now leaves the run alone: its job is live
         capsys.readouterr()
-        args = _args(tmp_path / "out", extra, "--strategies", "random", "--seeds", "2")
+        args = _args(tmp_path / "out", extra, "--strategies", "random", "--seeds", "2-2")
         assert sweep([*args, "--executor", "slurm", "--profile", "ci"]) == 0
         assert f"skip random/seed-2: already queued as job {job_id}" in capsys.readouterr().out
         subprocess.run(["scancel", "--signal=USR2", f"{_raw_id(job_id)}.0"], check=True)
@@ -391,7 +391,7 @@ def test_two_process_ddp_run_on_slurm(cluster, tmp_path):
     # (each rank sees half a batch), too close to the 0.5 this test asks of a trained model
     extra = ["active.cycles=2", "task.iterations=60", "runtime.num_threads=1"]
     out = tmp_path / "out"
-    args = _args(out, extra, "--strategies", "random", "--seeds", "0", "--tasks-per-node", "2")
+    args = _args(out, extra, "--strategies", "random", "--seeds", "0-0", "--tasks-per-node", "2")
     assert sweep([*args, "--executor", "slurm", "--profile", "ci", "--wait"]) == 0
     records = _records(out, "random", 0)
     assert [r["cycle"] for r in records] == [0, 1] and records[-1]["value"] > 0.5

@@ -10,7 +10,14 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from . import failpoints
-from .cli import ArgumentParser, add_spec_arguments, non_negative_int, positive_int
+from .cli import (
+    ArgumentParser,
+    LazyHelp,
+    add_spec_arguments,
+    non_negative_int,
+    positive_int,
+    seed_list,
+)
 from .errors import ExpectedError
 from .spec import load_spec
 
@@ -31,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run", parents=[common], help="one (strategy, seed) run; resumes if interrupted"
     )
-    run.add_argument("--strategy", required=True)
+    run.add_argument("--strategy", required=True, help=LazyHelp(_strategy_help))
     run.add_argument("--seed", type=non_negative_int, required=True)
 
     demo = sub.add_parser(
@@ -42,9 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--seeds",
-        type=positive_int,
+        type=seed_list,
         default=None,
-        help="number of seeds 0..N-1 (default: the spec's)",
+        help="a range or list of seeds, e.g. 0-2 or 0,3,5 (default: the spec's seeds)",
     )
     demo.add_argument("--figures", default="figures", help="where the report writes figures")
     demo.add_argument(
@@ -60,6 +67,16 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_parser("select", help="which of your unlabeled images to label next (one round)")
     )
     return p
+
+
+def _strategy_help() -> str:
+    """The registered strategies, plug-ins' included (imports them: only when help is shown)."""
+    from .strategies import STRATEGIES
+
+    return (
+        f"a registered strategy: {', '.join(STRATEGIES.names())} "
+        f"(a plug-in adds more: docs/plugins.md)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             jobs = [(args.strategy, args.seed)]
         else:
             strategies = args.strategies.split(",") if args.strategies else list(spec.strategies)
-            seeds = list(range(args.seeds)) if args.seeds else list(spec.seeds)
+            seeds = args.seeds or list(spec.seeds)
             jobs = [(s, k) for s in strategies for k in seeds]
         for strategy, _ in jobs:  # every name checked before any compute
             preflight(spec, strategy)

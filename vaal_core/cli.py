@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 from typing import NoReturn
 
 from .errors import UsageError
@@ -71,3 +72,47 @@ def _parse(kind, text: str, what: str):
         return kind(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+
+
+def seed_list(text: str) -> list[int]:
+    """An argparse type for `--seeds`: a range `0-4`, a list `0,2,7`, or both (`0-2,5`).
+
+    A bare number is refused: `--seeds 3` reads as three seeds to one user and as seed 3 to the
+    next, so it has no single meaning; `0-2` and `3-3` each have one.
+    """
+    text = text.strip()
+    if text.isdigit():
+        n = int(text)
+        hint = f"0-{n - 1} for {n} seed{'s' if n > 1 else ''}, or " if n else ""
+        raise argparse.ArgumentTypeError(
+            f"takes a range or a list of seeds, not a count: write {hint}{n}-{n} for seed {n} "
+            f"alone (e.g. 0-4, 0,2,7 or 0-2,5)"
+        )
+    seeds: list[int] = []
+    try:
+        for part in text.split(","):
+            lo, sep, hi = part.strip().partition("-")
+            first, last = int(lo), int(hi) if sep else int(lo)
+            if first < 0 or last < first:
+                raise ValueError
+            seeds.extend(range(first, last + 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a seed range or list; write e.g. 0-4, 0,2,7 or 0-2,5"
+        ) from None
+    if len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"{text!r} names a seed twice")
+    return seeds
+
+
+class LazyHelp(str):
+    """An argument's help text computed only when `--help` shows it: a list of registered names
+    costs an import of torch (seconds), which parsing a command line should not pay."""
+
+    def __new__(cls, compute: Callable[[], str]) -> LazyHelp:
+        text = super().__new__(cls, "(computed when shown)")
+        text.compute = compute
+        return text
+
+    def __mod__(self, params: object) -> str:  # argparse expands `%(default)s` with `%`
+        return self.compute()
