@@ -13,6 +13,7 @@ _LAZY = {
     "QueryContext": ".strategies",
     "Strategy": ".strategies",
     "register_strategy": ".strategies",
+    "get_strategy": ".api",  # a strategy for one's own model, data and loop (docs/api.md)
 }
 
 
@@ -29,6 +30,7 @@ __all__ = [
     "Spec",
     "SpecError",
     "Strategy",
+    "get_strategy",
     "load_spec",
     "register_strategy",
 ]
