@@ -12,7 +12,7 @@ STRATEGIES ?=
 SEEDS ?= $(SEED_LIST)
 export DATA_ROOT
 
-.PHONY: demo test lint format figures bench gpu-check clean-venv venv lock ablations sweep sweep-status
+.PHONY: demo test lint format figures bench gpu-check clean-venv venv lock ablations sweep sweep-status mutate
 
 # every dependency at the exact version CI passed with (pip constraints: only what is asked for
 # installs; torch's CUDA wheels stay out on machines that don't take them); `make lock` refreshes it
@@ -108,6 +108,11 @@ bench: $(STAMP)
 # it through tests/test_gpu_check.py).
 gpu-check: $(STAMP)
 	$(PY) benchmarks/gpu_check.py $(if $(DRY),--dry-run) --json $(RESULTS)/gpu-check.json
+
+# `make mutate`: one-line mistakes in the quirks and the -exact presets, each applied to a temporary
+# copy of the repository; every one must fail a test (benchmarks/mutate.py; slow: not in `make test`)
+mutate: $(STAMP)
+	$(PY) benchmarks/mutate.py
 
 clean-venv:
 	rm -rf $(VENV)
