@@ -5,7 +5,7 @@ accuracy whatever the training seed. This takes the labeled sets that one active
 `random` and one of a strategy (default `coreset`) reach at the first queried budget and at the
 last, retrains the spec's task recipe on each with `--train-seeds` seeds (model init and batch
 order; the labeled set and the test set fixed) and prints mean, std and min test metric per set,
-against the targets of issue 17: std <= 0.5 points and min >= mean - 1.5 points.
+against the stability targets: std <= 0.5 points and min >= mean - 1.5 points.
 
     python benchmarks/bench_stability.py                       # the demo spec, 10 seeds (minutes)
     python benchmarks/bench_stability.py --quick               # tiny setting, CI
@@ -39,7 +39,7 @@ QUICK = [
     "task.iterations=30",
     "vaal.epochs=0.2",
 ]
-TARGET_STD, TARGET_MIN_GAP, TARGET_DROP = 0.5, 1.5, 2.0  # points (issue 17)
+TARGET_STD, TARGET_MIN_GAP, TARGET_DROP = 0.5, 1.5, 2.0  # points: the stability targets
 
 
 def labeled_sets(spec, strategy: str, out: Path, data_root) -> dict[str, tuple[int, np.ndarray]]:

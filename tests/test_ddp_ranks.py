@@ -1,6 +1,6 @@
-"""Every DDP rank builds its data and batches through the loop's one factory (issue 20).
+"""Every DDP rank builds its data and batches through the loop's one factory.
 
-A real two-process gloo group on the CPU runs `slurm.ddp.run_distributed` on the Caltech-256
+A real two-process gloo group on the CPU runs `vaal_core.distributed.run_distributed` on the Caltech-256
 fixture read through its disk cache at a non-default `dataset.cache_resolution`, with
 augmentation on and an explicit `task.augmentation`. Each rank writes down the first training
 batch it would draw (the whole batch, before sharding: every rank draws it with the same

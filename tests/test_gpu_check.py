@@ -19,7 +19,7 @@ SCRIPT = REPO / "benchmarks" / "gpu_check.py"
 # the dry run is a module fixture: on one worker it runs once (two workers would each pay ~20 s)
 pytestmark = pytest.mark.xdist_group("gpu_check")
 
-# every row the issue asks for (issue 21), by the name the table prints
+# every row the GPU check must report, by the name the table prints
 CORRECTNESS = [
     "fp32 CPU vs device: task step (classification)",
     "fp32 CPU vs device: task step (segmentation)",

@@ -1,4 +1,4 @@
-"""Extension axes from outside the engine (issue 20): one plug-in module, written by this test
+"""Extension axes from outside the engine: one plug-in module, written by this test
 into a temporary directory and named in `$VAAL_PLUGINS`, registers a dataset layout, a task model,
 a strategy, a launcher and a task kind; the real command lines run them. No engine file is edited.
 """

@@ -24,7 +24,7 @@ from vaal_core.spec import load_spec, spec_dict_hash
 REPO = Path(__file__).resolve().parent.parent
 
 # mnist.yaml and the MNIST ablations built on it: rehashed once, on purpose, when the demo's task
-# recipe became Adam + cosine over 300 steps (issue 17); every other pin dates from before
+# recipe became Adam + cosine over 300 steps; every other pin dates from before
 SHIPPED = {
     "experiments/bdd100k.yaml": "f17becd816e5",
     "experiments/caltech256.yaml": "bf0484438ae8",

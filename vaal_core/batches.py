@@ -3,8 +3,8 @@
 `Batches` turns indices into normalised (and, in training, augmented) float batches on the
 compute device, from either storage. `data_from_spec` and `batches_from_spec` are the only way a
 run builds them: the loop (rank 0) and every DDP follower call the same two functions, so the
-ranks of one run cannot drift apart in augmentation, storage or cache options (issue 20: the
-followers once built their data with default load options and the default augmentation).
+ranks of one run cannot drift apart in augmentation, storage or cache options (two copies of
+this factory once did: the followers built their data with default options).
 """
 
 from __future__ import annotations
