@@ -1,0 +1,217 @@
+"""`python -m vaal_core select`: rounds of human-in-the-loop labeling on a folder of images.
+
+Each test labels by hand as a user would: select, append the picks with their true labels to
+labels.csv, select again."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.imagefolder import write_folders
+from vaal_core.__main__ import main
+
+REPO = Path(__file__).resolve().parent.parent
+SPEC = "experiments/imagefolder.yaml"
+TINY = [
+    "experiment=tiny_select",
+    "dataset.image_size=32",
+    "task.model=small_cnn",
+    "task.iterations=4",
+    "task.batch_size=8",
+    "task.eval_batch_size=64",
+    "vaal.image_size=32",
+    "vaal.width=8",
+    "vaal.epochs=0.2",
+    "vaal.batch_size=8",
+    "runtime.num_threads=1",
+]
+SETS = [a for o in TINY for a in ("--set", o)]
+BUDGET = 4
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """24 images under images/ (3 classes), two of each class labeled in labels.csv."""
+    photos = write_folders(tmp_path / "images", train=8, test=0)
+    truth = {p.path: p.label for p in photos}
+    first = [p for p in photos if p.path.split("_")[-1] in ("00.jpg", "01.png")]
+    _write_labels(tmp_path / "labels.csv", {p.path: p.label for p in first})
+    return tmp_path, truth
+
+
+def _write_labels(path: Path, rows: dict[str, str]) -> None:
+    with open(path, "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["path", "label"])
+        out.writerows(rows.items())
+
+
+def _labels(path: Path) -> dict[str, str]:
+    with open(path, newline="") as f:
+        return {r["path"]: r["label"] for r in csv.DictReader(f)}
+
+
+def _args(root: Path, strategy: str, out: str = "out", budget: int = BUDGET) -> list[str]:
+    return [
+        "select",
+        SPEC,
+        "--images",
+        str(root / "images"),
+        "--labels",
+        str(root / "labels.csv"),
+        "--budget",
+        str(budget),
+        "--strategy",
+        strategy,
+        "--out",
+        str(root / out),
+        "--no-progress",
+        *SETS,
+    ]
+
+
+def _select(root: Path, strategy: str, out: str = "out", capsys=None) -> list[dict]:
+    assert main(_args(root, strategy, out)) == 0
+    printed = capsys.readouterr().out if capsys else ""
+    where = Path(next(ln for ln in printed.splitlines() if ln.startswith("selection: "))[11:])
+    with open(where, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _label(root: Path, picked: list[dict], truth: dict[str, str]) -> None:
+    """The user's step: append the picks with their true labels."""
+    with open(root / "labels.csv", "a", newline="") as f:
+        csv.writer(f).writerows([r["path"], truth[r["path"]]] for r in picked)
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.mark.parametrize("strategy", ["random", "vaal"])
+def test_three_rounds_are_disjoint_and_repeat_exactly(folder, strategy, capsys):
+    root, truth = folder
+    before = _digest(root / "images")
+    labeled = set(_labels(root / "labels.csv"))
+    rounds = []
+    for _ in range(3):
+        picked = _select(root, strategy, capsys=capsys)
+        paths = [r["path"] for r in picked]
+        assert len(paths) == len(set(paths)) == BUDGET
+        assert not set(paths) & labeled, "a labeled image was selected again"
+        assert set(paths) <= set(truth)
+        rounds.append(paths)
+        _label(root, picked, truth)
+        labeled |= set(paths)
+    assert len({p for r in rounds for p in r}) == 3 * BUDGET  # disjoint across rounds
+    folders = sorted(p.name for p in (root / "out").glob("round-*"))
+    assert [f[:8] for f in folders] == ["round-01", "round-02", "round-03"]
+
+    # a fourth round, and the same inputs in a fresh folder: computed afresh, the same list
+    fourth = _select(root, strategy, capsys=capsys)
+    again = _select(root, strategy, out="elsewhere", capsys=capsys)
+    assert again == fourth, "not deterministic for a seed"
+    assert not {r["path"] for r in fourth} & labeled
+
+    scores = [r["score"] for r in fourth]
+    if strategy == "vaal":  # P(labeled), lowest first: the discriminator's least likely labeled
+        values = [float(s) for s in scores]
+        assert values == sorted(values) and all(0 < v < 1 for v in values)
+        assert [float(r["p_labeled"]) for r in fourth] == values
+    else:
+        assert scores == [""] * BUDGET
+    assert [int(r["rank"]) for r in fourth] == list(range(1, BUDGET + 1))
+    assert _digest(root / "images") == before, "the user's images changed"
+
+
+def test_a_rerun_with_the_same_labels_prints_the_stored_list(folder, capsys):
+    root, _ = folder
+    first = _select(root, "random", capsys=capsys)
+    assert main(_args(root, "random")) == 0
+    printed = capsys.readouterr().out
+    assert "already selected (same inputs)" in printed
+    assert "no test set" in printed and "next: label these images" in printed
+    where = Path(next(ln for ln in printed.splitlines() if ln.startswith("selection: "))[11:])
+    with open(where, newline="") as f:
+        assert list(csv.DictReader(f)) == first
+
+
+def _cli(root: Path, strategy: str, failpoint: str | None, out: str = "out"):
+    env = {k: v for k, v in os.environ.items() if k != "VAAL_FAILPOINT"}
+    if failpoint:
+        env["VAAL_FAILPOINT"] = failpoint
+    args = [sys.executable, "-m", "vaal_core", *_args(root, strategy, out)]
+    return subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("failpoint", ["strategy_training:1", "after_query:1"])
+def test_a_round_killed_midway_reruns_to_the_same_list(folder, failpoint, capsys):
+    root, truth = folder
+    _label(root, _select(root, "vaal", capsys=capsys), truth)
+
+    killed = _cli(root, "vaal", failpoint)  # the second round is cycle 1
+    assert killed.returncode == -9, killed.stderr
+    second = next((root / "out").glob("round-02-*"))
+    assert not (second / "selection.csv").exists()
+    assert (second / "task_model.pt").exists()  # both failpoints come after training
+
+    resumed = _select(root, "vaal", capsys=capsys)
+    assert resumed == _select(root, "vaal", out="uninterrupted", capsys=capsys)
+    assert (second / "selection.csv").is_file()
+
+
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("missing_file", "do not exist under"),
+        ("budget", "larger than the 18 unlabeled images"),
+        ("full", "strategy 'full' trains once on every image"),
+        ("no_labels_file", "no such file"),
+        ("unknown_strategy", "unknown strategy"),
+    ],
+)
+def test_bad_inputs_are_one_error_line_and_exit_2(folder, case, expected, capsys):
+    root, _ = folder
+    strategy, budget = "random", BUDGET
+    if case == "missing_file":
+        with open(root / "labels.csv", "a") as f:
+            f.write("train/disk/not_there.jpg,disk\n")
+    elif case == "budget":
+        budget = 19
+    elif case == "full":
+        strategy = "full"
+    elif case == "no_labels_file":
+        (root / "labels.csv").unlink()
+    else:
+        strategy = "vaaal"
+    assert main(_args(root, strategy, budget=budget)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and expected in err[0], err
+    assert not list((root / "out").glob("round-*")), "a refused round left a folder"
+
+
+def test_class_indices_follow_the_sorted_names_and_skip_the_unlabeled(folder):
+    from vaal_core.select import Images, Request, _data, read_labels
+    from vaal_core.spec import load_spec
+
+    root, truth = folder
+    labels = read_labels(root / "labels.csv", root / "images")
+    images = Images(root / "images", tuple(sorted(truth)))
+    req = Request(load_spec(SPEC, TINY), images, labels, BUDGET, "random", 0, root / "out", False)
+    data = _data(req, list(images.paths))
+    names = ("disk", "sky", "stripes")
+    expected = [names.index(labels.rows[p]) if p in labels.rows else -1 for p in images.paths]
+    assert data.train_y.tolist() == expected
+    assert len(data.test_y) == 0  # no test set
+    assert not (root / "images" / "cache").exists()
