@@ -171,12 +171,28 @@ def test_a_round_killed_midway_reruns_to_the_same_list(folder, failpoint, capsys
     assert (second / "selection.csv").is_file()
 
 
+def _classification_strategies() -> list[str]:
+    from vaal_core.strategies import STRATEGIES, check_strategy_name, supports
+
+    check_strategy_name("random")  # loads the plug-ins
+    return [n for n, c in STRATEGIES.items() if supports(c, "classification") and not c.whole_pool]
+
+
+@pytest.mark.parametrize("strategy", _classification_strategies())
+def test_every_strategy_that_selects_from_a_labeled_set_runs(folder, strategy, capsys):
+    root, truth = folder
+    picked = _select(root, strategy, capsys=capsys)
+    paths = {r["path"] for r in picked}
+    assert len(paths) == BUDGET and paths <= set(truth) - set(_labels(root / "labels.csv"))
+    assert all(r["score"] == "" for r in picked) or strategy == "vaal"
+
+
 @pytest.mark.parametrize(
     "case, expected",
     [
         ("missing_file", "do not exist under"),
         ("budget", "larger than the 18 unlabeled images"),
-        ("full", "strategy 'full' trains once on every image"),
+        ("full", "strategy 'full' needs every image labeled"),
         ("no_labels_file", "no such file"),
         ("unknown_strategy", "unknown strategy"),
     ],

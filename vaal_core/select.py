@@ -183,8 +183,8 @@ def check_strategy(spec: Spec, name: str) -> None:
             n for n, c in STRATEGIES.items() if not c.whole_pool and supports(c, spec.task.kind)
         )
         raise UsageError(
-            f"strategy '{name}' trains once on every image, labeled, and selects nothing; "
-            f"select runs: {', '.join(able)}"
+            f"strategy '{name}' needs every image labeled (it trains once on all of them) and "
+            f"selects nothing; select runs: {', '.join(able)}"
         )
 
 
