@@ -45,3 +45,8 @@ class UsageError(ExpectedError, ValueError):
 
 class PluginError(ExpectedError, ImportError):
     """A module named in $VAAL_PLUGINS cannot be imported."""
+
+
+class StrategyError(ExpectedError, RuntimeError):
+    """A strategy's selection breaks the contract (count, duplicates, labeled indices, dtype):
+    the message names the strategy, what it returned and the budget; the strategy needs fixing."""
