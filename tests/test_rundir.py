@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -17,7 +18,7 @@ import yaml
 from tests.helpers import TINY_OVERRIDES, tiny_spec
 from vaal_core.errors import RunDirConflict, RunDirError, RunLocked
 from vaal_core.loop import ActiveLoop
-from vaal_core.rundir import RunDir
+from vaal_core.rundir import RunDir, another_spec, spec_changes
 from vaal_core.runlog import read_records, reproducible_part
 
 REPO = Path(__file__).resolve().parent.parent
@@ -250,6 +251,43 @@ def test_a_run_is_never_shortened_and_other_changes_are_refused(tmp_path, mnist)
     with pytest.raises(RunDirConflict, match="another spec"):
         run(tiny_spec(active={"cycles": 3, "budget": 20}), tmp_path, mnist)
     assert log.read_bytes() == before
+
+
+def test_a_changed_spec_is_refused_naming_what_differs_and_the_ways_out(tmp_path, mnist):
+    run(tiny_spec(active={"cycles": 2}), tmp_path, mnist)
+    changed = tiny_spec(
+        active={"cycles": 3},
+        task={"lr": 0.1},
+        vaal={"width": 16},
+        protocol={"quirks": ["drop_last"]},
+    )
+    with pytest.raises(RunDirConflict) as refused:
+        run(changed, tmp_path, mnist)
+    message = str(refused.value)
+    assert "what differs (stored -> this): " in message
+    listed = message.split("what differs (stored -> this): ")[1].split(". ")[0]
+    assert listed.split(", ") == [
+        'protocol.quirks: (not set) -> ["drop_last"]',
+        "task.lr: 0.05 -> 0.1",
+        "vaal.width: 8 -> 16",
+    ]  # active.cycles changed too, but alone it only extends a run: never named
+    assert "another --out, or --set experiment=NAME" in message
+    # the second way out: the same spec under another experiment name is another directory
+    renamed = run(dataclasses.replace(changed, experiment="tiny_lr"), tmp_path, mnist)
+    assert len(renamed) == 3 and (tmp_path / "tiny_lr" / "random" / "seed-0").is_dir()
+
+
+def test_spec_changes_counts_what_it_does_not_show():
+    spec = tiny_spec()
+    stored = {"spec_hash": "0", **spec.to_dict()}
+    stored["task"] = {**stored["task"], **{k: 1 for k in ("lr", "momentum", "weight_decay")}}
+    stored["vaal"] = {**stored["vaal"], **{k: 3 for k in ("beta", "latent_dim", "width")}}
+    stored["vaal"] |= {"num_vae_steps": 7, "num_adv_steps": 7, "batch_size": 7}
+    changes = spec_changes(stored, spec)
+    assert len(changes) == 9 and changes[0] == "task.lr: 1 -> 0.05"
+    message = str(another_spec(Path("x"), stored, spec))
+    listed = message.split("what differs (stored -> this): ")[1].split(". ")[0]
+    assert listed.count(" -> ") == 8 and listed.endswith(" and 1 more")
 
 
 def test_run_dir_lock_is_reentrant_across_sequential_runs(tmp_path):

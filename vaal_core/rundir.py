@@ -61,6 +61,78 @@ def holds_spec(stored: dict[str, Any], spec: Spec) -> bool:
         return False
 
 
+def another_spec(path: Path, stored: dict[str, Any], spec: Spec) -> RunDirConflict:
+    """The refusal of a run directory that holds a run of another spec: what differs, and the
+    two ways to keep both runs."""
+    changes = spec_changes(stored, spec)
+    shown = ", ".join(changes[:_MAX_SHOWN]) + (
+        f" and {len(changes) - _MAX_SHOWN} more" if len(changes) > _MAX_SHOWN else ""
+    )
+    differs = f"what differs (stored -> this): {shown}" if changes else "the spec differs"
+    return RunDirConflict(
+        f"{path} holds a run of another spec (hash {stored.get('spec_hash')}, this one "
+        f"{spec.hash()}); {differs}. To keep both runs, write this one elsewhere: another "
+        f"--out, or --set experiment=NAME (its own directory under the same --out); or delete "
+        f"{path} to start over"
+    )
+
+
+_MAX_SHOWN = 8  # changes named in the refusal; the rest are counted
+_ABSENT = object()
+
+
+def spec_changes(stored: dict[str, Any], spec: Spec) -> list[str]:
+    """`key: old -> new` for every spec key whose change alone changes the spec hash, between a
+    run directory's spec.yaml body and `spec` (nested keys flattened as `section.key`). Keys
+    the hash leaves out (`active.cycles`, the default strategy and seed lists, the thread
+    count) are never named: changing them alone is allowed."""
+    body = {k: v for k, v in stored.items() if k not in _RUN_KEYS}
+    old, new = _flat(body), _flat(spec.to_dict())
+    try:
+        before = spec_dict_hash(body)
+    except (KeyError, TypeError, AttributeError):  # not a spec body at all
+        return []
+    changes = []
+    for key in sorted(old.keys() | new.keys()):
+        was, now = old.get(key, _ABSENT), new.get(key, _ABSENT)
+        if was == now or spec_dict_hash(_with(body, key, now)) == before:
+            continue
+        changes.append(f"{key}: {_shown(was)} -> {_shown(now)}")
+    return changes
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out |= _flat(v, key + ".")
+        else:
+            out[key] = v
+    return out
+
+
+def _with(body: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
+    """A copy of `body` with the dotted `key` set to `value` (removed when `_ABSENT`)."""
+    *sections, last = key.split(".")
+    copy = dict(body)
+    node = copy
+    for section in sections:
+        node[section] = dict(node.get(section) or {})
+        node = node[section]
+    if value is _ABSENT:
+        node.pop(last, None)
+    else:
+        node[last] = value
+    return copy
+
+
+def _shown(value: Any) -> str:
+    if value is _ABSENT:
+        return "(not set)"
+    return json.dumps(value) if not isinstance(value, str) else value
+
+
 class RunDir:
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -171,10 +243,7 @@ class RunDir:
                 f"not {strategy!r} seed {seed}; the directory was moved or edited by hand"
             )
         if not holds_spec(stored, spec):
-            raise RunDirConflict(
-                f"{self.path} holds a run of another spec (hash {stored['spec_hash']}, this one "
-                f"{spec.hash()}); choose another --out, or delete that directory to start over"
-            )
+            raise another_spec(self.path, stored, spec)
 
     def _rehash(self, stored: dict, spec: Spec, records: list[dict[str, Any]]) -> list[dict]:
         """A directory written under the older hash rule: its records, then spec.yaml, take
