@@ -17,7 +17,8 @@ from tests.helpers import tiny_spec
 from vaal_core.errors import SpecError
 from vaal_core.loop import preflight
 from vaal_core.plugins import load_plugins
-from vaal_core.spec import _LEGACY_OWNED, option_key
+from vaal_core.spec import option_key
+from vaal_core.spec.hashing import LEGACY_OWNED as _LEGACY_OWNED
 from vaal_core.strategies import STRATEGIES, make_strategy
 
 

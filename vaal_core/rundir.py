@@ -48,7 +48,7 @@ def holds_spec(stored: dict[str, Any], spec: Spec) -> bool:
     """Whether a run directory's spec.yaml body is a run of `spec`.
 
     Its hash is this spec's; or the directory predates the runtime keys that left the hash
-    (`spec._UNHASHED`): its body still hashes to what it was written with, and under today's
+    (`Hashed.AS_DEFAULT`, vaal_core/spec/hashing.py): its body still hashes to what it was written with, and under today's
     rule to this spec's hash.
     """
     if stored.get("spec_hash") == spec.hash():
