@@ -20,6 +20,7 @@ from .cli import (
 )
 from .errors import ExpectedError
 from .spec import load_spec
+from .unused_keys import unused_keys
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -101,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
             jobs = [(s, k) for s in strategies for k in seeds]
         for strategy, _ in jobs:  # every name checked before any compute
             preflight(spec, strategy)
+        for message in unused_keys(spec, dict.fromkeys(s for s, _ in jobs)):
+            print(f"warning: {message}", file=sys.stderr)  # set, but never read by these runs
         check_spec_dataset(spec.dataset, args.data_root)  # missing data: before any run dir
         t0 = time.perf_counter()
         if getattr(args, "jobs", 1) > 1:
