@@ -37,6 +37,19 @@ def _one_error_line(capsys, code: int, *expected: str) -> str:
         (["run"], ["spec"]),
         ([], ["command"]),
         (["train", SPEC], ["train"]),
+        (
+            ["run", SPEC, "--strategy", "random", "--seed", "0", "--set", "vaal.widht=8"],
+            ["unknown spec key 'vaal.widht'", "did you mean 'vaal.width'?"],
+        ),
+        (
+            ["run", SPEC, "--strategy", "random", "--seed", "0", "--set", "vall.width=8"],
+            ["unknown spec key 'vall'", "did you mean 'vaal'?"],
+        ),
+        (
+            ["run", SPEC, "--strategy", "random", "--seed", "0", "--protocol", "papr"],
+            ["unknown protocol 'papr'", "did you mean 'paper'?"],
+        ),
+        (["run", SPEC, "--strategy", "entropi", "--seed", "0"], ["did you mean 'entropy'?"]),
         (["demo", SPEC, "--seeds", "3"], ["--seeds", "not a count", "0-2", "3-3"]),
         (["demo", SPEC, "--seeds", "0"], ["--seeds", "not a count", "0-0"]),
         (["demo", SPEC, "--seeds", "-2"], ["--seeds", "'-2'", "0-4"]),

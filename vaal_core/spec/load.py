@@ -12,6 +12,7 @@ import yaml
 
 from .. import names
 from ..errors import SpecError
+from ..registry import did_you_mean
 from .coerce import check_type, frozen
 from .hashing import at_legacy_default, legacy_typed
 from .schema import BaselinesSpec, Spec
@@ -59,8 +60,10 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
         names.add(open_field)
     if unknown:
         where = f"'{prefix}'" if prefix else "the top level"
+        dotted = f"{prefix}." if prefix else ""
+        hint = did_you_mean(dotted + unknown[0], [dotted + n for n in names])
         raise SpecError(
-            f"unknown spec key '{(prefix + '.') if prefix else ''}{unknown[0]}' in {where}; "
+            f"unknown spec key '{dotted}{unknown[0]}' in {where}{hint}; "
             f"valid keys: {', '.join(sorted(names))}"
         )
     kwargs = {}
@@ -103,7 +106,10 @@ def apply_protocol(data: dict[str, Any], protocol: str | None = None) -> dict[st
         proto["name"] = protocol
     name = proto.get("name", "standard")
     if name != "standard" and name not in PRESETS:
-        raise SpecError(f"unknown protocol '{name}'; valid: standard, {', '.join(sorted(PRESETS))}")
+        raise SpecError(
+            f"unknown protocol '{name}'{did_you_mean(str(name), ['standard', *PRESETS])}; "
+            f"valid: standard, {', '.join(sorted(PRESETS))}"
+        )
     if proto:
         data["protocol"] = proto
     if name in PRESETS:
