@@ -33,6 +33,19 @@ class Row:
     strategy: str
     switch: tuple[str, ...]  # --set overrides that turn the quirk on
     what: str
+    # the preset both sides run under (None: the demo spec's own, the corrected setting)
+    protocol: str | None = None
+    # --set overrides of both sides (where the demo spec has no lever for the switch)
+    common: tuple[str, ...] = ()
+
+    @property
+    def base_tag(self) -> str:
+        parts = ["base", *(p.split("=")[0].split(".")[-1] for p in self.common)]
+        return "_".join([*parts, *([self.protocol] if self.protocol else [])])
+
+    def experiment(self, tag: str) -> str:
+        """The experiment name load_spec gives a side (`@protocol` under another preset)."""
+        return f"ledger_{tag}" + (f"@{self.protocol}" if self.protocol else "")
 
 
 # the corrected base of every row: the demo spec plus a small validation split (the release keeps
@@ -82,6 +95,31 @@ ROWS = [
         ("task.val_every=8",),
         "validation every 1,000/39,062 of the steps, best kept (67263f3), scaled: every 8 of 300",
     ),
+    # the demo's 64-image batches leave 200 % 64 = 8 labeled images out of each pass
+    Row(
+        "drop_last",
+        "vaal",
+        ("protocol.quirks=[drop_last]",),
+        "labeled loader drop_last=True: task model and VAAL's labeled stream (both commits)",
+    ),
+    # the demo starts from active.initial = active.budget, so both sides start from 2 x budget;
+    # the switch starts from `budget` images, as 395da2e did (half the initial set)
+    Row(
+        "initial_size_budget",
+        "random",
+        ("protocol.initial_size=budget",),
+        "initial set of `budget` images instead of active.initial (395da2e main.py:61)",
+        common=("active.initial=400",),
+    ),
+    # both sides under release-exact (fp32 forced there); the switch computes in bf16 autocast
+    Row(
+        "bf16_release_exact",
+        "vaal",
+        ("runtime.precision=bf16",),
+        "bf16 autocast instead of the originals' fp32, under release-exact",
+        protocol="release-exact",
+        common=("runtime.precision=fp32",),
+    ),
 ]
 QUICK = [
     "dataset.pool_size=600",
@@ -100,8 +138,12 @@ def run_all(rows: list[Row], seeds: list[int], cycles: int, out: Path, extra: li
 
     common = BASE + extra + [f"active.cycles={cycles}"]
     for row in rows:
-        for tag, sets in (("base", []), (row.name, list(row.switch))):
-            spec = load_spec("experiments/mnist.yaml", [*common, *sets, f"experiment=ledger_{tag}"])
+        for tag, sets in ((row.base_tag, []), (row.name, list(row.switch))):
+            spec = load_spec(
+                "experiments/mnist.yaml",
+                [*common, *row.common, *sets, f"experiment=ledger_{tag}"],
+                protocol=row.protocol,
+            )
             for seed in seeds:
                 # wait: a second measurement process may hold a run (e.g. the shared base)
                 ActiveLoop(spec, row.strategy, seed, out, progress=False, wait=True).run()
@@ -134,16 +176,17 @@ def table(rows: list[Row], out: Path) -> list[str]:
     ]
     for row in rows:
         pick = per_run[per_run["strategy"] == row.strategy]
-        base = pick[pick["experiment"] == "ledger_base"].set_index("seed")["aubc"]
-        var = pick[pick["experiment"] == f"ledger_{row.name}"].set_index("seed")["aubc"]
+        exp_base, exp_var = row.experiment(row.base_tag), row.experiment(row.name)
+        base = pick[pick["experiment"] == exp_base].set_index("seed")["aubc"]
+        var = pick[pick["experiment"] == exp_var].set_index("seed")["aubc"]
         seeds = sorted(set(base.index) & set(var.index))
         if not seeds:
             lines.append(f"| {row.name} | {row.strategy} | {row.what} | 0 | not run |||||")
             continue
         a, b = 100 * var.loc[seeds].to_numpy(), 100 * base.loc[seeds].to_numpy()
         t = paired_test(a, b)
-        auc0, units0 = _vaal_numbers(df, "ledger_base")
-        auc1, units1 = _vaal_numbers(df, f"ledger_{row.name}")
+        auc0, units0 = _vaal_numbers(df, exp_base)
+        auc1, units1 = _vaal_numbers(df, exp_var)
         p = "n/a" if np.isnan(t["p_ttest"]) else f"{t['p_ttest']:.3f}"
         lines.append(
             f"| {row.name} | {row.strategy} | {row.what} | {len(seeds)} | {b.mean():.2f} | "
@@ -154,6 +197,41 @@ def table(rows: list[Row], out: Path) -> list[str]:
                 else "- | - |"
             )
         )
+    return lines
+
+
+def overlaps(rows: list[Row], out: Path) -> list[str]:
+    """Per row and seed: the share of each cycle's picks that both sides picked, and the final
+    test accuracy of both (runs with the same seed start from the same labeled set)."""
+    import json
+
+    lines = ["| row | seed | picks shared per cycle | final accuracy corrected -> switched |"]
+    lines.append("|---|---|---|---|")
+    for row in rows:
+        dirs = [out / row.experiment(t) / row.strategy for t in (row.base_tag, row.name)]
+        seeds = sorted(
+            {p.name for p in dirs[0].glob("seed-*")} & {p.name for p in dirs[1].glob("seed-*")}
+        )
+        for seed in seeds:
+            a, b = (d / seed for d in dirs)
+            shared = []
+            for c in range(1, 100):
+                if not ((a / f"pool-{c}.npy").exists() and (b / f"pool-{c}.npy").exists()):
+                    break
+                picks = [
+                    np.setdiff1d(np.load(r / f"pool-{c}.npy"), np.load(r / f"pool-{c - 1}.npy"))
+                    for r in (a, b)
+                ]
+                both = len(np.intersect1d(*picks))
+                shared.append(f"{both / max(1, len(picks[0])):.0%}")
+            accs = [
+                json.loads((r / "cycles.jsonl").read_text().splitlines()[-1])["value"]
+                for r in (a, b)
+            ]
+            lines.append(
+                f"| {row.name} | {seed} | {', '.join(shared)} | "
+                f"{100 * accs[0]:.2f} -> {100 * accs[1]:.2f} |"
+            )
     return lines
 
 
@@ -188,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{cycles} cycles, seeds {seeds}; CPU: {cpu_model_name()}\n"
     )
     print("\n".join(table(rows, Path(args.out))))
+    print()
+    print("\n".join(overlaps(rows, Path(args.out))))
     return 0
 
 

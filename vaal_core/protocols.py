@@ -1,13 +1,15 @@
 """Named protocol presets: documented sets of spec values, applied under a spec's own values.
 
 `protocol: paper` in a spec (or `--protocol paper`) fills these defaults; anything the spec or a
-`--set` override states explicitly wins. Only dataset-independent values live here; sizes that
-depend on the dataset (budgets, the VAE's iterations as epochs of the pool) are in
-experiments/<dataset>.yaml. README.md lists every difference from both original code versions
-(github.com/sinhasam/vaal: first public commit 395da2e, release 67263f3). `paper` and `release`
-leave out the originals' bugs; `paper-exact` and `release-exact` switch them back on by name
+`--set` override states explicitly wins, except the few values a preset forces over the spec
+file's own (FORCED: fp32 under the `-exact` presets; a `--set` still wins). Only
+dataset-independent values live here; sizes that depend on the dataset (budgets, the VAE's
+iterations as epochs of the pool) are in experiments/<dataset>.yaml. `paper` and `release` leave
+out the bugs of the two original code versions (github.com/sinhasam/vaal: first public commit
+395da2e, release 67263f3); `paper-exact` and `release-exact` switch them back on by name
 (`protocol.quirks`, vaal_core/quirks.py) with the originals' VAE input range, initialisation and
-lr decay, and keep no VAAL hold-out. README.md's ledger lists each deviation with its source.
+lr decay, and keep no VAAL hold-out. docs/protocols.md's ledger lists each deviation with its
+source.
 """
 
 from __future__ import annotations

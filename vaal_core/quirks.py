@@ -2,7 +2,7 @@
 
 The `paper`/`release` presets correct these; the `paper-exact`/`release-exact` presets switch on the
 ones each commit had, so a run computes what that commit computed. Each entry names where the
-original does it (commit, file, line), so the README's ledger and the code cite the same place.
+original does it (commit, file, line), so the ledger (docs/protocols.md) and the code cite the same place.
 Settings that are not bugs but choices (the VAE's input range, the initialisation, the learning-rate
 decay) are spec keys of their own (`vaal.input_range`, `vaal.init`, `vaal.lr_step_fraction`).
 """
@@ -41,7 +41,7 @@ QUIRKS: dict[str, Quirk] = {
         Quirk(
             "flip_when_scoring",
             "395da2e main.py:86 / 67263f3 main.py:99 (the unlabeled loader reads train_dataset), "
-            "custom_datasets.py:17-21 (its transform flips at random)",
+            "395da2e custom_datasets.py:17-21 / 67263f3 :17-23 (its transform flips at random)",
             "each pool image is flipped horizontally with probability 1/2 before it is scored",
         ),
         Quirk(

@@ -82,7 +82,8 @@ def _kaiming(m: nn.Module) -> None:
 
 
 def original_vae_init(vae: VAE) -> None:
-    """What the original's `VAE.weight_init` does (model.py:56-62 and :115-124, 395da2e = 67263f3).
+    """What the original's `VAE.weight_init` does (model.py:56-62 in 395da2e and 67263f3, with
+    `kaiming_init` at 395da2e model.py:115-123, 67263f3 :111-119).
 
     It walks the top-level blocks; `fc_mu`/`fc_logvar` are not iterable, so the `except` branch
     calls `kaiming_init` on the block's *name* (a string), which matches nothing: both keep
@@ -99,7 +100,8 @@ class Discriminator(nn.Module):
     """MLP on mu; returns logits (sigmoid gives P(labeled)), so BCE-with-logits is autocast-safe.
 
     `init: original` gives every Linear kaiming-normal weights and zero bias, as model.py's
-    `Discriminator.weight_init` (:106-109); `suite` keeps PyTorch's default.
+    `Discriminator.weight_init` (395da2e :106-109, 67263f3 :102-105); `suite` keeps PyTorch's
+    default.
     """
 
     def __init__(self, latent_dim: int = 32, hidden: int = 512, layers: int = 2, init="suite"):
