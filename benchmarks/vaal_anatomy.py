@@ -7,13 +7,13 @@ summed over batch and latent units, beta 1, one epoch, adversary weight 1, laten
 mode scoring), plus the interactions that matter: the KL weight x the training length (4 KL prices
 x 2 lengths), the KL reduction x the adversary, the KL reduction x the scoring mode.
 
-Two pools: the demo's (experiments/mnist.yaml, 200 -> 1,000 labels: AUBC against random, paired on
-seed) and a class-biased one (experiments/ablations/mnist_biased.yaml at 300 labeled from digits 0-4
+Two pools: the demo's (experiments/mnist.yaml, its pool and recipe, cut to 200 -> 600 labels: AUBC
+against random, paired on seed) and a class-biased one (experiments/ablations/mnist_biased.yaml at 300 labeled from digits 0-4
 of a 6,000 pool, one query of 300: the share of the query from the unseen digits 5-9). On the biased
 pool only the first query is read, and VAAL never looks at the task model, so its task model trains
 30 steps instead of 300 (the selection does not change; only the unused accuracy does).
 
-    python benchmarks/vaal_anatomy.py --out results/anatomy          # the grid (~35 min, 2 cores)
+    python benchmarks/vaal_anatomy.py --out results/anatomy          # the grid (63 runs, ~40 min on 2 idle cores)
     python benchmarks/vaal_anatomy.py --out /tmp/anatomy-quick --quick    # corners, tiny sizes (<1 min)
 
 Writes `<out>/anatomy_table.md` (and .csv) and `<out>/anatomy.png/.pdf` (analysis/anatomy.py).
@@ -36,7 +36,8 @@ sys.path.insert(0, str(REPO))
 # validation split, so that choices read the validation metric, never the test split
 COMMON = ["runtime.num_threads=1", "dataset.val_size=500"]
 POOLS = {
-    "standard": ("experiments/mnist.yaml", []),
+    # the demo's pool and schedule, cut to three cycles (200 -> 600 labels, two queries)
+    "standard": ("experiments/mnist.yaml", ["active.cycles=3"]),
     "biased": (
         "experiments/ablations/mnist_biased.yaml",
         [
@@ -88,22 +89,35 @@ class Run:
         return f"{prefix}-{self.pool}-{self.cell}"
 
 
+# (pool, cell) in the order they run: the cells that answer the main questions first (the paper's
+# setting, the KL price that un-collapses the VAE, each against random on both pools), so that a
+# grid cut short still tells its story; then one factor at a time; then the rest of KL x length
+TIERS = [
+    [("biased", "random"), ("biased", "paper"), ("biased", "klmean")],
+    [("standard", "random"), ("standard", "paper"), ("standard", "klmean")],
+    [("biased", c) for c in ("klmean-adv0", "adv0", "paper-ep4", "klmean-ep4", "trainscore")],
+    [("standard", c) for c in ("klmean-adv0", "trainscore")],
+    [("biased", c) for c in ("beta1-128", "beta1-16", "beta1-128-ep4", "klmean-trainscore")],
+    [("biased", c) for c in ("latent8", "beta1-16-ep4", "width16")],
+    [("standard", "klmean-ep4")],
+]
+
+
+def cells() -> dict[str, list[str]]:
+    """Every cell's --set overrides of the paper's setting."""
+    out = {"random": []} | dict(KL) | {f"{name}-ep4": sets + EP4 for name, sets in KL.items()}
+    return out | OTHERS
+
+
 def grid(seeds: list[int]) -> list[Run]:
-    """The full design, cheapest-and-most-telling first: a cut-off grid still tells its story."""
-    biased = {name: sets for name, sets in KL.items()}
-    biased |= {f"{name}-ep4": sets + EP4 for name, sets in KL.items()}
-    biased |= OTHERS
-    standard = {
-        k: v
-        for k, v in (KL | OTHERS).items()
-        if k in {"paper", "klmean", "klmean-adv0", "trainscore"}
-    }
-    standard["klmean-ep4"] = KL["klmean"] + EP4
-    runs = [Run("biased", "random", "random", s) for s in seeds]
-    runs += [Run("biased", c, "vaal", s, tuple(v)) for c, v in biased.items() for s in seeds]
-    runs += [Run("standard", "random", "random", s) for s in seeds]
-    runs += [Run("standard", c, "vaal", s, tuple(v)) for c, v in standard.items() for s in seeds]
-    return runs
+    """The design, tier after tier (`TIERS`), every seed of a cell together."""
+    sets = cells()
+    return [
+        Run(pool, cell, "random" if cell == "random" else "vaal", s, tuple(sets[cell]))
+        for tier in TIERS
+        for pool, cell in tier
+        for s in seeds
+    ]
 
 
 def quick_grid() -> list[Run]:
@@ -129,11 +143,14 @@ def command(run: Run, prefix: str, out: Path, quick: bool) -> list[str]:
 
 
 def expected_cycles(run: Run, quick: bool) -> int:
-    if quick or run.pool == "biased":
-        return 2
+    """active.cycles as the run's overrides (last wins) or its spec file set it."""
+    spec, pool_sets = POOLS[run.pool]
+    for item in reversed(COMMON + pool_sets + (QUICK if quick else []) + list(run.sets)):
+        if item.startswith("active.cycles="):
+            return int(item.split("=", 1)[1])
     import yaml
 
-    return int(yaml.safe_load((REPO / POOLS["standard"][0]).read_text())["active"]["cycles"])
+    return int(yaml.safe_load((REPO / spec).read_text())["active"]["cycles"])
 
 
 def complete(run: Run, prefix: str, out: Path, quick: bool) -> bool:
