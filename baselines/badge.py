@@ -77,8 +77,6 @@ def badge_seeding(
 class BadgeStrategy(Strategy):
     """Diverse and uncertain: k-means++ seeds among the unlabeled gradient embeddings."""
 
-    needs = frozenset({"probabilities", "embeddings"})
-
     def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
         unlabeled = ctx.pool.unlabeled
         h = ctx.embeddings(unlabeled)

@@ -89,7 +89,6 @@ class CoreSetStrategy(Strategy):
 
     Segmentation: one vector per image, the global-average-pooled last feature map."""
 
-    needs = frozenset({"embeddings"})
     task_kinds = frozenset({"classification", "segmentation"})
     options_type = CoreSetOptions
 

@@ -64,7 +64,6 @@ class EnsembleOptions:
 class EnsembleVarRatioStrategy(Strategy):
     """Label the images whose M members disagree most: 1 - votes(modal class) / M."""
 
-    needs = frozenset({"training"})
     options_type = EnsembleOptions
 
     def select(self, ctx: QueryContext, budget: int) -> np.ndarray:

@@ -39,7 +39,6 @@ class MCDropoutStrategy(Strategy):
     Segmentation: the entropy of the mean is taken per pixel and averaged over an image's
     valid pixels (vaal_core/tasks/segmentation.py says which pixels count)."""
 
-    needs = frozenset({"mc_samples"})
     options_type = MCOptions
     task_kinds = frozenset({"classification", "segmentation"})
 
@@ -59,7 +58,6 @@ class DBALStrategy(Strategy):
     is unverified here: its Sec. 4 text could not be read (README, "The paper's text"). The
     max-entropy reading is `mc_dropout`'s score, so both readings can be run without a new option."""
 
-    needs = frozenset({"mc_samples"})
     options_type = MCOptions
 
     def select(self, ctx: QueryContext, budget: int) -> np.ndarray:

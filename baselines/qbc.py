@@ -18,7 +18,6 @@ from .scores import top_k
 
 @register_strategy("qbc")
 class QBCStrategy(Strategy):
-    needs = frozenset({"mc_samples"})
     task_kinds = frozenset({"segmentation"})
     options_type = MCOptions
 

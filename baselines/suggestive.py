@@ -80,7 +80,6 @@ class SuggestiveOptions:
 
 @register_strategy("suggestive_annotation")
 class SuggestiveAnnotationStrategy(Strategy):
-    needs = frozenset({"training", "embeddings"})
     task_kinds = frozenset({"segmentation"})
     options_type, option_prefix = SuggestiveOptions, "sa_"
 

@@ -234,7 +234,6 @@ VARIANTS: dict[str, Picker] = {"authors": _authors, "suite": _suite}
 class TypiClustStrategy(Strategy):
     """Low-budget strategy: typical images from uncovered clusters of |labeled| + budget."""
 
-    needs = frozenset({"embeddings"})
     options_type, option_prefix = TypiClustOptions, "typiclust_"
 
     def select(self, ctx: QueryContext, budget: int) -> np.ndarray:

@@ -15,7 +15,6 @@ from .scores import entropy_score, least_confidence_score, margin_score, top_k
 class _SoftmaxScore(Strategy):
     """Label the `budget` unlabeled images with the highest score of the eval-mode softmax."""
 
-    needs = frozenset({"probabilities"})
     score: Callable[[torch.Tensor], torch.Tensor]
 
     def select(self, ctx: QueryContext, budget: int) -> np.ndarray:

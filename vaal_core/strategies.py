@@ -19,6 +19,7 @@ from torch import nn
 
 from .batches import Batches
 from .device import peak_memory_mb
+from .errors import StrategyError
 from .passes import PassOptions
 from .plugins import load_plugins
 from .pool import Pool
@@ -26,9 +27,6 @@ from .registry import Registry
 from .spec import Spec, SpecError, option_key
 from .tasks import MCSummary, TaskKind
 
-# What a strategy may declare in `Strategy.needs`: the shared per-cycle computations it reads
-# ("probabilities", "embeddings", "mc_samples") or "training" (it trains networks of its own).
-NEEDS = frozenset({"probabilities", "embeddings", "mc_samples", "training"})
 # `task_kinds` of a strategy that never reads the task model's outputs: every kind, plug-ins' too
 ANY_KIND = frozenset({"*"})
 
@@ -173,21 +171,22 @@ def check_budget(budget: int, n_unlabeled: int) -> None:
 
 
 def check_selection(selected: np.ndarray, pool: Pool, budget: int, strategy: str) -> np.ndarray:
-    """Exactly `budget` distinct unlabeled pool indices, or a RuntimeError naming the fault."""
+    """Exactly `budget` distinct unlabeled pool indices, or one StrategyError naming the strategy and the fault (the CLI prints it as one line)."""
     sel = np.asarray(selected)
     if sel.ndim != 1 or (sel.size and not np.issubdtype(sel.dtype, np.integer)):
-        raise RuntimeError(f"strategy '{strategy}' returned {sel.dtype} {sel.shape}, not 1-d ints")
+        raise StrategyError(f"strategy '{strategy}' returned {sel.dtype} {sel.shape}, not 1-d ints")
     sel = sel.astype(np.int64)
     if len(sel) != budget:
-        raise RuntimeError(
-            f"strategy '{strategy}' returned {len(sel)} indices for a budget of {budget}"
+        raise StrategyError(
+            f"strategy '{strategy}' returned {len(sel)} indices for a budget of {budget}; "
+            "select(ctx, budget) must return exactly `budget` distinct unlabeled indices"
         )
     if len(np.unique(sel)) != len(sel):
-        raise RuntimeError(f"strategy '{strategy}' returned duplicate indices")
+        raise StrategyError(f"strategy '{strategy}' returned duplicate indices")
     bad = sel[~np.isin(sel, pool.unlabeled)]
     if len(bad):
         where = "labeled" if np.isin(bad, pool.labeled).all() else "labeled or outside the pool"
-        raise RuntimeError(
+        raise StrategyError(
             f"strategy '{strategy}' returned indices that are {where}: {bad[:5].tolist()}"
         )
     return sel
@@ -196,13 +195,17 @@ def check_selection(selected: np.ndarray, pool: Pool, budget: int, strategy: str
 class Strategy:
     """Base class: subclasses implement `select`; stateful ones also override the state methods.
 
-    `needs` declares which shared per-cycle computations the strategy reads (see NEEDS);
-    `task_kinds` which tasks it can score. Callers use `query`, which checks the budget before any
-    compute and the selection after it.
+    `task_kinds` says which tasks it can score. Callers use `query`, which checks the budget
+    before any compute and the selection after it. What a strategy reads (probabilities,
+    embeddings, MC passes) it asks of the context when it needs it; the context computes each
+    once per cycle.
     """
 
     name: str = ""
-    needs: frozenset[str] = frozenset()
+    # how figures and reports name and colour it (analysis/style.py keeps the paper's names for
+    # the built-in strategies; a plug-in sets its own here, else its registered name is shown)
+    display_name: str = ""
+    color: str | None = None
     task_kinds: frozenset[str] = frozenset({"classification"})  # or ANY_KIND
     # a run that labels the whole candidate pool at once and trains one cycle (the top-line)
     whole_pool: bool = False
@@ -252,9 +255,6 @@ STRATEGIES: Registry[type[Strategy]] = Registry("strategy", SpecError)
 
 def register_strategy(name: str) -> Callable[[type[Strategy]], type[Strategy]]:
     def deco(cls: type[Strategy]) -> type[Strategy]:
-        unknown = set(cls.needs) - NEEDS
-        if unknown:
-            raise TypeError(f"strategy '{name}' declares unknown capabilities {sorted(unknown)}")
         cls.name = name
         return STRATEGIES.add(name, cls)
 
@@ -317,7 +317,8 @@ def check_strategy_supports(name: str, kind: str) -> None:
 
 
 def make_strategy(name: str, spec: Spec) -> Strategy:
-    check_strategy_supports(name, spec.task.kind)
+    """The strategy `name` with its options from `spec`; the name and its pairing with the task
+    kind were checked once, at preflight (`vaal_core.loop.preflight`)."""
     return STRATEGIES[name](spec)
 
 
