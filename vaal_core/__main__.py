@@ -35,6 +35,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="if another process holds a run directory, wait for it instead of failing",
     )
+    common.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="write TensorBoard logs to <run dir>/tensorboard/ (also: VAAL_TENSORBOARD=1; "
+        "the spec and its hash are unchanged)",
+    )
 
     run = sub.add_parser(
         "run", parents=[common], help="one (strategy, seed) run; resumes if interrupted"
@@ -88,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
             from .select import main as select_main
 
             return select_main(args)
+        if args.tensorboard:  # before any run starts: launched runs inherit the switch
+            from .tensorboard import switch_on
+
+            switch_on()
         spec = load_spec(args.spec, args.set, protocol=args.protocol)
         from .datasets import (
             check_spec_dataset,  # torch: imported once the spec is known to be good

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from . import tensorboard
 from .batches import batches_from_spec, data_from_spec
 from .datasets import ImageData, check_dataset_name, dataset_task_kind
 from .device import check_precision, peak_memory_mb, resolve_device, seed_everything
@@ -182,14 +183,15 @@ class ActiveLoop:
             tqdm.write(f"{self.run_dir.path}: complete ({len(records)} cycles), nothing to do")
             return records
         run = self._prepare(records)
-        for cycle in tqdm(
-            range(run.start, self.spec.active.cycles),
-            initial=run.start,
-            total=self.spec.active.cycles,
-            disable=not self.progress,
-            desc=f"{self.strategy_name} seed {self.seed}",
-        ):
-            self._cycle(run, cycle)
+        with tensorboard.run_log(self.run_dir.path, run.start, run.records):  # off by default
+            for cycle in tqdm(
+                range(run.start, self.spec.active.cycles),
+                initial=run.start,
+                total=self.spec.active.cycles,
+                disable=not self.progress,
+                desc=f"{self.strategy_name} seed {self.seed}",
+            ):
+                self._cycle(run, cycle)
         return run.records
 
     def _cycle(self, run: _Run, cycle: int) -> None:
@@ -231,6 +233,7 @@ class ActiveLoop:
             carry=None if last else self._carry(model, run.strategy),
         )
         run.records.append(rec.as_record())
+        tensorboard.cycle_done(run.records[-1])
         self._print(rec, out)
 
     # ------------------------------------------------------------------ preparation and resume
@@ -364,9 +367,10 @@ class ActiveLoop:
             state=warm,
         )
         gen = seed_everything(self.seed, cycle, _TRAIN)
-        return self.train_fn(
-            model, batches, labeled, self.spec, gen, val=val, progress=self.progress
-        )
+        with tensorboard.phase("train", cycle):
+            return self.train_fn(
+                model, batches, labeled, self.spec, gen, val=val, progress=self.progress
+            )
 
     def _health(
         self, cycle: int, model, batches: Batches, labeled: np.ndarray, stats: TrainStats
@@ -399,7 +403,9 @@ class ActiveLoop:
             progress=self.progress,
         )
         budget = min(self.spec.active.budget, len(pool.unlabeled))
-        return np.asarray(strategy.query(ctx, budget), dtype=np.int64), ctx.stats
+        with tensorboard.phase("query", cycle):
+            selected = strategy.query(ctx, budget)
+        return np.asarray(selected, dtype=np.int64), ctx.stats
 
     # ------------------------------------------------------------------ ablations
     def _initial_allowed(self, candidate_labels: np.ndarray, num_classes: int) -> np.ndarray | None:

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from . import tensorboard
 from .batches import Batches
 from .compiled import CompiledStep
 from .device import autocast, device_index, grad_scaler
@@ -108,6 +109,7 @@ def train_task_model(
         if val is None or not len(val):
             return
         acc = evaluate(model, batches, task, runtime, idx=val, split="train")
+        tensorboard.validation(step, acc)
         if best_acc is None or acc > best_acc:
             best_acc, best_state = acc, copy.deepcopy(model.state_dict())
         train_mode = not quirks.eval_mode_training  # the original never calls train() again
@@ -146,6 +148,7 @@ def train_task_model(
             if step % runtime.log_every == 0 and (means := meter.read()):
                 last_window = means
                 bar.set_postfix({"loss": f"{_window_loss(means):.3f}"}, refresh=False)
+                tensorboard.task_window(step, _window_loss(means), opt.param_groups[0]["lr"])
             if task.val_every and (step - 1) % task.val_every == 0:
                 validate()
         if not task.val_every:
@@ -153,6 +156,7 @@ def train_task_model(
     bar.close()
     if means := meter.read():  # steps since the last read: the final window
         last_window = means
+        tensorboard.task_window(step, _window_loss(means), opt.param_groups[0]["lr"])
     if best_state is not None:
         model.load_state_dict(best_state)
     return model, TrainStats(

@@ -18,12 +18,18 @@ from ..spec import RuntimeSpec, VAALSpec
 from .models import VAE, Discriminator
 
 
-def vae_loss(x, recon, mu, logvar, beta: float, kl_reduction: str) -> torch.Tensor:
-    """MSE reconstruction (mean) + beta * KL(q(z|x) || N(0, I)), reduced as the spec says."""
+def vae_terms(x, recon, mu, logvar, beta: float, kl_reduction: str):
+    """(MSE reconstruction (mean), beta * KL(q(z|x) || N(0, I)) reduced as the spec says)."""
     mu, logvar = mu.float(), logvar.float()
     kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp())
     kl = kl.sum() if kl_reduction == "sum" else kl.mean()
-    return F.mse_loss(recon.float(), x.float()) + beta * kl
+    return F.mse_loss(recon.float(), x.float()), beta * kl
+
+
+def vae_loss(x, recon, mu, logvar, beta: float, kl_reduction: str) -> torch.Tensor:
+    """MSE reconstruction (mean) + beta * KL(q(z|x) || N(0, I)), reduced as the spec says."""
+    rec, kl = vae_terms(x, recon, mu, logvar, beta, kl_reduction)
+    return rec + kl
 
 
 def _bce_to(logits: torch.Tensor, target: float) -> torch.Tensor:
@@ -44,8 +50,13 @@ class VAALModels:
     through `compiled.CompiledStep` (CUDA graphs on a GPU, eager fallback if a model fails).
     """
 
+    # the VAE step also returns its reconstruction, KL and adversarial terms (`last_terms`, on
+    # the device) for TensorBoard; off, the step computes the loss alone, as it always has
+    keep_terms = False
+
     def __init__(self, channels: int, cfg: VAALSpec, runtime: RuntimeSpec, device: torch.device):
         self.cfg, self.runtime, self.device = cfg, runtime, device
+        self.last_terms: dict[str, torch.Tensor] = {}
         self.vae = VAE(channels, cfg.latent_dim, cfg.image_size, cfg.width, cfg.init).to(device)
         self.disc = Discriminator(cfg.latent_dim, cfg.disc_hidden, cfg.disc_layers, cfg.init)
         self.disc = self.disc.to(device)
@@ -87,11 +98,13 @@ class VAALModels:
             recon_l, _, mu_l, logvar_l = self.vae(x_l, eps_l)
             recon_u, _, mu_u, logvar_u = self.vae(x_u, eps_u)
             d_l, d_u = self.disc(mu_l), self.disc(mu_u)
-        return (
-            vae_loss(x_l, recon_l, mu_l, logvar_l, cfg.beta, cfg.kl_reduction)
-            + vae_loss(x_u, recon_u, mu_u, logvar_u, cfg.beta, cfg.kl_reduction)
-            + cfg.adversary_param * (_bce_to(d_l, LABELED) + _bce_to(d_u, LABELED))
-        )
+        rec_l, kl_l = vae_terms(x_l, recon_l, mu_l, logvar_l, cfg.beta, cfg.kl_reduction)
+        rec_u, kl_u = vae_terms(x_u, recon_u, mu_u, logvar_u, cfg.beta, cfg.kl_reduction)
+        adv = cfg.adversary_param * (_bce_to(d_l, LABELED) + _bce_to(d_u, LABELED))
+        total = (rec_l + kl_l) + (rec_u + kl_u) + adv
+        if not self.keep_terms:
+            return total
+        return torch.stack([total, rec_l + rec_u, kl_l + kl_u, adv])
 
     def _disc_loss_fn(self, x_l, x_u, encoder_only: bool) -> torch.Tensor:
         with autocast(self.device, self.runtime.precision):
@@ -111,7 +124,7 @@ class VAALModels:
         loss = step(
             *args,
             before=lambda: opt.zero_grad(set_to_none=True),
-            then=lambda out: self.scaler.scale(out).backward(),
+            then=lambda out: self.scaler.scale(out if out.ndim == 0 else out[0]).backward(),
         )
         self.scaler.step(opt)
         self.scaler.update()
@@ -125,7 +138,11 @@ class VAALModels:
         latent = self.cfg.latent_dim
         eps_l = torch.randn(len(x_l), latent, device=x_l.device)
         eps_u = torch.randn(len(x_u), latent, device=x_u.device)
-        return self._optimise(self._vae_loss, self.opt_vae, x_l, x_u, eps_l, eps_u)
+        out = self._optimise(self._vae_loss, self.opt_vae, x_l, x_u, eps_l, eps_u)
+        if out.ndim == 0:
+            return out
+        self.last_terms = {"recon": out[1], "kl": out[2], "adv": out[3]}
+        return out[0]
 
     def disc_step(
         self, x_l: torch.Tensor, x_u: torch.Tensor, encoder_only: bool = True

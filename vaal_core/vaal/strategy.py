@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from .. import tensorboard
 from ..device import device_index
 from ..failpoints import failpoint
 from ..hostsync import LossMeter
@@ -78,6 +79,7 @@ class VAALStrategy(Strategy):
         self.models = VAALModels(ctx.batches.channels, game_cfg, runtime, ctx.device)
         if self._carried is not None and not cfg.reset_each_cycle:
             self.models.load_state_dict(self._carried)
+        self.models.keep_terms = tensorboard.watching()
         augment = self.spec.task.augment
         drop_last = "drop_last" in self.spec.protocol.quirks
         lab = _endless_batches(labeled, cfg.batch_size, ctx.generator, ctx.device, drop_last)
@@ -99,7 +101,7 @@ class VAALStrategy(Strategy):
                     self.models.set_lr_factor(cfg.lr_gamma ** (it // decay_every))
                 x_l, x_u = draw()
                 for step in range(cfg.num_vae_steps if vae_on else 0):
-                    meter.add(vae=self.models.vae_step(x_l, x_u))
+                    meter.add(vae=self.models.vae_step(x_l, x_u), **self.models.last_terms)
                     if step < cfg.num_vae_steps - 1:
                         x_l, x_u = draw()
                 for step in range(cfg.num_adv_steps if disc_on else 0):
@@ -109,7 +111,9 @@ class VAALStrategy(Strategy):
                 if it == 0:
                     failpoint("strategy_training", ctx.cycle)
                 if (it + 1) % runtime.log_every == 0 or it + 1 == iterations:
-                    means |= meter.read()  # the loop's one host synchronisation, every log_every
+                    window = meter.read()  # the loop's one host synchronisation, every log_every
+                    means |= {k: v for k, v in window.items() if k in ("vae", "disc")}
+                    tensorboard.vaal_window(it + 1, window)
                     bar.set_postfix({k: f"{v:.3f}" for k, v in means.items()}, refresh=False)
         # what the cycle record keeps: mean losses over the last reading window (read above)
         ctx.stats.update({f"vaal_{k}_loss": round(v, 6) for k, v in means.items()})
