@@ -25,7 +25,7 @@ from vaal_core.loop import ActiveLoop
 from vaal_core.pool import Pool
 from vaal_core.protocols import force_preset_values
 from vaal_core.schedules import total_iterations
-from vaal_core.spec import apply_override, load_spec, spec_from_dict
+from vaal_core.spec import SpecError, apply_override, load_spec, spec_from_dict
 from vaal_core.strategies import QueryContext
 from vaal_core.trainer import train_for_spec
 from vaal_core.vaal import VAALModels, VAALStrategy
@@ -83,6 +83,7 @@ class GameRecorder:
 
     def __init__(self, monkeypatch, score=_asymmetry):
         self.vae_steps: list[int] = []  # labeled batch size of each VAE step
+        self.vae_unlabeled: list[int] = []  # unlabeled batch size of each VAE step
         self.disc_steps: list[int] = []
         self.score_batches: list[torch.Tensor] = []  # images as the scoring pass saw them
         self.score_modes: list[bool] = []  # the VAE's train mode at each scoring batch
@@ -91,6 +92,7 @@ class GameRecorder:
 
         def vae_step(self, x_l, x_u):
             rec.vae_steps.append(len(x_l))
+            rec.vae_unlabeled.append(len(x_u))
             return torch.zeros(())
 
         def disc_step(self, x_l, x_u, encoder_only=True):
@@ -229,11 +231,29 @@ def test_vaal_labeled_stream_drops_its_partial_batch(mnist, monkeypatch):
     vaal = {"epochs": 10 * VAAL_BATCH / POOL}
     rec, _, _ = _trained(_spec(quirks=("drop_last",), vaal=vaal), mnist, monkeypatch)
     assert len(rec.vae_steps) == 20 and set(rec.vae_steps) == {VAAL_BATCH}
+    # the unlabeled loader keeps its partial batch in both originals (drop_last=False)
+    assert rec.vae_unlabeled[:8] == [VAAL_BATCH] * 7 + [450 - 7 * VAAL_BATCH]
     rec, _, _ = _trained(_spec(vaal=vaal), mnist, monkeypatch)
     assert rec.vae_steps[:6] == [64, 64, 22, 64, 64, 22]  # without it: each pass's last 22
     # fewer labeled images than a batch: the one partial batch is kept (the original would hang)
     rec, _, _ = _trained(_spec(quirks=("drop_last",), vaal=vaal), mnist, monkeypatch, labeled=40)
     assert set(rec.vae_steps) == {40}
+
+
+def test_a_trainer_of_its_own_refuses_the_trainer_quirks(mnist, tmp_path):
+    """The distributed trainer reproduces neither trainer quirk: the loop refuses each one."""
+
+    def other_trainer(*args, **kwargs):
+        raise AssertionError("never called")
+
+    for quirk in ("eval_mode_training", "drop_last"):
+        spec = _spec(quirks=(quirk,))
+        with pytest.raises(SpecError, match=f"holds \\['{quirk}'\\]"):
+            ActiveLoop(
+                spec, "random", 0, tmp_path, progress=False, data=mnist, train_fn=other_trainer
+            )
+    spec = _spec(quirks=("train_mode_scoring", "flip_when_scoring", "no_vaal_holdout"))
+    ActiveLoop(spec, "random", 0, tmp_path, progress=False, data=mnist, train_fn=other_trainer)
 
 
 # ----------------------------------------------------------------------------- no_vaal_holdout
@@ -273,7 +293,9 @@ PRESET_EFFECTS = {
 @pytest.mark.parametrize("protocol", EXACT)
 def test_exact_preset_resolves_to_the_originals_game(protocol, mnist, monkeypatch):
     want = PRESET_EFFECTS[protocol]
-    spec = _spec(protocol)  # task.iterations: 4, as stated by the spec, so 4 VAAL iterations
+    # the demo spec as the CLI loads it under --protocol; 4 task (so VAAL) iterations
+    sets = ["task.iterations=4", f"vaal.batch_size={VAAL_BATCH}", "vaal.latent_dim=8"]
+    spec = load_spec(REPO / "experiments/mnist.yaml", sets, protocol=protocol)
     rec = GameRecorder(monkeypatch)
     strategy = VAALStrategy(spec)
     ctx = _ctx(spec, mnist, np.arange(LABELED), np.arange(POOL))
