@@ -131,10 +131,6 @@ class OneShort(Strategy):
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="vaal_core.strategies.check_selection raises RuntimeError, not an ExpectedError yet",
-)
 def test_a_strategy_returning_too_few_indices_is_one_error_line(tmp_path):
     (tmp_path / "short_strategy.py").write_text(SHORT)
     sets = [a for o in TINY for a in ("--set", o)]
@@ -149,6 +145,7 @@ def test_a_strategy_returning_too_few_indices_is_one_error_line(tmp_path):
     )  # fmt: skip
     assert r.returncode == 2, r.stderr
     assert r.stderr.strip().splitlines()[-1:] == [
-        "error: strategy 'one_short' returned 39 indices for a budget of 40"
+        "error: strategy 'one_short' returned 39 indices for a budget of 40; select(ctx, budget) "
+        "must return exactly `budget` distinct unlabeled indices"
     ], r.stderr
     assert "Traceback" not in r.stderr

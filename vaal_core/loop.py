@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from . import tensorboard
 from .batches import batches_from_spec, data_from_spec
-from .datasets import ImageData, check_dataset_name, dataset_task_kind
+from .datasets import ImageData, check_dataset_name, check_dataset_options, dataset_task_kind
 from .device import check_precision, peak_memory_mb, resolve_device, seed_everything
 from .errors import DatasetError, RunDirConflict  # noqa: F401  (RunDirConflict re-exported)
 from .failpoints import configure_from_env, failpoint
@@ -123,6 +123,7 @@ def preflight(spec: Spec, strategy: str) -> None:
     check_strategy_supports(strategy, kind)
     check_owned_options(spec)
     check_dataset_name(spec.dataset.name)
+    check_dataset_options(spec.dataset)
     if dataset_task_kind(spec.dataset.name) != kind:
         raise SpecError(
             f"spec key 'task.kind' is '{kind}', but dataset '{spec.dataset.name}' is a "
@@ -174,6 +175,11 @@ class ActiveLoop:
 
     def run(self) -> list[dict[str, Any]]:
         """Run (or resume, or extend) this run to `active.cycles`; returns all its records."""
+        if not self.run_dir.path.exists():
+            # a new run: the checks that need the data (the pool's size) come before anything is
+            # written; the data read here is the run's own
+            self._data = self._data or data_from_spec(self.spec, self.data_root, self.progress)
+            self._data_and_splits()
         with self.run_dir.locked(self.wait):
             return self._run()
 

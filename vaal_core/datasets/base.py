@@ -10,6 +10,7 @@ the device, `labels(split)`, `to(device)`, `with_test_subset(idx)`):
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -20,8 +21,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import DatasetError  # noqa: E402,F401  (re-exported; an ExpectedError)
-from ..registry import Registry
+from ..errors import DatasetError, SpecError  # noqa: E402,F401  (DatasetError re-exported)
+from ..registry import Registry, did_you_mean
 
 # which augmentation `task.augmentation: standard | light` means, per kind of dataset
 SMALL_AUGMENT = {"standard": "crop_flip", "light": "flip"}  # CIFAR-like: pad-4 crop + flip
@@ -116,6 +117,7 @@ class LoadOptions:
     cache_workers: int | None = None
     download: bool = True  # CIFAR only; never when $VAAL_NO_DOWNLOAD=1
     progress: bool = True
+    owned: tuple = ()  # the layout's own spec keys, (key, value) pairs (`dataset.<key>`)
 
     def allow_download(self) -> bool:
         return self.download and os.environ.get("VAAL_NO_DOWNLOAD", "") not in ("1", "true", "yes")
@@ -132,19 +134,25 @@ class DatasetLayout:
     load: DatasetLoader
     available: AvailabilityCheck | None = None
     kind: str = "classification"  # a task kind's name; checked against `task.kind` at preflight
+    # the layout's own spec keys (`dataset.<field>`): a frozen dataclass, or None for none
+    options: type | None = None
 
 
 DATASETS: Registry[DatasetLayout] = Registry("dataset", DatasetError)
 
 
 def register_dataset(
-    name: str, available: AvailabilityCheck | None = None, kind: str = "classification"
+    name: str,
+    available: AvailabilityCheck | None = None,
+    kind: str = "classification",
+    options: type | None = None,
 ) -> Callable[[DatasetLoader], DatasetLoader]:
     """Register a loader `(root, LoadOptions) -> ImageData | CachedData` and its cheap check;
-    `kind` is the task its labels define (checked against `task.kind` before any compute)."""
+    `kind` is the task its labels define (checked against `task.kind` before any compute);
+    `options` the dataclass of the layout's own spec keys (read from `LoadOptions.owned`)."""
 
     def deco(fn: DatasetLoader) -> DatasetLoader:
-        DATASETS.add(name, DatasetLayout(fn, available, kind))
+        DATASETS.add(name, DatasetLayout(fn, available, kind, options))
         return fn
 
     return deco
@@ -160,6 +168,24 @@ def default_data_root() -> Path:
 
 def check_dataset_name(name: str) -> None:
     DATASETS.get(name)
+
+
+def check_dataset_options(ds: Any) -> None:
+    """Every key the spec's dataset section keeps for its layout is one the layout owns: a
+    SpecError naming the key and the layout's own keys, before any data is read."""
+    given = dict(ds.owned)
+    if not given:
+        return
+    own = DATASETS.get(ds.name).options
+    valid = [] if own is None else [f.name for f in dataclasses.fields(own)]
+    for key in sorted(given):
+        if key not in valid:
+            raise SpecError(
+                f"unknown spec key 'dataset.{key}'{did_you_mean(key, valid)}; dataset "
+                f"'{ds.name}' owns "
+                + (", ".join(f"dataset.{k}" for k in valid) or "no keys")
+                + " besides the common ones"
+            )
 
 
 def _root(root: str | Path | None) -> Path:
@@ -199,6 +225,7 @@ def options_from_spec(ds: Any, progress: bool = True) -> LoadOptions:
         cache_workers=ds.cache_workers,
         download=ds.download,
         progress=progress,
+        owned=tuple(getattr(ds, "owned", ())),
     )
 
 

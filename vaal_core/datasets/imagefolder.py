@@ -74,7 +74,7 @@ class ImageFolderOptions:
 def folder_options(opts: LoadOptions) -> ImageFolderOptions:
     """The dataset-owned spec keys, from `LoadOptions.owned` ((key, value) pairs) when the spec
     carries them; the defaults otherwise."""
-    given = dict(getattr(opts, "owned", ()) or ())
+    given = dict(opts.owned)
     unknown = sorted(set(given) - set(ImageFolderOptions.__dataclass_fields__))
     if unknown:
         raise DatasetError(
@@ -374,7 +374,7 @@ def prepare(root: Path, opts: LoadOptions, options: ImageFolderOptions) -> Prepa
     bad, items = found["unreadable"], listing.items
     if bad and not options.skip_unreadable:
         # the spec key is offered only where the spec can carry it (`folder_options`)
-        skip = ", or set dataset.skip_unreadable: true" if hasattr(opts, "owned") else ""
+        skip = ", or set dataset.skip_unreadable: true"
         raise DatasetError(
             f"{_count(len(bad), 'image')} under {root} failed to decode: "
             + _some([f"{p} ({why})" for p, why in sorted(bad.items())])
@@ -440,7 +440,7 @@ def _write_skipped(folder: Path, prepared: Prepared, members: Sequence[str]) -> 
     os.replace(tmp, path)
 
 
-@register_dataset(NAME, available=check_imagefolder)
+@register_dataset(NAME, available=check_imagefolder, options=ImageFolderOptions)
 def load_imagefolder(root: Path, opts: LoadOptions, options: ImageFolderOptions | None = None):
     require_disk_cache(NAME, opts, "your images are decoded once into it")
     prepared = prepare(root, opts, options or folder_options(opts))

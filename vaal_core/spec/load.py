@@ -15,11 +15,11 @@ from ..errors import SpecError
 from ..registry import did_you_mean
 from .coerce import check_type, frozen
 from .hashing import at_legacy_default, legacy_typed
-from .schema import BaselinesSpec, Spec
+from .schema import BaselinesSpec, DatasetSpec, Spec
 from .validate import validate
 
 # sections whose unknown keys are kept (in the named field) for the registered plug-ins to check
-_OPEN_FIELDS: dict[type, str] = {BaselinesSpec: "owned"}
+_OPEN_FIELDS: dict[type, str] = {BaselinesSpec: "owned", DatasetSpec: "owned"}
 
 # valid values per key; the names of the closed registries (optimisers, schedules, augmentations)
 # come from the torch-free `names` module their registries check themselves against

@@ -37,6 +37,9 @@ class DatasetSpec:
     cache_rebuild: bool = False  # rebuild a cache built from other data instead of refusing it
     cache_workers: int | None = None  # decoding processes (default: all cores)
     download: bool = True  # CIFAR/MNIST only, when online; $VAAL_NO_DOWNLOAD=1 forbids it
+    # keys a dataset layout owns (`dataset.<key>`, e.g. imagefolder's skip_unreadable), kept as
+    # written for the layout to check at preflight (vaal_core/datasets/base.py)
+    owned: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -194,8 +197,9 @@ class Spec:
     def to_dict(self) -> dict[str, Any]:
         """The spec as spec.yaml writes it (hashing.py: which keys it leaves out)."""
         d = plain(dataclasses.asdict(self))
+        for section in ("dataset", "baselines"):  # owned keys sit in the section itself
+            d[section].update(d[section].pop("owned"))
         baselines = d["baselines"]
-        baselines.update(baselines.pop("owned"))  # strategy-owned keys sit in the section itself
         for key, (default, always) in LEGACY_OWNED.items():
             if always:
                 baselines.setdefault(key.split(".")[1], default)
