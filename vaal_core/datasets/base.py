@@ -178,13 +178,13 @@ def check_dataset_options(ds: Any) -> None:
         return
     own = DATASETS.get(ds.name).options
     valid = [] if own is None else [f.name for f in dataclasses.fields(own)]
+    common = [f.name for f in dataclasses.fields(ds) if f.name != "owned"]
     for key in sorted(given):
         if key not in valid:
             raise SpecError(
-                f"unknown spec key 'dataset.{key}'{did_you_mean(key, valid)}; dataset "
-                f"'{ds.name}' owns "
-                + (", ".join(f"dataset.{k}" for k in valid) or "no keys")
-                + " besides the common ones"
+                f"unknown spec key 'dataset.{key}'{did_you_mean(f'dataset.{key}', [f'dataset.{k}' for k in (*common, *valid)])}; valid "
+                f"keys: {', '.join(sorted(common))}"
+                + (f"; dataset '{ds.name}' also owns {', '.join(valid)}" if valid else "")
             )
 
 
