@@ -114,7 +114,7 @@ class VAALSpec:
     # `symmetric` ([-1, 1]: Normalize(0.5, 0.5), 67263f3 custom_datasets.py:17-23)
     input_range: str = hashed(Hashed.OMIT_AT_DEFAULT, "standardized")
     # `suite`: kaiming-normal on every VAE conv/linear, PyTorch's default in the discriminator;
-    # `original`: model.py's weight_init (vaal_core/vaal.py `original_init`)
+    # `original`: model.py's weight_init (vaal_core/vaal/models.py `original_vae_init`)
     init: str = hashed(Hashed.OMIT_AT_DEFAULT, "suite")
     # VAE and discriminator lr x lr_gamma every this fraction of the iterations (395da2e
     # solver.py:50-61: x0.9 every iterations // 25); None: constant (67263f3)
