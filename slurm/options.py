@@ -82,25 +82,3 @@ def load_profile(name_or_path: str | None) -> ClusterOptions:
         return ClusterOptions(**data)
     except TypeError as e:
         raise OptionsError(f"{path}: {e}") from e
-
-
-def parse_seeds(text: str) -> list[int]:
-    """'0-4' -> [0..4], '0,2,7' -> [0, 2, 7], '3' -> [3]; ranges and lists mix ('0-2,5')."""
-    seeds: list[int] = []
-    try:
-        for part in text.split(","):
-            part = part.strip()
-            if "-" in part:
-                lo, hi = (int(x) for x in part.split("-", 1))
-                if hi < lo:
-                    raise ValueError
-                seeds.extend(range(lo, hi + 1))
-            else:
-                seeds.append(int(part))
-    except ValueError:
-        raise OptionsError(
-            f"--seeds '{text}' is not a seed list; write e.g. 0-4, 0,2,7 or 0-2,5"
-        ) from None
-    if len(set(seeds)) != len(seeds) or min(seeds) < 0:
-        raise OptionsError(f"--seeds '{text}' repeats a seed or has a negative one")
-    return seeds

@@ -29,7 +29,7 @@ from vaal_core.cli import (
 )
 from vaal_core.errors import ExpectedError
 from vaal_core.loop import RunDirConflict, preflight, run_dir_for
-from vaal_core.rundir import holds_spec
+from vaal_core.rundir import another_spec, holds_spec
 from vaal_core.spec import Spec, load_spec
 
 from .job import RunJob
@@ -103,12 +103,12 @@ def _check_run_dir(spec: Spec, run_dir: Path) -> None:
     path = run_dir / "spec.yaml"
     if path.is_file():
         stored = yaml.safe_load(path.read_text()) or {}
-        theirs = stored.get("spec_hash") if isinstance(stored, dict) else None
-        if not isinstance(stored, dict) or not holds_spec(stored, spec):
+        if not isinstance(stored, dict):
             raise RunDirConflict(
-                f"{run_dir} holds a run of another spec (hash {theirs}, this one {spec.hash()}); "
-                f"choose another --out, or delete that directory to start over"
+                f"{path} is not a spec file; choose another --out, or delete {run_dir} to start over"
             )
+        if not holds_spec(stored, spec):
+            raise another_spec(run_dir, stored, spec)  # what differs, and the two ways out
 
 
 def plan(spec: Spec, strategies: list[str], seeds: list[int], out: Path) -> tuple[list, list]:

@@ -22,7 +22,7 @@ from submitit.core.utils import pickle_load
 
 from slurm.job import RunJob
 from slurm.manifest import JobEntry, read_manifest, record_jobs
-from slurm.options import OptionsError, load_profile, parse_seeds
+from slurm.options import OptionsError, load_profile
 from slurm.scheduler import slurm_available, wait_for_jobs
 from slurm.status import collect_status, format_table, last_error_line
 from slurm.sweep import main as sweep
@@ -83,15 +83,6 @@ def _block(out, strategy, seed):
 
 
 # ---------------------------------------------------------------- everywhere
-
-
-def test_parse_seeds():
-    assert parse_seeds("0-4") == [0, 1, 2, 3, 4]
-    assert parse_seeds("0-2,7") == [0, 1, 2, 7]
-    assert parse_seeds("3") == [3]
-    for bad in ("4-1", "a", "1,1", "0-"):
-        with pytest.raises(OptionsError, match="--seeds"):
-            parse_seeds(bad)
 
 
 def test_profiles(tmp_path):
