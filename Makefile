@@ -95,6 +95,7 @@ figures: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_vaal.py --channels-last
+	$(PY) benchmarks/bench_vaal.py --tensorboard
 	$(PY) benchmarks/bench_rundir.py
 	$(PY) benchmarks/bench_baselines.py
 	$(PY) benchmarks/bench_data.py

@@ -22,13 +22,23 @@ elsewhere: on an AVX2-only CPU oneDNN emulates bf16 at 10-30x the fp32 time
 Images are random uint8 tensors of CIFAR's shape: timings do not depend on pixel values, and
 CIFAR cannot be downloaded here.
 
+With `--tensorboard` it measures one thing instead: seconds per iteration of the fast path with
+TensorBoard logging off and on (`vaal_core/tensorboard.py`: the VAE's loss terms kept on the
+device, one read and one event write per `--log-every` iterations), in alternating blocks.
+
 Usage: python benchmarks/bench_vaal.py [--iters 2] [--pool 5000] [--channels-last] [--compile]
        [--bf16]
+       python benchmarks/bench_vaal.py --tensorboard [--blocks 3] [--log-every 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import pathlib
+import statistics
+import tempfile
 import time
 
 import numpy as np
@@ -182,6 +192,76 @@ class Path:
         return len(pool) / run_s
 
 
+def logging_cost(
+    device: torch.device, precision: str, blocks: int, log_every: int, small: bool = False
+) -> None:
+    """Seconds per iteration of the fast path, TensorBoard logging off and on, alternating
+    blocks of `log_every` iterations (each block ends with the one read, and the one event
+    write when on), so drift in the machine's speed falls on both alike. `small`: small_cnn and
+    a VAE of width 16, where a fixed logging cost weighs most (an upper bound for the paper's)."""
+    from vaal_core import tensorboard
+
+    g = torch.Generator().manual_seed(0)
+    pool = torch.randint(0, 256, (2 * BATCH, 3, 32, 32), dtype=torch.uint8, generator=g)
+    labels = torch.randint(0, 10, (BATCH,), generator=g)
+    models = {"vaal_cfg": VAALSpec(width=16), "task_model": "small_cnn"} if small else {}
+    p = Path(f"fast ({precision})", precision, True, True, device=device, **models)
+    (x_l, y), x_u = (p.prep(pool[:BATCH]), labels.to(device)), p.prep(pool[BATCH:])
+    times: dict[bool, list[float]] = {False: [], True: []}
+
+    def block(on: bool, it0: int) -> float:
+        p.vaal.keep_terms = on
+        meter = LossMeter(device)
+        _sync(device)
+        t = time.perf_counter()
+        for i in range(it0, it0 + log_every):
+            meter.add(task=p.task_step(x_l, y))
+            for _ in range(2):
+                meter.add(vae=p.vaal.vae_step(x_l, x_u), **p.vaal.last_terms)
+            meter.add(disc=p.vaal.disc_step(x_l, x_u))
+            if (i + 1) % log_every == 0:
+                window = meter.read()  # the training loop reads either way
+                if on:
+                    tensorboard.vaal_window(i + 1, window)
+        _sync(device)
+        return (time.perf_counter() - t) / log_every
+
+    with tempfile.TemporaryDirectory() as logdir, _tensorboard_on():
+        with tensorboard.run_log(logdir, 0, []), tensorboard.phase("query", 0):
+            block(False, 0), block(True, 0)  # warm-up: allocator, oneDNN, the writer's file
+            for b in range(blocks):
+                for on in (False, True) if b % 2 == 0 else (True, False):
+                    times[on].append(block(on, (1 + 2 * b + on) * log_every))
+        events = len(list(pathlib.Path(logdir).rglob("events.out.tfevents.*")))
+    what = "small_cnn + VAE width 16" if small else "VGG16-bn + VAE width 128"
+    print(
+        f"\n| {what}, a read every {log_every} iterations | fastest block s / it "
+        f"| median s / it ({blocks} blocks) |"
+    )
+    print("|---|---|---|")
+    for on, name in ((False, "logging off"), (True, "TensorBoard on")):
+        print(f"| {name} | {min(times[on]):.4f} | {statistics.median(times[on]):.4f} |")
+    # the fastest block is the one least disturbed by other work on the machine
+    ratio = min(times[True]) / min(times[False])
+    median = statistics.median(times[True]) / statistics.median(times[False])
+    print(f"\nratio on / off: {ratio:.3f} fastest, {median:.3f} median ({events} event files)")
+
+
+@contextlib.contextmanager
+def _tensorboard_on():
+    from vaal_core.tensorboard import ENV
+
+    before = os.environ.get(ENV)
+    os.environ[ENV] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(ENV)
+        else:
+            os.environ[ENV] = before
+
+
 def _under(event, prefix: str) -> bool:
     parent = event.cpu_parent
     while parent is not None:
@@ -256,9 +336,37 @@ def main() -> None:
     ap.add_argument(
         "--only", default=None, help="comma-separated path numbers to run (0 = reference)"
     )
+    ap.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="only time the fast path with TensorBoard logging off vs on (needs tensorboard)",
+    )
+    ap.add_argument("--blocks", type=int, default=3, help="--tensorboard: off/on block pairs")
+    ap.add_argument(
+        "--log-every", type=int, default=5, help="--tensorboard: iterations per read and write"
+    )
+    ap.add_argument(
+        "--small",
+        action="store_true",
+        help="--tensorboard: small_cnn and a VAE of width 16 (an upper bound on the cost)",
+    )
     args = ap.parse_args()
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if args.tensorboard:
+        try:
+            import tensorboard  # noqa: F401
+        except ImportError:
+            print("# TensorBoard logging cost: skipped (pip install tensorboard to measure it)")
+            return
+        where = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model_name()
+        fast = "bf16" if native_bf16(device) else "fp32"
+        print(
+            f"# TensorBoard logging cost: {where}, torch {torch.__version__}, "
+            f"{torch.get_num_threads()} threads, batch {BATCH}, 3x32x32"
+        )
+        logging_cost(device, fast, args.blocks, args.log_every, args.small)
+        return
     g = torch.Generator().manual_seed(0)
     pool = torch.randint(0, 256, (args.pool, 3, 32, 32), dtype=torch.uint8, generator=g)
     labels = torch.randint(0, 10, (args.pool,), generator=g)
