@@ -231,3 +231,20 @@ def test_class_indices_follow_the_sorted_names_and_skip_the_unlabeled(folder):
     assert data.train_y.tolist() == expected
     assert len(data.test_y) == 0  # no test set
     assert not (root / "images" / "cache").exists()
+
+
+def test_a_list_file_names_the_candidates(folder, capsys):
+    """--images as a text list: only the listed images are candidates (paths relative to it)."""
+    root, truth = folder
+    labeled = _labels(root / "labels.csv")
+    listed = sorted(set(truth) - set(labeled))[:8]
+    (root / "images" / "todo.txt").write_text("\n".join(["# to label", *listed]) + "\n")
+    args = _args(root, "random")
+    args[args.index("--images") + 1] = str(root / "images" / "todo.txt")
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    where = Path(next(ln for ln in out.splitlines() if ln.startswith("selection: "))[11:])
+    with open(where, newline="") as f:
+        picked = {r["path"] for r in csv.DictReader(f)}
+    assert len(picked) == BUDGET and picked <= set(listed)
+    assert "of 8 unlabeled images" in out

@@ -86,11 +86,14 @@ class Request:
     progress: bool = True
 
     def key(self) -> str:
-        """What the round's list depends on; its folder is named by it."""
+        """What the round's list depends on (an image replaced under its old name changes its
+        size, and so the key); the round's folder is named by it."""
         h = hashlib.sha1()
         for part in (
             self.labels.raw,
-            "\n".join(self.images.paths).encode(),
+            "\n".join(
+                f"{p}\t{(self.images.base / p).stat().st_size}" for p in self.images.paths
+            ).encode(),
             self.spec.hash().encode(),
             f"{self.strategy}\t{self.budget}\t{self.seed}".encode(),
         ):
