@@ -153,9 +153,15 @@ def main(args: argparse.Namespace) -> int:
     images = list_images(Path(args.images), Path(args.out))
     labels = read_labels(Path(args.labels), images.base)
     req = Request(
-        spec, images, labels, args.budget, args.strategy, args.seed, Path(args.out),
+        spec=spec,
+        images=images,
+        labels=labels,
+        budget=args.budget,
+        strategy=args.strategy,
+        seed=args.seed,
+        out=Path(args.out),
         progress=not args.no_progress,
-    )  # fmt: skip
+    )
     folder, picked, fresh = run_round(req)
     unlabeled = len(set(images.paths) - set(labels.rows))
     print(
@@ -433,8 +439,9 @@ def _data(req: Request, paths: list[str]):
     resolution = ds.cache_resolution or max(size, round(size * 256 / 224))
     source = PhotoSource(base, paths, np.zeros(len(paths), np.int64), channels)
     key = CacheKey("images", "all", resolution, source_hash(source.fingerprint_items()))
-    folder = build_cache(source, key, req.out / "cache" / key.source_hash[:12], None, True,
-                         req.progress)  # fmt: skip
+    folder = build_cache(
+        source, key, req.out / "cache" / key.source_hash[:12], None, True, req.progress
+    )  # rebuilt, never refused: the folder is named by the images it holds
     reader = CacheReader(folder)
     classes = {c: i for i, c in enumerate(req.labels.classes)}
     y = torch.tensor([classes.get(req.labels.rows.get(p, ""), -1) for p in paths])
