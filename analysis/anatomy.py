@@ -95,7 +95,8 @@ def _knobs(run_dir: str | Path) -> Knobs:
 
 def _seed_means(vaal: pd.DataFrame) -> pd.DataFrame:
     """Per seed: the game's numbers averaged over the cycles that queried."""
-    cols = {k: QS_PREFIX + k for k in ("active_units", "vae_recon", "disc_auc", "disc_auc_band")}
+    keys = ("active_units", "vae_recon", "disc_auc", "disc_auc_band", "disc_auc_train")
+    cols = {k: QS_PREFIX + k for k in keys}
     q = vaal[vaal[cols["disc_auc"]].notna()] if cols["disc_auc"] in vaal else vaal.iloc[:0]
     out = pd.DataFrame({k: pd.to_numeric(q[c], errors="coerce") for k, c in cols.items()})
     out["seed"] = q["seed"]
@@ -105,6 +106,7 @@ def _seed_means(vaal: pd.DataFrame) -> pd.DataFrame:
         vae_recon=("vae_recon", "mean"),
         disc_auc=("disc_auc", "mean"),
         disc_auc_band=("disc_auc_band", "mean"),
+        disc_auc_train=("disc_auc_train", "mean"),
         off_chance=("off_chance", "sum"),
         queries=("disc_auc", "size"),
     )
@@ -163,7 +165,7 @@ def anatomy_table(root: str | Path, prefix: str = "anatomy") -> pd.DataFrame:
             off_chance=int(per_seed["off_chance"].sum()),
             queries=int(per_seed["queries"].sum()),
         )
-        for col in ("active_units", "vae_recon", "disc_auc", "disc_auc_band"):
+        for col in ("active_units", "vae_recon", "disc_auc", "disc_auc_band", "disc_auc_train"):
             m, lo, hi, _ = band(per_seed[col])
             row |= {col: m, f"{col}_lo": lo, f"{col}_hi": hi}
         if k.initial_classes:
@@ -171,7 +173,8 @@ def anatomy_table(root: str | Path, prefix: str = "anatomy") -> pd.DataFrame:
                 m, lo, hi, _ = band(_unseen_share(runs, k.initial_classes))
                 row |= {f"unseen_{who}": m, f"unseen_{who}_lo": lo, f"unseen_{who}_hi": hi}
         for tag, column in (("test", "value"), ("val", "val_value")):
-            d = _aubc_vs_random(vaal, random, column)
+            # the biased pool's task model is cut short on purpose (one query is read): no AUBC
+            d = _aubc_vs_random(vaal, random if k.pool == "standard" else random.iloc[:0], column)
             row |= {f"daubc_{tag}": d["mean"], f"daubc_{tag}_lo": d["lo"]}
             row |= {f"daubc_{tag}_hi": d["hi"], "n_pairs": d["n"]}
         rows.append(row)
@@ -207,6 +210,7 @@ def markdown_table(table: pd.DataFrame) -> str:
         "recon MSE",
         "held-out AUC",
         "chance ±",
+        "in-sample AUC",
         "off-chance queries",
         "unseen share: VAAL",
         "random",
@@ -227,6 +231,7 @@ def markdown_table(table: pd.DataFrame) -> str:
             _ci(r, "vae_recon"),
             _ci(r, "disc_auc"),
             f"{r.disc_auc_band:.3f}",
+            _ci(r, "disc_auc_train"),
             f"{r.off_chance}/{r.queries}",
             _ci(r, "unseen_vaal", "{:.0f}%", 100),
             _ci(r, "unseen_random", "{:.0f}%", 100),
