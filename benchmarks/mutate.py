@@ -7,7 +7,7 @@ tests that guard it run there (`pytest -x`, the copy first on PYTHONPATH), and t
 back. A mutant is killed when a test fails, survives when they all pass.
 
     python benchmarks/mutate.py                  # every mutant; exit 1 if any survives
-    python benchmarks/mutate.py --only flip      # the mutants whose name contains 'flip'
+    python benchmarks/mutate.py --only flip,VAE   # mutants whose name contains 'flip' or 'VAE'
     python benchmarks/mutate.py --list           # names and edits, nothing run
 
 `make mutate` runs it; it is slow (one pytest run per mutant), so `make test` does not.
@@ -330,12 +330,15 @@ def check_copy_imported(root: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", help="run only mutants whose name contains this text")
+    ap.add_argument(
+        "--only", help="run only mutants whose name contains one of these texts (comma-separated)"
+    )
     ap.add_argument("--list", action="store_true", help="list the mutants and exit")
     ap.add_argument("--workers", type=int, default=2, help="pytest-xdist workers (default 2)")
     ap.add_argument("--tests", nargs="+", default=list(TESTS), help="test files to run")
     args = ap.parse_args(argv)
-    mutants = [m for m in MUTANTS if not args.only or args.only in m.name]
+    only = args.only.split(",") if args.only else []
+    mutants = [m for m in MUTANTS if not only or any(o in m.name for o in only)]
     if args.list:
         for m in mutants:
             print(f"{m.name}\n  {m.path}: {m.old!r}\n  -> {m.new!r}")

@@ -78,8 +78,8 @@ def test_paper_preset_matches_395da2e_without_its_bugs():
 def test_unknown_protocol_lists_valid_names():
     with pytest.raises(
         SpecError,
-        match="unknown protocol 'papr'; valid: standard, modern, paper, paper-exact, release, "
-        "release-exact",
+        match=r"unknown protocol 'papr' \(did you mean 'paper'\?\); valid: standard, modern, "
+        "paper, paper-exact, release, release-exact",
     ):
         spec_from_dict({"experiment": "x", "protocol": "papr"})
 
