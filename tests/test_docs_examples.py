@@ -135,14 +135,27 @@ def test_a_strategy_returning_too_few_indices_is_one_error_line(tmp_path):
     (tmp_path / "short_strategy.py").write_text(SHORT)
     sets = [a for o in TINY for a in ("--set", o)]
     r = subprocess.run(
-        [sys.executable, "-m", "vaal_core", "run", "experiments/mnist.yaml", *sets,
-         "--strategy", "one_short", "--seed", "0", "--out", str(tmp_path / "out"), "--no-progress"],
+        [
+            sys.executable,
+            "-m",
+            "vaal_core",
+            "run",
+            "experiments/mnist.yaml",
+            *sets,
+            "--strategy",
+            "one_short",
+            "--seed",
+            "0",
+            "--out",
+            str(tmp_path / "out"),
+            "--no-progress",
+        ],
         capture_output=True,
         text=True,
         cwd=REPO,
         env={**os.environ, "DATA_ROOT": str(DATA_ROOT), **_plugin_env(tmp_path, "short_strategy")},
         timeout=600,
-    )  # fmt: skip
+    )
     assert r.returncode == 2, r.stderr
     assert r.stderr.strip().splitlines()[-1:] == [
         "error: strategy 'one_short' returned 39 indices for a budget of 40; select(ctx, budget) "

@@ -172,9 +172,18 @@ def test_a_relabelled_table_rebuilds_nothing_silently(tmp_path):
 def test_two_cycles_of_vaal_through_the_cli_on_a_table(tmp_path):
     write_table(tmp_path / "photos", train=8, test=3)
     r = _cli(
-        "run", SPEC, *SETS, "--strategy", "vaal", "--seed", "0",
-        "--data-root", str(tmp_path / "photos"), "--out", str(tmp_path / "res"),
-    )  # fmt: skip
+        "run",
+        SPEC,
+        *SETS,
+        "--strategy",
+        "vaal",
+        "--seed",
+        "0",
+        "--data-root",
+        str(tmp_path / "photos"),
+        "--out",
+        str(tmp_path / "res"),
+    )
     assert r.returncode == 0, r.stderr
     recs = _records(tmp_path / "res")
     assert [rec["n_labeled"] for rec in recs] == [8, 14]
@@ -198,18 +207,36 @@ def test_reproduce_imagefolder_writes_the_report_and_figures(tmp_path):
     write_folders(tmp_path / "photos", train=8, test=3, val=1)
     r = subprocess.run(
         [
-            sys.executable, "-m", "vaal_core", "demo", SPEC, *SETS,
-            "--strategies", "random,vaal", "--seeds", "0-0",
-            "--out", str(tmp_path / "res"), "--figures", str(tmp_path / "fig"), "--no-progress",
+            sys.executable,
+            "-m",
+            "vaal_core",
+            "demo",
+            SPEC,
+            *SETS,
+            "--strategies",
+            "random,vaal",
+            "--seeds",
+            "0-0",
+            "--out",
+            str(tmp_path / "res"),
+            "--figures",
+            str(tmp_path / "fig"),
+            "--no-progress",
         ],
-        capture_output=True, text=True, cwd=REPO, timeout=600,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
         env={**os.environ, "DATA_ROOT": str(tmp_path / "photos")},
-    )  # fmt: skip
+    )
     assert r.returncode == 0, r.stderr
     recs = _records(tmp_path / "res")
     assert sorted((rec["strategy"], rec["n_labeled"]) for rec in recs) == [
-        ("random", 8), ("random", 14), ("vaal", 8), ("vaal", 14),
-    ]  # fmt: skip
+        ("random", 8),
+        ("random", 14),
+        ("vaal", 8),
+        ("vaal", 14),
+    ]
     report = (tmp_path / "fig" / "report.md").read_text()
     assert "### Verdicts" in report and "vaal vs random" in report
     assert (tmp_path / "fig" / "curves_imagefolder.png").stat().st_size > 0
