@@ -19,6 +19,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -344,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{m.name}\n  {m.path}: {m.old!r}\n  -> {m.new!r}")
         return 0
     rows: list[tuple[str, str, str]] = []
+    # a SIGTERM unwinds like Ctrl-C: the running pytest is killed and the copy removed
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="vaal-mutate-") as tmp:
         root = Path(tmp) / "repo"
         copy_tree(root)
