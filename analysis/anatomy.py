@@ -243,16 +243,15 @@ def markdown_table(table: pd.DataFrame) -> str:
 
 
 def _kl_family(table: pd.DataFrame) -> pd.DataFrame:
-    """Cells that differ from the paper's setting only in the KL weight and the training length."""
+    """Cells that differ from the paper's setting only in the KL weight and the training length.
+
+    The latent size and width are the cells' most common ones (the grid's base setting).
+    """
     p = PAPER_KNOBS
     keep = (table["adversary"] == p["adversary"]) & (table["scoring"] == p["scoring"])
-    paper = table[
-        (table["kl_reduction"] == "sum") & (table["beta"] == 1.0) & (table["epochs"] == 1.0) & keep
-    ]
-    if len(paper):  # the paper's latent size and width, as the grid ran them
-        keep &= (table["latent"] == paper["latent"].iloc[0]) & (
-            table["width"] == paper["width"].iloc[0]
-        )
+    for col in ("latent", "width"):
+        if len(table):
+            keep &= table[col] == table[col].mode().iloc[0]
     return table[keep]
 
 
@@ -286,6 +285,22 @@ def draw_anatomy(table: pd.DataFrame, out: str | Path) -> list[Path]:
                 capsize=3,
                 label=f"{pool} pool, {epochs:g} epoch{'s' if epochs != 1 else ''}",
             )
+    base = _kl_family(table.assign(adversary=PAPER_KNOBS["adversary"]))
+    off = base[(base["experiment"].isin(table[table["adversary"] == 0]["experiment"]))]
+    for ax, (col, _) in zip(axes, panels, strict=True):  # the adversary switched off
+        g = off[off["pool"] == "biased"]
+        if len(g) and col in g and g[col].notna().any():
+            ax.scatter(
+                g["kl_price"],
+                g[col],
+                marker="*",
+                s=120,
+                color="k",
+                zorder=3,
+                label="biased pool, adversary weight 0",
+            )
+    if len(table):
+        axes[1].set_ylim(-1, int(table["latent"].max()) + 1)
     band_half = table["disc_auc_band"].mean()
     if pd.notna(band_half):
         axes[0].axhspan(

@@ -337,6 +337,11 @@ def build_report(
     if chance:
         lines += ["## VAAL discriminator at chance", ""]
         lines += [f"warning: {w}" for w in chance] + [""]
+        lines += [
+            "Why VAAL's discriminator ends at chance on the demo, and which settings move it "
+            "off chance: see docs/vaal-anatomy.md.",
+            "",
+        ]
     for _, exp in df.groupby("experiment", sort=True):
         lines += _experiment_section(exp, baseline)
     lines += _vaal_ablation_section(df)
