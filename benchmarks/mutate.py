@@ -87,6 +87,8 @@ def _paper_exact_without(quirk: str) -> Mutant:
     )
 
 
+# one mutant per line (name, file, the line as it is, the line broken), so the table reads across
+# and a diff of it shows one mutant: the formatter would fold each entry over several lines
 MUTANTS: list[Mutant] = [
     # ---- train_mode_scoring: the shuffle, its undoing, the batch size, the mode
     Mutant(
