@@ -117,4 +117,6 @@ def test_speed_settings_and_run_length_do_not_move_the_hash():
     base = spec_from_dict({"experiment": "x"})
     for change in ({"runtime": {"num_threads": 3}}, {"active": {"cycles": 9}}, {"seeds": [4]}):
         assert spec_from_dict({"experiment": "x", **change}).hash() == base.hash(), change
-    assert spec_from_dict({"experiment": "x", "runtime": {"precision": "bf16"}}).hash() != base.hash()
+    assert (
+        spec_from_dict({"experiment": "x", "runtime": {"precision": "bf16"}}).hash() != base.hash()
+    )
