@@ -245,6 +245,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="results_ledger")
     p.add_argument("--quick", action="store_true", help="tiny setting for CI (2 seeds, 2 cycles)")
     p.add_argument("--table-only", action="store_true", help="print the table of runs already made")
+    p.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="more spec overrides for every run (a smaller setting: use its own --out)",
+    )
     args = p.parse_args(argv)
     names = args.rows.split(",") if args.rows else [r.name for r in ROWS]
     unknown = sorted(set(names) - {r.name for r in ROWS})
@@ -258,11 +265,12 @@ def main(argv: list[str] | None = None) -> int:
     seeds = list(range(2 if args.quick else args.seeds))
     cycles = 2 if args.quick else args.cycles
     if not args.table_only:
-        run_all(rows, seeds, cycles, Path(args.out), QUICK if args.quick else [])
+        run_all(rows, seeds, cycles, Path(args.out), (QUICK if args.quick else []) + args.set)
     from vaal_core.device import cpu_model_name
 
     print(
-        f"\nledger effects: experiments/mnist.yaml{' (quick)' if args.quick else ''}, "
+        f"\nledger effects: experiments/mnist.yaml{' (quick)' if args.quick else ''}"
+        f"{' --set ' + ' '.join(args.set) if args.set else ''}, "
         f"{cycles} cycles, seeds {seeds}; CPU: {cpu_model_name()}\n"
     )
     print("\n".join(table(rows, Path(args.out))))
