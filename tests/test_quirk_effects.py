@@ -428,11 +428,6 @@ def test_a_run_under_an_exact_preset_records_fp32(protocol, tmp_path, mnist):
     assert [r["precision"] for r in records] == ["fp32"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="vaal_core.spec.load_spec does not call protocols.force_preset_values yet: a spec "
-    "file's bf16 still wins over an -exact preset loaded from a file",
-)
 @pytest.mark.parametrize("protocol", EXACT)
 def test_load_spec_forces_fp32_under_an_exact_preset(protocol):
     for name in ("cifar10", "imagenet", "caltech256"):

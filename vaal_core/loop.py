@@ -348,16 +348,19 @@ class ActiveLoop:
         )
 
     def _print(self, rec: CycleRecord, out: _Outcome) -> None:
-        val_note = f" val={rec.val_value:.4f}" if rec.val_value is not None else ""
+        """One line per cycle, metrics in percent as every table shows them (records keep the
+        fractions)."""
+        val_note = f" val={100 * rec.val_value:.2f}%" if rec.val_value is not None else ""
         if not rec.fit_ok:
             val_note += (
-                f" UNHEALTHY: {rec.metric}={rec.train_fit:.4f} on its own labeled set, "
+                f" UNHEALTHY: {rec.metric}={100 * rec.train_fit:.2f}% on its own labeled set, "
                 f"{rec.nonfinite_losses} non-finite losses"
             )
         tqdm.write(
             f"[{self.spec.experiment} {self.strategy_name} seed {self.seed}] cycle {rec.cycle + 1}/"
             f"{self.spec.active.cycles} labeled={len(out.labeled)} ({100 * rec.fraction:.1f}%) "
-            f"{rec.metric}={rec.value:.4f}{val_note} train {out.train_s:.1f}s query {out.query_s:.1f}s"
+            f"{rec.metric}={100 * rec.value:.2f}%{val_note} train {out.train_s:.1f}s "
+            f"query {out.query_s:.1f}s"
         )
 
     # ------------------------------------------------------------------ one cycle

@@ -3,6 +3,7 @@ coercion of every value to its field's type; one SpecError naming the key otherw
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import typing
 from pathlib import Path
@@ -12,6 +13,7 @@ import yaml
 
 from .. import names
 from ..errors import SpecError
+from ..protocols import force_preset_values
 from ..registry import did_you_mean
 from .coerce import check_type, frozen
 from .hashing import at_legacy_default, legacy_typed
@@ -145,9 +147,14 @@ def load_spec(
     if isinstance(data.get("protocol"), str):
         data["protocol"] = {"name": data["protocol"]}
     own = _protocol_name(data)
+    probe = copy.deepcopy(data)  # which protocol the overrides choose, before they go on
+    for item in overrides or []:
+        apply_override(probe, item)
+    chosen = protocol if protocol is not None else _protocol_name(probe)
+    # values a preset forces over the file's own (the -exact presets' fp32): under the overrides
+    data = force_preset_values(data, chosen)
     for item in overrides or []:
         apply_override(data, item)
-    chosen = protocol if protocol is not None else _protocol_name(data)
     if chosen != own and isinstance(data.get("experiment"), str):
         # runs under another protocol than the file's get their own results directory
         data["experiment"] = f"{data['experiment']}{PROTOCOL_SEPARATOR}{chosen}"
