@@ -29,6 +29,11 @@ def add_spec_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", help="experiment spec (YAML), e.g. experiments/mnist.yaml")
     p.add_argument("--out", default="results", help="results root (default: results/)")
     p.add_argument("--data-root", default=None, help="dataset root (default: $DATA_ROOT or data/)")
+    add_spec_overrides(p)
+
+
+def add_spec_overrides(p: argparse.ArgumentParser) -> None:
+    """How a command changes the spec it loads (`--set`, `--protocol`): also `select`'s."""
     p.add_argument(
         "--set",
         action="append",

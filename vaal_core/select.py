@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from .cli import non_negative_int, positive_int
+from .cli import add_spec_overrides, non_negative_int, positive_int
 from .errors import DatasetError, SpecError, UsageError
 from .failpoints import configure_from_env, failpoint
 from .spec import Spec, load_spec
@@ -134,14 +134,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--out", required=True, help="folder for the rounds' state (never the images' folder)"
     )
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a spec value, e.g. --set task.epochs=2 (repeatable)",
-    )
-    p.add_argument("--protocol", default=None, help="training protocol preset (as `run`)")
+    add_spec_overrides(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
