@@ -28,7 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-TESTS = ("tests/test_quirk_effects.py", "tests/test_exact.py", "tests/test_protocols.py")
+TESTS = (
+    "tests/test_quirk_effects.py",
+    "tests/test_exact.py",
+    "tests/test_protocols.py",
+    "tests/test_original_step.py",
+)
 # copied trees leave out what the tests do not import (the data are read in place, DATA_ROOT)
 SKIP = {
     ".git",
@@ -279,6 +284,12 @@ MUTANTS: list[Mutant] = [
     Mutant("original VAE init misses fc_dec", MODELS, "for m in [*vae.encoder, vae.fc_dec]:", "for m in [*vae.encoder]:"),
     Mutant("original VAE init reaches fc_mu", MODELS, "for m in [*vae.encoder, vae.fc_dec]:", "for m in [*vae.encoder, vae.fc_dec, vae.fc_mu]:"),
     Mutant("discriminator ignores the original init", MODELS, '        if init == "original":\n            for m in self.net:', '        if init == "never":\n            for m in self.net:'),
+    # ---- the game's arithmetic and batch order, as 67263f3's solver.py (tests/test_original_step.py)
+    Mutant("VAE step calls the unlabeled pool unlabeled", GAME, "_bce_to(d_l, LABELED) + _bce_to(d_u, LABELED)", "_bce_to(d_l, LABELED) + _bce_to(d_u, UNLABELED)"),
+    Mutant("KL summed over latent units only", GAME, 'kl = kl.sum() if kl_reduction == "sum" else kl.mean()', 'kl = kl.sum() / len(kl) if kl_reduction == "sum" else kl.mean()'),
+    Mutant("reconstruction summed per image", GAME, "return F.mse_loss(recon.float(), x.float()), beta * kl", 'return F.mse_loss(recon.float(), x.float(), reduction="sum") / len(x), beta * kl'),
+    Mutant("discriminator step on joint BN statistics", GAME, "mu_l, mu_u = self.mu(x_l, encoder_only), self.mu(x_u, encoder_only)", "mu_l, mu_u = self.mu(torch.cat([x_l, x_u]), encoder_only).split([len(x_l), len(x_u)])"),
+    Mutant("discriminator step on a fresh pair", STRATEGY, "                    if step < cfg.num_vae_steps - 1:", "                    if True:"),
     # ---- the quirks' typed value
     Mutant("Quirks.of drops the names", QUIRKS, "return cls(**{name: True for name in names})", "return cls()"),
     Mutant("trainer quirk set misses drop_last", QUIRKS, 'TRAINER_QUIRKS = frozenset({"eval_mode_training", "drop_last"})', 'TRAINER_QUIRKS = frozenset({"eval_mode_training"})'),

@@ -322,6 +322,30 @@ def test_exact_preset_resolves_to_the_originals_game(protocol, mnist, monkeypatc
     assert rec.lr_factors == [] or want["decay"]
 
 
+def test_release_exact_discriminator_trains_on_the_second_vae_pair(mnist, monkeypatch):
+    """67263f3 solver.py: the first VAE step reads the iteration's pair, the second VAE step a
+    fresh pair, and the discriminator step that second pair again: two pairs per iteration."""
+    seen: list[tuple[str, float, float]] = []
+
+    def vae_step(self, x_l, x_u):
+        seen.append(("vae", float(x_l.sum()), float(x_u.sum())))
+        return torch.zeros(())
+
+    def disc_step(self, x_l, x_u, encoder_only=True):
+        seen.append(("disc", float(x_l.sum()), float(x_u.sum())))
+        return torch.zeros(())
+
+    monkeypatch.setattr(VAALModels, "vae_step", vae_step)
+    monkeypatch.setattr(VAALModels, "disc_step", disc_step)
+    spec = _spec("release-exact", task={"iterations": 3})
+    VAALStrategy(spec).train(_ctx(spec, mnist, np.arange(LABELED), np.arange(POOL)))
+    assert [s[0] for s in seen] == ["vae", "vae", "disc"] * 3
+    for i in range(3):
+        first, second, disc = seen[3 * i : 3 * i + 3]
+        assert disc[1:] == second[1:] and first[1:] != second[1:]
+    assert len({s[1:] for s in seen if s[0] == "vae"}) == 6  # six distinct pairs were drawn
+
+
 @pytest.mark.parametrize("protocol", EXACT)
 def test_exact_preset_flips_its_scoring_images(protocol, mnist, monkeypatch):
     rec, strategy, ctx, idx, _ = _scored(_spec(protocol), mnist, monkeypatch)
