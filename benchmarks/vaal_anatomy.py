@@ -13,7 +13,7 @@ of a 6,000 pool, one query of 300: the share of the query from the unseen digits
 pool only the first query is read, and VAAL never looks at the task model, so its task model trains
 30 steps instead of 300 (the selection does not change; only the unused accuracy does).
 
-    python benchmarks/vaal_anatomy.py --out results/anatomy          # 63 runs (87 min at nice 19 on 2 busy cores)
+    python benchmarks/vaal_anatomy.py --out results/anatomy          # 63 runs (31 min on 2 cores)
     python benchmarks/vaal_anatomy.py --out /tmp/anatomy-quick --quick    # corners, tiny sizes (<1 min)
 
 Writes `<out>/anatomy_table.md` (and .csv) and `<out>/anatomy.png/.pdf` (analysis/anatomy.py).
