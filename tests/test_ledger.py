@@ -39,3 +39,19 @@ def test_an_unknown_row_is_one_error_line():
     r = _ledger("--rows", "eval_mode_trainin")
     assert r.returncode == 2 and r.stderr.startswith("error: unknown ledger rows")
     assert "eval_mode_training" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_quick_evaluation_rows_measure_the_originals_test_and_validation_bugs():
+    r = subprocess.run(
+        [sys.executable, "benchmarks/bench_eval_quirks.py", "--quick"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr
+    row14 = next(ln for ln in r.stdout.splitlines() if ln.startswith("| 14 |"))
+    row15 = next(ln for ln in r.stdout.splitlines() if ln.startswith("| 15 |"))
+    # 395da2e's train-mode, mirrored test costs accuracy on a barely trained model
+    assert float(row14.split("|")[3].split("±")[0]) < 0
+    assert "same checkpoint kept in" in row15 and "of 2 |" in row15
