@@ -1,5 +1,5 @@
-"""Ledger rows 14 and 15: two evaluation bugs of the originals that the suite does not reproduce,
-measured at demo scale on the same trained models.
+"""Ledger rows 14, 15 and 18: what the originals did to the task model's inputs and evaluation that
+the suite does not reproduce, measured at demo scale.
 
 - Row 14 (395da2e `test()`, fixed in 547b46b and 0f91d8f): the test set scored with the task model
   in train mode (BatchNorm on the statistics of each test batch of 128, dropout on) and every test
@@ -10,6 +10,10 @@ measured at demo scale on the same trained models.
   Measured: the test accuracy of the checkpoint kept under mirrored validation minus the one kept
   under plain validation, same seed, same labeled set and batch order (the mirroring draws from
   a generator of its own, so training is identical up to the choice).
+- Row 18 (both commits): the task model sees the VAE's inputs, [-1, 1] in 67263f3 (Normalize(0.5,
+  0.5)), where the suite standardises with the dataset's mean and std. Measured: the test accuracy
+  of the model trained on [-1, 1] inputs minus the standardised one, same seed, labeled set and
+  batch order (the initialisation and the draws are the same; only the input scale differs).
 
 The task model and recipe are the demo's (experiments/mnist.yaml) with a 500-image validation
 split and the release's validation cadence scaled to the demo (1,000 of 39,062 steps: every 8 of
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import dataclasses
 import sys
 import tempfile
 from pathlib import Path
@@ -82,6 +87,12 @@ def mirrored_validation(seed: int):
         trainer.evaluate = plain
 
 
+def _symmetric(data):
+    """The same images normalised as 67263f3 did, (x - 0.5) / 0.5: [-1, 1]."""
+    channels = len(data.mean)
+    return dataclasses.replace(data, mean=(0.5,) * channels, std=(0.5,) * channels)
+
+
 def measure(sets: list[str], seeds: list[int], sizes: list[int]) -> list[dict]:
     from vaal_core.batches import batches_from_spec
     from vaal_core.loop import ActiveLoop
@@ -107,6 +118,9 @@ def measure(sets: list[str], seeds: list[int], sizes: list[int]) -> list[dict]:
                 with mirrored_validation(seed):
                     flipped_model, _ = loop._train(0, batches, labeled, val, None)
                 kept = accuracy(flipped_model, batches, test_idx, "test", spec.task.eval_batch_size)
+                symmetric = batches_from_spec(spec, _symmetric(data), loop.device)
+                sym_model, _ = loop._train(0, symmetric, labeled, val, None)
+                sym = accuracy(sym_model, symmetric, test_idx, "test", spec.task.eval_batch_size)
                 same = all(
                     torch.equal(a, b)
                     for a, b in zip(
@@ -122,12 +136,14 @@ def measure(sets: list[str], seeds: list[int], sizes: list[int]) -> list[dict]:
                         "test": 100 * corrected,
                         "row14": 100 * (as_395 - corrected),
                         "row15": 100 * (kept - corrected),
+                        "row18": 100 * (sym - corrected),
                         "same_checkpoint": same,
                     }
                 )
                 print(
                     f"seed {seed} n {n}: test {100 * corrected:.2f}  row 14 "
-                    f"{rows[-1]['row14']:+.2f}  row 15 {rows[-1]['row15']:+.2f}"
+                    f"{rows[-1]['row14']:+.2f}  row 15 {rows[-1]['row15']:+.2f}  row 18 "
+                    f"{rows[-1]['row18']:+.2f}"
                     f"{'  (same checkpoint)' if same else ''}",
                     flush=True,
                 )
@@ -146,6 +162,7 @@ def summary(rows: list[dict]) -> str:
         f"| 14 | 395da2e's test: train mode, batches of 128, mirrored | {cell('row14')} |",
         f"| 15 | 67263f3's validation mirrored: kept checkpoint | {cell('row15')}; same "
         f"checkpoint kept in {same} of {len(rows)} |",
+        f"| 18 | task model fed [-1, 1] (67263f3) instead of standardised | {cell('row18')} |",
     ]
     return "\n".join(lines)
 
