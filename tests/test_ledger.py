@@ -55,3 +55,23 @@ def test_quick_evaluation_rows_measure_the_originals_test_and_validation_bugs():
     # 395da2e's train-mode, mirrored test costs accuracy on a barely trained model
     assert float(row14.split("|")[3].split("±")[0]) < 0
     assert "same checkpoint kept in" in row15 and "of 2 |" in row15
+
+
+def test_side_by_side_without_a_clone_of_the_original_is_one_error_line(tmp_path):
+    """The original code is never in this repository: the script reads the user's clone."""
+
+    def run(path):
+        return subprocess.run(
+            [sys.executable, "benchmarks/original_side_by_side.py", "replay", "--original", path],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=120,
+        )
+
+    missing = run(str(tmp_path / "vaal"))
+    assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
+    assert "git clone https://github.com/sinhasam/vaal" in missing.stderr
+    subprocess.run(["git", "init", "-q", str(tmp_path / "empty")], check=True)
+    empty = run(str(tmp_path / "empty"))
+    assert empty.returncode == 2 and "has no 67263f3:model.py" in empty.stderr
