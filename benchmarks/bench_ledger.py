@@ -111,6 +111,16 @@ ROWS = [
         "initial set of `budget` images instead of active.initial (395da2e main.py:61)",
         common=("active.initial=400",),
     ),
+    # both sides under `paper`, whose fixed length the demo spec sets (300 steps per cycle); the
+    # switch follows the first author's account (sinhasam/vaal#7, f014579): 100 epochs of the
+    # labeled set, 400 steps at 200 labels and 1,300 at 800 (VAAL trains as many)
+    Row(
+        "paper_100_epochs",
+        "random",
+        ("task.iterations=null", "task.epochs=100", "task.epoch_basis=labeled"),
+        "100 epochs of the labeled set (f014579) instead of fixed iterations, under paper",
+        protocol="paper",
+    ),
     # both sides under release-exact (fp32 forced there); the switch computes in bf16 autocast
     Row(
         "bf16_release_exact",
