@@ -182,20 +182,12 @@ def main(argv: list[str] | None = None) -> int:
     sets = SETTING + (QUICK if args.quick else [])
     seeds = [0] if args.quick else list(range(args.seeds))
     sizes = [40, 80] if args.quick else [200, 400, 600]
-    print(f"CPU: {_cpu()}; torch {torch.__version__}; overrides: {' '.join(sets)}")
+    from vaal_core.device import cpu_model_name
+
+    print(f"CPU: {cpu_model_name()}; torch {torch.__version__}; overrides: {' '.join(sets)}")
     rows = measure(sets, seeds, sizes)
     print(summary(rows))
     return 0
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
 
 
 if __name__ == "__main__":

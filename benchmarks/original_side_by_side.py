@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import builtins
 import contextlib
+import functools
 import importlib.util
 import json
 import subprocess
@@ -330,10 +331,16 @@ def _at(a: list[float], b: list[float]) -> list[float]:
     return [float(f"{abs(a[i] - b[i]):.2e}") for i in sorted({0, 9, 99, n - 1}) if i < n]
 
 
-def _labels() -> np.ndarray:
+@functools.cache
+def _mnist():
+    """MNIST at 32 x 32 as the suite loads it, read once for every seed."""
     from vaal_core.datasets import load_dataset
 
-    return load_dataset("mnist", None, image_size=32).train_y.numpy()
+    return load_dataset("mnist", None, image_size=32)
+
+
+def _labels() -> np.ndarray:
+    return _mnist().train_y.numpy()
 
 
 def _share(labels: np.ndarray, idx: np.ndarray) -> float:
@@ -343,11 +350,9 @@ def _share(labels: np.ndarray, idx: np.ndarray) -> float:
 def pipeline(args, model_mod, solver_mod, out: Path, seed: int) -> dict:
     from torch.utils import data
 
-    from vaal_core.datasets import load_dataset
-
     mirror = not args.no_mirror
     rec = suite_query(seed, args.iterations, mirror, out, record=False)
-    mnist = load_dataset("mnist", None, image_size=32)
+    mnist = _mnist()
     images, labels = mnist.train_x, mnist.train_y.numpy()
 
     class Images(data.Dataset):
