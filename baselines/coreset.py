@@ -18,6 +18,8 @@ import torch
 
 from vaal_core.strategies import QueryContext, Strategy, check_at_least, register_strategy
 
+_CORESET_PURPOSE = 13  # seeds the remedies' subset and projection (never the exact algorithm's)
+
 
 def chunk_size_option() -> Any:
     """The `baselines.chunk_size` field of every strategy that computes distances in blocks:
@@ -31,10 +33,21 @@ def check_chunk_size(value: int) -> None:
 
 @dataclass(frozen=True)
 class CoreSetOptions:
+    """Core-set's knobs. The two remedies for ImageNet-sized pools (docs/scale.md) are off at 0
+    and enter the spec hash only when set (`baselines.coreset_candidates`, `..._projection`)."""
+
     chunk_size: int = chunk_size_option()
+    # pick among a random subset of this many unlabeled images (at least the budget), distances
+    # still to every labeled image: the DBAL scripts scored a random 2,000 of the pool per query
+    candidates: int = 0
+    # k-center on features projected to this many dimensions by a seeded Gaussian matrix
+    # (Johnson-Lindenstrauss; distances kept within a factor 1 +- eps with high probability)
+    projection: int = 0
 
     def __post_init__(self) -> None:
         check_chunk_size(self.chunk_size)
+        check_at_least("coreset_candidates", self.candidates, 0, "0: the whole unlabeled pool")
+        check_at_least("coreset_projection", self.projection, 0, "0: the features as they are")
 
 
 def sq_norms(x: torch.Tensor) -> torch.Tensor:
@@ -57,6 +70,48 @@ def min_sq_distances(
             block = out[i : i + chunk]
             torch.minimum(block, d.amin(1), out=block)
     return out
+
+
+def candidate_rows(is_labeled: np.ndarray, budget: int, candidates: int, seed: int) -> np.ndarray:
+    """Rows k-center sees: every labeled row and, with `candidates` > 0, a uniform random
+    max(candidates, budget) of the unlabeled rows (all of them when there are no more); in
+    ascending order, so the tie rule (lowest position) keeps its meaning."""
+    unlabeled = np.flatnonzero(~is_labeled)
+    m = max(candidates, budget)
+    if candidates <= 0 or m >= len(unlabeled):
+        return np.arange(len(is_labeled))
+    drawn = np.random.default_rng(seed).choice(unlabeled, size=m, replace=False)
+    return np.sort(np.concatenate([np.flatnonzero(is_labeled), drawn]))
+
+
+@torch.inference_mode()
+def project(features: torch.Tensor, dims: int, seed: int) -> torch.Tensor:
+    """`features` times a seeded d x `dims` Gaussian matrix / sqrt(dims); unchanged when `dims`
+    is 0 or not below d. One N x dims copy; the matrix is drawn on the CPU (same on any device)."""
+    if dims <= 0 or dims >= features.shape[1]:
+        return features
+    gen = torch.Generator().manual_seed(seed)
+    r = torch.randn(features.shape[1], dims, generator=gen, dtype=torch.float32)
+    r = r.to(features.device, features.dtype).div_(dims**0.5)
+    return features @ r
+
+
+def reduced_pool(
+    features: torch.Tensor, is_labeled: np.ndarray, budget: int, options: CoreSetOptions, seed: int
+) -> tuple[np.ndarray, torch.Tensor, np.ndarray]:
+    """(rows kept, their features, their labeled flags) under the remedies of `options`; with
+    both off, every row and `features` itself (no copy)."""
+    rows = candidate_rows(is_labeled, budget, options.candidates, seed)
+    feats = features if len(rows) == len(features) else features[torch.as_tensor(rows)]
+    return rows, project(feats, options.projection, seed + 1), is_labeled[rows]
+
+
+def covering_radius(features: torch.Tensor, centres: np.ndarray, chunk: int = 4096) -> float:
+    """The k-center objective: the largest distance of any row to its nearest row of `centres`
+    (what the greedy 2-approximation bounds; a remedy's cost in quality, docs/scale.md)."""
+    norms = sq_norms(features)
+    out = torch.full((len(features),), float("inf"), dtype=features.dtype)
+    return float(min_sq_distances(features, norms, centres, chunk, out).max().sqrt())
 
 
 @torch.inference_mode()
@@ -90,11 +145,14 @@ class CoreSetStrategy(Strategy):
     Segmentation: one vector per image, the global-average-pooled last feature map."""
 
     task_kinds = frozenset({"classification", "segmentation"})
-    options_type = CoreSetOptions
+    options_type, option_prefix = CoreSetOptions, "coreset_"
 
     def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
         cands = ctx.pool.candidates
         feats = ctx.embeddings(cands)
         ctx.stats["embedding_dim"] = int(feats.shape[1])
         is_lab = np.isin(cands, ctx.pool.labeled)
-        return cands[k_center_greedy(feats, is_lab, budget, self.options.chunk_size)]
+        rows, feats, is_lab = reduced_pool(
+            feats, is_lab, budget, self.options, ctx.derived_seed(_CORESET_PURPOSE)
+        )
+        return cands[rows[k_center_greedy(feats, is_lab, budget, self.options.chunk_size)]]

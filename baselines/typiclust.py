@@ -37,15 +37,27 @@ _KMEANS_LIMIT = 50  # above this many clusters MiniBatchKMeans (as Hacohen et al
 AUTHORS_EPS = 1e-5  # typicality = 1 / (mean squared neighbour distance + AUTHORS_EPS)
 
 
-def cluster(feats: np.ndarray, n_clusters: int, seed: int) -> np.ndarray:
+# k-means settings (`baselines.typiclust_kmeans`): (KMeans kwargs, MiniBatchKMeans kwargs).
+# `authors`: what avihu111/TypiClust's `kmeans` got from scikit-learn 1.0.2, the version of its
+# typiclust-env.txt: KMeans' defaults then (n_init=10, algorithm "auto" = elkan) and
+# MiniBatchKMeans(batch_size=5000) with n_init=3; both unseeded there, seeded here.
+# `suite`: one k-means++ start, batches of 4,096 (the suite's records were made with it).
+KMEANS_SETTINGS: dict[str, tuple[dict, dict]] = {
+    "suite": ({"n_init": 1}, {"n_init": 1, "batch_size": 4096}),
+    "authors": ({"n_init": 10, "algorithm": "elkan"}, {"n_init": 3, "batch_size": 5000}),
+}
+
+
+def cluster(feats: np.ndarray, n_clusters: int, seed: int, settings: str = "suite") -> np.ndarray:
     """Cluster id of each row, by scikit-learn's (MiniBatch)KMeans with k-means++ seeding."""
     # imported here: the strategy registry loads every baseline, and sklearn costs each run ~0.7 s
     from sklearn.cluster import KMeans, MiniBatchKMeans
 
+    full, mini = KMEANS_SETTINGS[settings]
     if n_clusters <= _KMEANS_LIMIT:
-        km = KMeans(n_clusters=n_clusters, n_init=1, random_state=seed)
+        km = KMeans(n_clusters=n_clusters, random_state=seed, **full)
     else:
-        km = MiniBatchKMeans(n_clusters=n_clusters, n_init=1, batch_size=4096, random_state=seed)
+        km = MiniBatchKMeans(n_clusters=n_clusters, random_state=seed, **mini)
     return km.fit_predict(feats).astype(np.int64)
 
 
@@ -199,6 +211,7 @@ class TypiClustOptions:
     min_cluster_size: int = 5
     chunk_size: int = chunk_size_option()  # `baselines.chunk_size`, shared with core-set
     variant: str = "authors"  # `authors` or `suite` (module docstring)
+    kmeans: str = "suite"  # `suite` or `authors` (KMEANS_SETTINGS); written only when set
 
     def __post_init__(self) -> None:
         for name, what in (
@@ -208,6 +221,11 @@ class TypiClustOptions:
         ):
             check_at_least(f"typiclust_{name}", getattr(self, name), 1, what)
         check_chunk_size(self.chunk_size)
+        if self.kmeans not in KMEANS_SETTINGS:
+            raise SpecError(
+                f"spec key 'baselines.typiclust_kmeans' is {self.kmeans!r}; "
+                f"valid values: {sorted(KMEANS_SETTINGS)}"
+            )
         if self.variant not in VARIANTS:
             raise SpecError(
                 f"spec key 'baselines.typiclust_variant' is {self.variant!r}; "
@@ -243,7 +261,7 @@ class TypiClustStrategy(Strategy):
         is_lab = np.isin(cands, ctx.pool.labeled)
         n_clusters = min(int(is_lab.sum()) + budget, o.max_clusters, len(cands))
         labels = cluster(
-            feats.cpu().numpy(), n_clusters, ctx.derived_seed(_TYPICLUST_PURPOSE) % 2**31
+            feats.cpu().numpy(), n_clusters, ctx.derived_seed(_TYPICLUST_PURPOSE) % 2**31, o.kmeans
         )
         ctx.stats["clusters"] = n_clusters
         return cands[VARIANTS[o.variant](o, feats, labels, is_lab, budget)]
