@@ -182,10 +182,13 @@ def test_cache_resumes_only_missing_chunks(tmp_path, monkeypatch):
     manifest = json.loads((folder / "manifest.json").read_text())
     (folder / "manifest.json").write_text(json.dumps(manifest | {"complete": False}))
     build_cache(src, key, tmp_path, workers=1, progress=False)
-    got = CacheReader(folder).read(np.arange(20)).numpy()
+    got = np.load(folder / "images.npy")
     want = src.images.transpose(0, 3, 1, 2)
     assert (got[0:8] == 0).all()  # not redone
     assert np.array_equal(got[8:], want[8:])  # redone
+    assert np.array_equal(CacheReader(folder).read(np.arange(8, 20)).numpy(), want[8:])
+    with pytest.raises(DatasetError, match="chunk 0 .* does not match its checksum"):
+        CacheReader(folder).read(np.array([3]))  # the zeroed chunk is never served as images
     assert json.loads((folder / "manifest.json").read_text())["complete"]
 
 

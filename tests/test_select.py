@@ -248,3 +248,111 @@ def test_a_list_file_names_the_candidates(folder, capsys):
         picked = {r["path"] for r in csv.DictReader(f)}
     assert len(picked) == BUDGET and picked <= set(listed)
     assert "of 8 unlabeled images" in out
+
+
+def _rounds(root: Path, out: str = "out") -> list[str]:
+    return sorted(p.name for p in (root / out).glob("round-*"))
+
+
+def _change(root: Path, what: str, args: list[str]) -> list[str]:
+    """`args` with one input of the round changed as a user would change it."""
+    args = list(args)
+    if what == "seed":
+        args += ["--seed", "1"]
+    elif what == "budget":
+        args[args.index("--budget") + 1] = str(BUDGET + 1)
+    elif what == "strategy":
+        args[args.index("--strategy") + 1] = "entropy"
+    elif what == "spec override":
+        args += ["--set", "task.iterations=5"]
+    elif what == "protocol":
+        args += ["--protocol", "modern"]
+    elif what == "image list":  # one unlabeled image fewer, as a list file
+        labeled = _labels(root / "labels.csv")
+        images = root / "images"
+        every = sorted(p.relative_to(images).as_posix() for p in images.rglob("*.*g"))
+        dropped = next(p for p in every if p not in labeled)
+        (root / "images" / "some.txt").write_text("\n".join(set(every) - {dropped}) + "\n")
+        args[args.index("--images") + 1] = str(root / "images" / "some.txt")
+    elif what == "labels":  # one label corrected
+        rows = _labels(root / "labels.csv")
+        first = sorted(rows)[0]
+        rows[first] = next(c for c in ("disk", "sky", "stripes") if c != rows[first])
+        _write_labels(root / "labels.csv", rows)
+    elif what == "replaced image":  # the same name, other pixels (and so another size)
+        labeled = _labels(root / "labels.csv")
+        pngs = sorted((root / "images").rglob("*.png"))
+        _replace(next(p for p in pngs if p.relative_to(root / "images").as_posix() not in labeled))
+    return args
+
+
+def _replace(path: Path) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (40, 40), (200, 10, 10)).save(path, format="PNG")
+
+
+@pytest.mark.parametrize(
+    "what",
+    [
+        "seed",
+        "budget",
+        "strategy",
+        "spec override",
+        "protocol",
+        "image list",
+        "labels",
+        "replaced image",
+    ],
+)
+def test_each_input_that_changes_the_list_starts_a_new_round(folder, what, capsys):
+    root, _ = folder
+    base = _args(root, "random")
+    assert main(base) == 0
+    assert main(_change(root, what, base)) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("\nselected: ") == 2, f"{what} reused the first round"
+    assert [r[:8] for r in _rounds(root)] == ["round-01", "round-02"]
+
+
+def test_the_same_labels_reordered_or_with_other_line_endings_reuse_the_round(folder, capsys):
+    root, _ = folder
+    assert main(_args(root, "random")) == 0
+    rows = _labels(root / "labels.csv")
+    text = "".join(f"{p},{y}\r\n" for p, y in sorted(rows.items(), reverse=True))
+    (root / "labels.csv").write_text(text)  # no header, reversed, CRLF: the same labels
+    assert main(_args(root, "random")) == 0
+    printed = capsys.readouterr().out
+    assert "already selected (same inputs)" in printed
+    assert len(_rounds(root)) == 1
+
+
+def test_labels_of_one_class_are_refused_before_anything_is_written(folder, capsys):
+    root, _ = folder
+    rows = _labels(root / "labels.csv")
+    _write_labels(root / "labels.csv", {p: y for p, y in rows.items() if y == "sky"})
+    proc = _cli(root, "random", None)
+    assert proc.returncode == 2, proc.stderr
+    err = proc.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    assert "one class only ('sky')" in err[0] and "at least two classes" in err[0]
+    assert not (root / "out").exists(), "a refused round wrote something"
+
+
+def test_a_labeled_image_replaced_outside_the_list_file_starts_a_new_round(folder, capsys):
+    """--images a list of the unlabeled images only: the labeled ones still train the model, so
+    replacing one of them changes the list."""
+    root, truth = folder
+    labeled = _labels(root / "labels.csv")
+    (root / "todo.txt").write_text(
+        "\n".join(f"images/{p}" for p in sorted(set(truth) - set(labeled))) + "\n"
+    )
+    args = _args(root, "random")
+    args[args.index("--images") + 1] = str(root / "todo.txt")
+    args[args.index("--labels") + 1] = str(root / "labels_root.csv")
+    _write_labels(root / "labels_root.csv", {f"images/{p}": y for p, y in labeled.items()})
+    assert main(args) == 0
+    _replace(root / "images" / next(p for p in sorted(labeled) if p.endswith(".png")))
+    assert main(args) == 0
+    assert capsys.readouterr().out.count("\nselected: ") == 2
+    assert len(_rounds(root)) == 2

@@ -4,12 +4,18 @@
 sends itself SIGKILL (no cleanup, no atexit, no flush: exactly what a power cut or an OOM kill
 does). Unset, a failpoint is one comparison against None. The names below are every window
 between two durable writes of a run directory, in the order a cycle passes them.
+
+`VAAL_FAILPOINT=disk_full:<file name>` arms a fault instead of a kill: every write through
+`vaal_core.storage` of a file whose name matches (a glob, e.g. `pool-*.npy`) fails with ENOSPC
+after half of its bytes, as a disk that fills mid-write does.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+from fnmatch import fnmatch
+from pathlib import Path
 
 from .errors import FailpointError
 
@@ -25,19 +31,31 @@ FAILPOINTS: dict[str, str] = {
     "after_state": "carried state state-<c>.pt written (if any), record line not yet",
     "mid_record": "half of the record line written and fsynced",
     "after_record": "record line committed, the previous cycle's state not yet dropped",
+    "cache_after_chunk": "dataset cache build: chunk <n>'s pixels and marker written (the number "
+    "is the chunk, not a cycle)",
 }
 
-_armed: tuple[str, int] | None = None
+# faults that raise instead of killing; their argument is a file-name glob, not a cycle
+FAULTS: dict[str, str] = {
+    "disk_full": "writes of files whose name matches fail with ENOSPC (No space left on device)",
+}
+
+_armed: tuple[str, int | str] | None = None
 
 
-def parse(value: str | None) -> tuple[str, int] | None:
-    """'name:cycle' -> (name, cycle); None or '' -> None; anything else is a FailpointError."""
+def parse(value: str | None) -> tuple[str, int | str] | None:
+    """'name:cycle' -> (name, cycle); 'disk_full:glob' -> ('disk_full', glob); None or '' ->
+    None; anything else is a FailpointError."""
     if not value:
         return None
     name, sep, cycle = value.partition(":")
+    if name in FAULTS:
+        if not cycle:
+            raise FailpointError(f"{ENV}={value!r} must look like {name}:<file name>")
+        return name, cycle
     if name not in FAILPOINTS:
         raise FailpointError(
-            f"{ENV}={value!r} names no failpoint; valid names: {', '.join(FAILPOINTS)}"
+            f"{ENV}={value!r} names no failpoint; valid names: {', '.join([*FAILPOINTS, *FAULTS])}"
         )
     if not sep or not cycle.isdigit():
         raise FailpointError(f"{ENV}={value!r} must look like <name>:<cycle>, e.g. after_pool:1")
@@ -62,3 +80,8 @@ def failpoint(name: str, cycle: int) -> None:
     """Die here if this point is armed for this cycle."""
     if _armed is not None and _armed == (name, cycle):
         die()
+
+
+def disk_full(path: Path) -> bool:
+    """Whether a write of `path` must fail as if the disk were full (the `disk_full` fault)."""
+    return _armed is not None and _armed[0] == "disk_full" and fnmatch(Path(path).name, _armed[1])

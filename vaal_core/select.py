@@ -6,7 +6,8 @@ labels.csv names, score the rest, and write the next `--budget` images as `selec
 user labels them, appends `path,label` rows to labels.csv and calls again: a new labels.csv is a
 new round. Nothing under the images folder is written, moved or changed; every file of a round
 lives in its own folder `<out>/round-<NN>-<key>`, where the key hashes everything the list depends
-on (labels.csv's bytes, the image list, the spec's hash, strategy, budget, seed). So:
+on (the labels labels.csv gives, the image list and each image's size, the spec's hash with every
+--set and --protocol in it, strategy, budget, seed). So:
 - a rerun with the same inputs finds its round folder and prints the same list (no compute);
 - an interrupted round resumes: the trained task model is kept (`task_model.pt`), and every random
   stream is seeded by (seed, key, purpose) alone, so the list equals an uninterrupted round's;
@@ -41,6 +42,7 @@ from .cli import add_spec_overrides, non_negative_int, positive_int
 from .errors import DatasetError, SpecError, UsageError
 from .failpoints import configure_from_env, failpoint
 from .spec import Spec, load_spec
+from .words import count
 
 # purposes of the round's random streams (the loop's numbering: init, train, query)
 _INIT, _TRAIN, _QUERY = 0, 1, 2
@@ -86,14 +88,19 @@ class Request:
     progress: bool = True
 
     def key(self) -> str:
-        """What the round's list depends on (an image replaced under its old name changes its
-        size, and so the key); the round's folder is named by it."""
+        """Everything the round's list depends on; the round's folder is named by it, and its
+        random streams are seeded by it. The labels as read (rows sorted: reordering labels.csv,
+        its line endings or its header keep the round), every image's path and size, labeled
+        ones listed outside --images included (an image replaced under its old name changes its
+        size, and so the key), the spec's hash (every --set and --protocol changes it, save the
+        thread count and keys select never reads: active.cycles, strategies, seeds), the
+        strategy, the budget and the seed. The images' folder is not in it: a moved folder keeps
+        its rounds."""
         h = hashlib.sha1()
+        files = sorted(set(self.images.paths) | set(self.labels.rows))
         for part in (
-            self.labels.raw,
-            "\n".join(
-                f"{p}\t{(self.images.base / p).stat().st_size}" for p in self.images.paths
-            ).encode(),
+            "\n".join(f"{p}\t{y}" for p, y in sorted(self.labels.rows.items())).encode(),
+            "\n".join(f"{p}\t{(self.images.base / p).stat().st_size}" for p in files).encode(),
             self.spec.hash().encode(),
             f"{self.strategy}\t{self.budget}\t{self.seed}".encode(),
         ):
@@ -128,9 +135,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--labels", required=True, help="CSV of rows path,label: the images labeled so far"
     )
-    p.add_argument("--budget", type=positive_int, required=True, help="images to select")
-    p.add_argument("--strategy", required=True)
-    p.add_argument("--seed", type=non_negative_int, default=0)
+    p.add_argument(
+        "--budget", type=positive_int, required=True, help="how many images to select this round"
+    )
+    p.add_argument(
+        "--strategy",
+        required=True,
+        help="how to pick: vaal, random, entropy, coreset, ... (any registered strategy that "
+        "selects from a labeled set; not full)",
+    )
+    p.add_argument(
+        "--seed",
+        type=non_negative_int,
+        default=0,
+        help="seed of the round's training and picking (default: 0); the same seed and inputs "
+        "give the same list",
+    )
     p.add_argument(
         "--out", required=True, help="folder for the rounds' state (never the images' folder)"
     )
@@ -145,6 +165,12 @@ def main(args: argparse.Namespace) -> int:
     check_strategy(spec, args.strategy)
     images = list_images(Path(args.images), Path(args.out))
     labels = read_labels(Path(args.labels), images.base)
+    if len(labels.classes) < 2:  # before any compute: nothing is written
+        raise DatasetError(
+            f"{args.labels} labels images of one class only ('{labels.classes[0]}'); the task "
+            f"model ({spec.task.model}, a classifier) learns to tell classes apart and needs "
+            "labeled images of at least two classes: label a few images of another class"
+        )
     req = Request(
         spec=spec,
         images=images,
@@ -159,8 +185,8 @@ def main(args: argparse.Namespace) -> int:
     unlabeled = len(set(images.paths) - set(labels.rows))
     print(
         f"\n{'selected' if fresh else 'already selected (same inputs)'}: {len(picked)} of "
-        f"{unlabeled} unlabeled images by {req.strategy} (seed {req.seed}); trained on "
-        f"{len(labels.rows)} labeled images in {len(labels.classes)} classes\n"
+        f"{count(unlabeled, 'unlabeled image')} by {req.strategy} (seed {req.seed}); trained on "
+        f"{count(len(labels.rows), 'labeled image')} in {count(len(labels.classes), 'class')}\n"
         "no test set: selection needs none, so no accuracy is measured "
         f"(python -m vaal_core run measures it)\nselection: {folder / SELECTION}\n"
         f"next: label these images, append their rows path,label to {labels.path}, and run "
@@ -213,7 +239,7 @@ def list_images(source: Path, out: Path) -> Images:
         base, paths = source.parent, sorted(set(_listed(source)))
         gone = [p for p in paths if not (base / p).is_file()]
         if gone:
-            raise DatasetError(f"{source} names {len(gone)} missing files: {_some(gone)}")
+            raise DatasetError(f"{source} names {count(len(gone), 'missing file')}: {_some(gone)}")
     else:
         raise DatasetError(f"--images {source}: no such folder or list file")
     if not paths:
@@ -268,7 +294,7 @@ def read_labels(path: Path, base: Path) -> Labels:
     gone = [p for p in rows if not (base / p).is_file()]
     if gone:
         raise DatasetError(
-            f"{path} names {len(gone)} files that do not exist under {base}: {_some(gone)}"
+            f"{path} names {count(len(gone), 'file')} that do not exist under {base}: {_some(gone)}"
         )
     return Labels(path, rows, raw)
 
@@ -279,8 +305,8 @@ def run_round(req: Request) -> tuple[Path, list[Picked], bool]:
     unlabeled = sorted(set(req.images.paths) - set(req.labels.rows))
     if req.budget > len(unlabeled):
         raise UsageError(
-            f"--budget {req.budget} is larger than the {len(unlabeled)} unlabeled images "
-            f"({len(req.images.paths)} images, {len(req.labels.rows)} labeled); lower it"
+            f"--budget {req.budget} is larger than the {count(len(unlabeled), 'unlabeled image')} "
+            f"({count(len(req.images.paths), 'image')}, {len(req.labels.rows)} labeled); lower it"
         )
     key = req.key()
     with _locked(req.out):
@@ -423,8 +449,9 @@ def _data(req: Request, paths: list[str]):
     found, probe_path = probe(base, listing, opts)
     if found["unreadable"]:
         bad = sorted(found["unreadable"].items())
+        named = _some([f"{p} ({why})" for p, why in bad])
         raise DatasetError(
-            f"{len(bad)} images failed to decode: {_some([f'{p} ({why})' for p, why in bad])}; "
+            f"{count(len(bad), 'image')} failed to decode: {named}; "
             f"replace them or leave them out of --images (the full list: {probe_path})"
         )
     channels = 1 if len(found["grey"]) == len(paths) else 3

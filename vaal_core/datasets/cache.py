@@ -5,8 +5,11 @@ Layout of one cache (one dataset split at one resolution), under `<cache_dir>/<d
   `np.load(mmap_mode="r")`); written with `pwrite` by a pool of decoding processes;
 - `labels.npy`: (N,) int64;
 - `manifest.json`: the key {dataset, split, resolution, source hash} plus shape and chunking;
-- `done/<chunk>`: one empty marker per decoded chunk, so an interrupted build resumes where it
-  stopped.
+- `done/<chunk>`: one marker per decoded chunk holding the SHA-1 of the chunk's bytes, written
+  (atomically) only after those bytes are on disk: an interrupted build resumes at the first chunk
+  without a marker and decodes no finished chunk again; a reader verifies each chunk against its
+  checksum the first time the process touches it, so a chunk damaged on disk is rebuilt from the
+  source (or refused), never served as images.
 The source hash is the SHA-1 of the sorted (relative path, size) list of the source files: a
 cache whose key differs from the data it is asked to serve is refused (or rebuilt when
 `dataset.cache_rebuild: true`), never silently reused.
@@ -32,7 +35,8 @@ import json
 import multiprocessing as mp
 import os
 import shutil
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -40,10 +44,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .. import failpoints
 from .base import LARGE_AUGMENT, DatasetError, LoadOptions
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: chunk markers hold a checksum (version-1 caches have empty markers)
 CHUNK = 512  # images per done-marker: small enough to lose little work on a kill
+VERIFY_BLOCK = 8 << 20  # bytes read at a time when a chunk is checked: bounds the reader's memory
+FS_BLOCK = 4096  # a marker (41 bytes) occupies one filesystem block on ext4/xfs
 
 
 # ----------------------------------------------------------------------------- sources
@@ -147,22 +154,104 @@ def _init_worker(
 
 
 def _decode_chunk(chunk: int) -> int:
-    """Decode one chunk, write it with pwrite (no mapping: the RSS stays bounded), fsync, mark."""
+    """Decode one chunk, write it with pwrite (no mapping: the RSS stays bounded), fsync, then
+    write its marker holding the SHA-1 of the bytes written."""
     w = _WORKER
     n, size = len(w["source"]), w["chunk"]
     lo, hi = chunk * size, min(n, (chunk + 1) * size)
+    digest = hashlib.sha1()
     for i in range(lo, hi):
-        row = w["source"].row(i, w["res"])
-        os.pwrite(w["fd"], row.tobytes(), w["offset"] + i * row.nbytes)
+        data = w["source"].row(i, w["res"]).tobytes()
+        digest.update(data)
+        os.pwrite(w["fd"], data, w["offset"] + i * len(data))
     os.fdatasync(w["fd"])  # the marker only after the pixels are on disk
-    (w["done"] / f"{chunk:06d}").touch()
+    write_marker(w["done"], chunk, digest.hexdigest())
+    failpoints.failpoint("cache_after_chunk", chunk)
     return hi - lo
+
+
+def write_marker(done: Path, chunk: int, digest: str) -> None:
+    """done/<chunk> := digest, by rename: a marker is either absent or whole."""
+    path = done / f"{chunk:06d}"
+    tmp = done / f".{chunk:06d}.{os.getpid()}.tmp"
+    tmp.write_text(digest)
+    os.replace(tmp, path)
+
+
+def read_markers(done: Path) -> dict[int, str]:
+    """{chunk: SHA-1 hex} of every finished chunk; empty or malformed markers count as not done."""
+    out = {}
+    if done.is_dir():
+        for p in done.iterdir():
+            if p.name.isdigit():
+                text = p.read_text().strip()
+                if len(text) == 40 and all(c in "0123456789abcdef" for c in text):
+                    out[int(p.name)] = text
+    return out
+
+
+@dataclass(frozen=True)
+class DiskUse:
+    """Bytes a cache occupies, from its shape alone: printed before a build, checked by
+    benchmarks/bench_cache_scale.py against the blocks the files really hold."""
+
+    images: int  # .npy header + N x row bytes
+    labels: int  # .npy header + 8 N
+    markers: int  # one filesystem block per chunk
+    manifest: int  # one block
+
+    @property
+    def total(self) -> int:
+        return self.images + self.labels + self.markers + self.manifest
+
+    def formula(self, n: int, row_shape: tuple[int, ...], chunk: int) -> str:
+        dims = "x".join(str(d) for d in row_shape)
+        chunks = -(-n // chunk)
+        return (
+            f"{n:,} images x {dims} B = {_size(self.images)} + labels 8 B x {n:,} = "
+            f"{_size(self.labels)} + {chunks:,} chunk markers x {FS_BLOCK} B + manifest "
+            f"= {_size(self.total)}"
+        )
+
+
+def _blocks(nbytes: int) -> int:
+    return -(-nbytes // FS_BLOCK) * FS_BLOCK
+
+
+def disk_use(n: int, row_shape: tuple[int, ...], chunk: int = CHUNK) -> DiskUse:
+    """What a cache of `n` rows of `row_shape` uint8 occupies (filesystem blocks of 4 KiB)."""
+    row = int(np.prod(row_shape))
+    header = 128  # numpy's .npy header, padded to 64 bytes: 128 for these shapes
+    return DiskUse(
+        images=_blocks(header + n * row),
+        labels=_blocks(header + 8 * n),
+        markers=-(-n // chunk) * FS_BLOCK,
+        manifest=FS_BLOCK,
+    )
+
+
+def _size(nbytes: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if nbytes < 1000 or unit == "TB":
+            return f"{nbytes:.1f} {unit}" if unit != "B" else f"{int(nbytes)} B"
+        nbytes /= 1000
+    return ""
 
 
 def _close_worker() -> None:
     if "fd" in _WORKER:
         os.close(_WORKER["fd"])
     _WORKER.clear()
+
+
+def read_markers_of(folder: Path, chunk: int) -> str | None:
+    """The SHA-1 recorded for one chunk of the cache in `folder`, or None when not done."""
+    path = Path(folder) / "done" / f"{chunk:06d}"
+    try:
+        text = path.read_text().strip()
+    except FileNotFoundError:
+        return None
+    return text if len(text) == 40 else None
 
 
 def cache_dir_for(cache_root: Path, key: CacheKey) -> Path:
@@ -176,20 +265,23 @@ def build_cache(
     workers: int | None = None,
     rebuild: bool = False,
     progress: bool = True,
+    redo: Sequence[int] = (),
 ) -> Path:
     """Decode `source` into the cache for `key` (resuming a partial build); return its folder.
 
     Runs under an exclusive file lock, so runs sharing a data root (seeds of a SLURM array) build
-    a cache once: the others wait and then find it complete.
+    a cache once: the others wait and then find it complete. `redo`: chunks to decode again even
+    in a complete cache (a reader found their bytes damaged).
     """
+    failpoints.configure_from_env()  # a build outside ActiveLoop (select, benchmarks) is armed too
     folder = cache_dir_for(cache_root, key)
     folder.parent.mkdir(parents=True, exist_ok=True)
     with open(folder.parent / f".{folder.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return _build_locked(source, key, folder, workers, rebuild, progress)
+        return _build_locked(source, key, folder, workers, rebuild, progress, redo)
 
 
-def _build_locked(source, key: CacheKey, folder: Path, workers, rebuild, progress) -> Path:
+def _build_locked(source, key: CacheKey, folder: Path, workers, rebuild, progress, redo) -> Path:
     manifest_path = folder / "manifest.json"
     if manifest_path.exists():
         manifest = json.loads(manifest_path.read_text())
@@ -207,13 +299,16 @@ def _build_locked(source, key: CacheKey, folder: Path, workers, rebuild, progres
                     "`dataset.cache_rebuild: true` (--set dataset.cache_rebuild=true) to rebuild it"
                 )
             shutil.rmtree(folder)
-        elif manifest.get("complete"):
+        elif manifest.get("complete") and not redo:
             return folder
     n = len(source)
     if n == 0:
         raise DatasetError(f"no images found for {key.dataset} {key.split}")
-    shape = (n, *source.row(0, key.resolution).shape)  # (N, C, H, W); square unless the source
-    # says otherwise (segmentation keeps the aspect ratio, masks have C = 1)
+    stored = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    if stored.get("shape", [None])[0] == n:  # resuming: no image decoded for its shape again
+        shape = tuple(stored["shape"])
+    else:  # (N, C, H, W); square unless the source says otherwise (segmentation keeps the
+        shape = (n, *source.row(0, key.resolution).shape)  # aspect ratio, masks have C = 1)
     folder.mkdir(parents=True, exist_ok=True)
     done = folder / "done"
     done.mkdir(exist_ok=True)
@@ -229,9 +324,19 @@ def _build_locked(source, key: CacheKey, folder: Path, workers, rebuild, progres
     chunks = -(-n // chunk)
     body = {"key": key.as_dict(), "shape": list(shape), "chunk": chunk, "chunks": chunks}
     _atomic_json(manifest_path, body | {"complete": False})
-    todo = [i for i in range(chunks) if not (done / f"{i:06d}").exists()]
+    for i in redo:  # damaged: its marker goes first, so a kill now leaves it to be redone
+        (done / f"{i:06d}").unlink(missing_ok=True)
+    finished = read_markers(done)
+    todo = [i for i in range(chunks) if i not in finished]
     left = sum(min(chunk, n - i * chunk) for i in todo)
     if todo:
+        if progress and not redo:
+            use = disk_use(n, shape[1:], chunk)
+            print(
+                f"cache {key.dataset} {key.split} {key.resolution}px on disk: "
+                f"{use.formula(n, shape[1:], chunk)} ({folder})",
+                file=sys.stderr,
+            )
         workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
         bar = tqdm(
             total=n,
@@ -283,9 +388,15 @@ def _atomic_json(path: Path, body: dict) -> None:
 
 # ----------------------------------------------------------------------------- read
 class CacheReader:
-    """Random-index reads of one cache with `os.preadv`: no decoding, bounded host memory."""
+    """Random-index reads of one cache with `os.preadv`: no decoding, bounded host memory.
 
-    def __init__(self, folder: Path):
+    The first read that touches a chunk checks the whole chunk against its marker's SHA-1 (one
+    sequential pass over the cache per process, VERIFY_BLOCK bytes at a time); a chunk that fails
+    is handed to `repair` (which decodes it again from the source) and checked again, or, with no
+    `repair`, refused with a DatasetError. Damaged bytes are never returned as images.
+    """
+
+    def __init__(self, folder: Path, repair: Callable[[int], None] | None = None):
         self.folder = Path(folder)
         path = self.folder / "images.npy"
         shape, fortran, dtype, self.offset = _npy_header(path)
@@ -296,6 +407,46 @@ class CacheReader:
         self.labels = np.load(self.folder / "labels.npy")
         self._fd: int | None = None
         self._pid = -1
+        manifest = self.folder / "manifest.json"
+        self.chunk = json.loads(manifest.read_text())["chunk"] if manifest.exists() else CHUNK
+        self.repair = repair
+        self._verified: set[int] = set()
+        self.repaired: list[int] = []  # chunks found damaged and rebuilt, in order
+
+    def _digest(self, chunk: int) -> str:
+        """SHA-1 of chunk's bytes as they are on disk now."""
+        fd = self._file()
+        lo = chunk * self.chunk
+        end = self.offset + min(self.shape[0], lo + self.chunk) * self.row
+        pos, h = self.offset + lo * self.row, hashlib.sha1()
+        buf = bytearray(min(VERIFY_BLOCK, end - pos))
+        while pos < end:
+            view = memoryview(buf)[: min(len(buf), end - pos)]
+            got = os.preadv(fd, [view], pos)
+            if got != len(view):
+                raise DatasetError(f"short read from {self.folder / 'images.npy'}; rebuild it")
+            h.update(view)
+            pos += got
+        return h.hexdigest()
+
+    def verify(self, chunks) -> None:
+        """Check each chunk not yet checked by this process; repair or refuse a damaged one."""
+        for c in sorted(set(int(c) for c in chunks) - self._verified):
+            want = read_markers_of(self.folder, c)
+            if want is None or self._digest(c) != want:
+                if self.repair is None:
+                    raise DatasetError(
+                        f"chunk {c} of the cache {self.folder} does not match its checksum (damaged "
+                        "on disk); delete that folder, or load the dataset again to rebuild the chunk"
+                    )
+                self.repair(c)
+                self.repaired.append(c)
+                if self._digest(c) != read_markers_of(self.folder, c):
+                    raise DatasetError(
+                        f"chunk {c} of the cache {self.folder} is still damaged after a rebuild; "
+                        "check the disk, then delete that folder"
+                    )
+            self._verified.add(c)
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -312,6 +463,7 @@ class CacheReader:
             raise IndexError(f"cache index out of range [0, {self.shape[0]})")
         out = torch.empty((len(idx), *self.shape[1:]), dtype=torch.uint8, pin_memory=pin)
         buf = out.numpy().reshape(len(idx), self.row)
+        self.verify(np.unique(idx // self.chunk))
         fd = self._file()
         for k in np.argsort(idx, kind="stable"):
             got = os.preadv(fd, [buf[k]], self.offset + int(idx[k]) * self.row)
@@ -430,7 +582,7 @@ def cached_dataset(
         folder = build_cache(
             src, key, cache_root, opts.cache_workers, opts.cache_rebuild, opts.progress
         )
-        readers[split] = CacheReader(folder)
+        readers[split] = CacheReader(folder, repair=_repairer(src, key, cache_root, opts.progress))
     return CachedData(
         name,
         readers["train"],
@@ -441,6 +593,20 @@ def cached_dataset(
         out_size,
         augment_presets=dict(augment_presets or LARGE_AUGMENT),
     )
+
+
+def _repairer(source, key: CacheKey, cache_root: Path, progress: bool) -> Callable[[int], None]:
+    """Rebuild one damaged chunk from `source` under the cache's lock (one process at a time)."""
+
+    def repair(chunk: int) -> None:
+        if progress:
+            print(
+                f"cache {key.dataset} {key.split}: chunk {chunk} damaged on disk, rebuilding it",
+                file=sys.stderr,
+            )
+        build_cache(source, key, cache_root, workers=1, progress=False, redo=[chunk])
+
+    return repair
 
 
 def require_disk_cache(name: str, opts: LoadOptions, why: str) -> None:
