@@ -7,14 +7,11 @@ so two sweeps of one experiment never lose each other's entries.
 
 from __future__ import annotations
 
-import fcntl
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from vaal_core.runlog import atomic_write_text
+from vaal_core.storage import FolderLock, write_atomic
 
 
 @dataclass(frozen=True)
@@ -36,17 +33,6 @@ def sweep_dir(out: Path, experiment: str) -> Path:
     return Path(out) / experiment / ".sweep"
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(".lock"), "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 def read_manifest(out: Path, experiment: str) -> dict[str, JobEntry]:
     path = sweep_dir(out, experiment) / "jobs.json"
     if not path.exists():
@@ -63,7 +49,7 @@ def read_manifest(out: Path, experiment: str) -> dict[str, JobEntry]:
 def record_jobs(out: Path, experiment: str, entries: dict[str, JobEntry]) -> None:
     """Merge `entries` (run key -> latest job) into the manifest."""
     path = sweep_dir(out, experiment) / "jobs.json"
-    with _locked(path):
+    with FolderLock(path.parent, wait=True, lock_file=path.with_suffix(".lock")):
         merged = read_manifest(out, experiment) | entries
         body = {k: asdict(v) for k, v in sorted(merged.items())}
-        atomic_write_text(path, json.dumps(body, indent=1, sort_keys=True))
+        write_atomic(path, json.dumps(body, indent=1, sort_keys=True).encode())

@@ -103,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             check_spec_dataset,  # torch: imported once the spec is known to be good
         )
         from .loop import ActiveLoop, preflight, run_dir_for
+        from .storage import check_writable
 
         if args.command == "run":
             jobs = [(args.strategy, args.seed)]
@@ -114,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
             preflight(spec, strategy)
         for message in unused_keys(spec, dict.fromkeys(s for s, _ in jobs)):
             print(f"warning: {message}", file=sys.stderr)  # set, but never read by these runs
+        for strategy, seed in jobs:  # an unwritable --out: refused before any compute
+            where = run_dir_for(Path(args.out), spec, strategy, seed)
+            check_writable(where, "the run directory", "choose a writable --out")
         check_spec_dataset(spec.dataset, args.data_root)  # missing data: before any run dir
         t0 = time.perf_counter()
         if getattr(args, "jobs", 1) > 1:

@@ -31,7 +31,20 @@ class RunDirConflict(RunDirError):
     """The run directory belongs to a run with another spec; it is never overwritten."""
 
 
-class RunLocked(RunDirError):
+class StorageError(ExpectedError, OSError):
+    """A file that must survive could not be written (disk full, no permission, read-only): the
+    message names the file and what to do; the file's previous version is intact."""
+
+    def __str__(self) -> str:  # the message alone, not OSError's `[Errno n] ...` form
+        return str(self.args[0]) if self.args else super().__str__()
+
+
+class FolderBusy(ExpectedError, RuntimeError):
+    """Another live process holds the folder's lock (`vaal_core.storage.FolderLock`); the message
+    names it (pid, host, command)."""
+
+
+class RunLocked(RunDirError, FolderBusy):
     """Another live process holds the run directory's lock."""
 
 

@@ -18,12 +18,7 @@ back with a check, and a damaged one is named in a RunDirError that says what to
 from __future__ import annotations
 
 import datetime as dt
-import errno
-import fcntl
 import json
-import os
-import socket
-import sys
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,8 +32,9 @@ import yaml
 from .errors import RunDirConflict, RunDirError, RunLocked
 from .failpoints import armed, die, failpoint
 from .pool import indices_sha1
-from .runlog import append_line, atomic_save_npy, atomic_torch_save, atomic_write_text, read_records
+from .runlog import read_records
 from .spec import Spec, spec_dict_hash
+from .storage import FolderLock, append_line, write_atomic
 
 _START_OVER = "delete the run directory to start this run over"
 _RUN_KEYS = ("spec_hash", "strategy", "seed", "extensions", "rehashed")  # spec.yaml beside the spec
@@ -133,6 +129,14 @@ def _shown(value: Any) -> str:
     return json.dumps(value) if not isinstance(value, str) else value
 
 
+def _write_yaml(path: Path, body: dict[str, Any]) -> None:
+    write_atomic(path, yaml.safe_dump(body, sort_keys=False).encode())
+
+
+def _write_npy(path: Path, array: np.ndarray) -> None:
+    write_atomic(path, lambda f: np.save(f, array))
+
+
 class RunDir:
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -153,35 +157,20 @@ class RunDir:
         """Hold the run directory for this process; a second one fails at once (or waits)."""
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as e:
             raise RunDirError(
                 f"cannot create the run directory {self.path} ({e.strerror}); "
                 f"choose a writable --out"
             ) from e
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as e:
-                if e.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "unknown"
-                if not wait:
-                    raise RunLocked(
-                        f"{self.path} is in use by another process ({holder}); wait for it to "
-                        f"finish, stop it, or rerun with --wait"
-                    ) from None
-                print(f"waiting for {self.path}, in use by {holder}", file=sys.stderr, flush=True)
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            started = dt.datetime.now().isoformat(timespec="seconds")
-            os.ftruncate(fd, 0)
-            os.pwrite(
-                fd, f"host {socket.gethostname()} pid {os.getpid()} since {started}\n".encode(), 0
-            )
+        lock = FolderLock(
+            self.path,
+            wait=wait,
+            busy=RunLocked,
+            hint="wait for it to finish, stop it, or rerun with --wait",
+        )
+        with lock:
             self._remove_temporaries()
             yield
-        finally:
-            os.close(fd)  # releases the lock
 
     def _remove_temporaries(self) -> None:
         """Temp files of atomic writes cut off by a kill; safe to remove under the lock."""
@@ -204,7 +193,7 @@ class RunDir:
                     f"the directory is damaged; restore spec.yaml or {_START_OVER}"
                 )
             body = {"spec_hash": spec.hash(), "strategy": strategy, "seed": seed, **spec.to_dict()}
-            atomic_write_text(self.spec_path, yaml.safe_dump(body, sort_keys=False))
+            _write_yaml(self.spec_path, body)
             failpoint("after_spec", 0)
             return []
         stored = self._read_spec()
@@ -250,12 +239,12 @@ class RunDir:
         today's hash (so one run never mixes two hashes); a kill in between redoes both."""
         old = stored["spec_hash"]
         records = [{**r, "spec_hash": spec.hash()} for r in records]
-        atomic_write_text(
-            self.log_path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in records)
+        write_atomic(
+            self.log_path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in records).encode()
         )
         stored["spec_hash"] = spec.hash()
         stored["rehashed"] = {"from": old, "at": dt.datetime.now().isoformat(timespec="seconds")}
-        atomic_write_text(self.spec_path, yaml.safe_dump(stored, sort_keys=False))
+        _write_yaml(self.spec_path, stored)
         return records
 
     def _extend(self, stored: dict, spec: Spec, done: int) -> None:
@@ -277,7 +266,7 @@ class RunDir:
             "at": dt.datetime.now().isoformat(timespec="seconds"),
         }
         stored.setdefault("extensions", []).append(note)
-        atomic_write_text(self.spec_path, yaml.safe_dump(stored, sort_keys=False))
+        _write_yaml(self.spec_path, stored)
 
     def _read_records(self, cycles: int) -> list[dict[str, Any]]:
         try:
@@ -295,7 +284,7 @@ class RunDir:
     def _drop_last_record(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Rewrite cycles.jsonl without its last line (the end of a run now being extended)."""
         text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records[:-1])
-        atomic_write_text(self.log_path, text)
+        write_atomic(self.log_path, text.encode())
         return records[:-1]
 
     # ------------------------------------------------------------------ env
@@ -313,7 +302,7 @@ class RunDir:
             raise RunDirError(
                 f"{self.env_path} is missing although the run has started; restore it or {_START_OVER}"
             )
-        atomic_write_text(self.env_path, json.dumps(env, indent=2, sort_keys=True))
+        write_atomic(self.env_path, json.dumps(env, indent=2, sort_keys=True).encode())
         failpoint("after_env", 0)
 
     # ------------------------------------------------------------------ read back
@@ -347,7 +336,7 @@ class RunDir:
                     f"restore it or {_START_OVER}"
                 )
             return labeled
-        atomic_save_npy(path, labeled)
+        _write_npy(path, labeled)
         return labeled
 
     def resume_pool(self, records: list[dict[str, Any]]) -> np.ndarray:
@@ -410,10 +399,10 @@ class RunDir:
         """Make cycle `record['cycle']` durable, in the order the module docstring gives."""
         cycle = record["cycle"]
         if next_labeled is not None:
-            atomic_save_npy(self.pool_path(cycle + 1), next_labeled)
+            _write_npy(self.pool_path(cycle + 1), next_labeled)
             failpoint("after_pool", cycle)
             if carry:
-                atomic_torch_save(self.state_path(cycle), carry)
+                write_atomic(self.state_path(cycle), lambda f: torch.save(carry, f))
             failpoint("after_state", cycle)
         line = json.dumps(record, sort_keys=True)
         if armed("mid_record", cycle):

@@ -1,20 +1,18 @@
-"""Run directories: atomic files, append-only cycle records, environment capture.
+"""Run records: the cycle record, reading cycles.jsonl back, environment capture.
 
-A crash or kill loses at most the cycle in progress: every file is replaced atomically
-(write to a temp file, fsync, rename) and each cycle record is one whole line appended with fsync.
+The files themselves are written by `vaal_core.storage` (atomic replace, fsynced appends), so a
+crash, kill or full disk loses at most the cycle in progress.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import json
 import os
 import platform
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,52 +94,6 @@ def reproducible_part(record: dict[str, Any]) -> dict[str, Any]:
             if not (k.endswith(_VOLATILE_STATS[0]) or k.startswith(_VOLATILE_STATS[1]))
         }
     return out
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide results from a lab's shared group
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
-
-
-def _atomic_save(path: Path, save: Any, obj: Any) -> None:
-    """Serialise `obj` with `save(obj, file)` in memory, then replace `path` atomically."""
-    buf = io.BytesIO()
-    save(buf, obj) if save is np.save else save(obj, buf)
-    atomic_write_bytes(path, buf.getvalue())
-
-
-def atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    _atomic_save(path, np.save, array)
-
-
-def atomic_torch_save(path: Path, obj: Any) -> None:
-    import torch
-
-    _atomic_save(path, torch.save, obj)
-
-
-def append_line(path: Path, line: str, newline: bool = True) -> None:
-    """Append one whole line with a single write and fsync it (`newline=False`: a cut-off write)."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, (line.rstrip("\n") + ("\n" if newline else "")).encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def read_records(path: Path, repair: bool = False) -> list[dict[str, Any]]:
