@@ -25,10 +25,9 @@ import argparse
 import contextlib
 import csv
 import dataclasses
-import fcntl
 import hashlib
+import io
 import json
-import os
 import posixpath
 import re
 from collections.abc import Iterator, Sequence
@@ -42,6 +41,7 @@ from .cli import add_spec_overrides, non_negative_int, positive_int
 from .errors import DatasetError, SpecError, UsageError
 from .failpoints import configure_from_env, failpoint
 from .spec import Spec, load_spec
+from .storage import FolderLock, check_writable, write_atomic
 from .words import count
 
 # purposes of the round's random streams (the loop's numbering: init, train, query)
@@ -171,6 +171,7 @@ def main(args: argparse.Namespace) -> int:
             f"model ({spec.task.model}, a classifier) learns to tell classes apart and needs "
             "labeled images of at least two classes: label a few images of another class"
         )
+    check_writable(Path(args.out), "--out", "choose a writable --out")  # before any compute
     req = Request(
         spec=spec,
         images=images,
@@ -309,9 +310,9 @@ def run_round(req: Request) -> tuple[Path, list[Picked], bool]:
             f"({count(len(req.images.paths), 'image')}, {len(req.labels.rows)} labeled); lower it"
         )
     key = req.key()
-    with _locked(req.out):
+    with FolderLock(req.out, wait=True):  # numbering the rounds: held for a moment
         folder = _round_folder(req.out, key)
-    with _locked(folder):
+    with FolderLock(folder, hint=_BUSY):
         if (folder / SELECTION).is_file():
             return folder, read_selection(folder / SELECTION), False
         picked = _compute(req, folder, key, unlabeled)
@@ -319,13 +320,8 @@ def run_round(req: Request) -> tuple[Path, list[Picked], bool]:
     return folder, picked, True
 
 
-@contextlib.contextmanager
-def _locked(folder: Path) -> Iterator[None]:
-    """One process at a time in `folder` (a second waits)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        yield
+# a second `select` on a round in progress is refused, naming the first (pid, command)
+_BUSY = "wait for it to finish (then the same command prints its list), or stop it"
 
 
 _ROUND = re.compile(r"round-(\d+)-([0-9a-f]{12})$")
@@ -342,12 +338,6 @@ def _round_folder(out: Path, key: str) -> Path:
 
 def _number(folder: Path) -> int:
     return int(_ROUND.match(folder.name)[1])
-
-
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def _compute(req: Request, folder: Path, key: str, unlabeled: list[str]) -> list[Picked]:
@@ -388,7 +378,7 @@ def _compute(req: Request, folder: Path, key: str, unlabeled: list[str]) -> list
     if state is None:  # a resumed round keeps the model it trained before the interruption
         gen = seed_everything(req.seed, stream, _TRAIN)
         model, _ = train_for_spec(model, batches, labeled, spec, gen, progress=req.progress)
-        _atomic(folder / MODEL, lambda tmp: torch.save(model.state_dict(), tmp))
+        write_atomic(folder / MODEL, lambda f: torch.save(model.state_dict(), f))
         failpoint("after_train", cycle)
 
     strategy = make_strategy(req.strategy, spec)
@@ -404,7 +394,7 @@ def _compute(req: Request, folder: Path, key: str, unlabeled: list[str]) -> list
     )
     selected = strategy.query(ctx, req.budget)
     failpoint("after_query", cycle)
-    _atomic(folder / "query_stats.json", lambda t: t.write_text(json.dumps(ctx.stats, indent=1)))
+    write_atomic(folder / "query_stats.json", json.dumps(ctx.stats, indent=1).encode())
     return rank(req.strategy, strategy, ctx.pool.unlabeled, selected, paths)
 
 
@@ -498,22 +488,20 @@ def _write_inputs(folder: Path, req: Request, key: str, n_images: int) -> None:
         "classes": list(req.labels.classes),
         "test_set": None,
     }
-    _atomic(folder / "inputs.json", lambda t: t.write_text(json.dumps(body, indent=1)))
-    _atomic(folder / "labels.csv", lambda t: t.write_bytes(req.labels.raw))
+    write_atomic(folder / "inputs.json", json.dumps(body, indent=1).encode())
+    write_atomic(folder / "labels.csv", req.labels.raw)
 
 
 def _write_selection(path: Path, picked: list[Picked]) -> None:
     extra = sorted({k for p in picked for k in p.extra})
 
-    def write(tmp: Path) -> None:
-        with open(tmp, "w", newline="") as f:
-            out = csv.writer(f)
-            out.writerow(["path", "rank", "score", *extra])
-            for p in picked:
-                score = "" if p.score is None else repr(p.score)
-                out.writerow([p.path, p.rank, score, *(repr(p.extra[k]) for k in extra)])
-
-    _atomic(path, write)
+    rows = io.StringIO(newline="")
+    out = csv.writer(rows)
+    out.writerow(["path", "rank", "score", *extra])
+    for p in picked:
+        score = "" if p.score is None else repr(p.score)
+        out.writerow([p.path, p.rank, score, *(repr(p.extra[k]) for k in extra)])
+    write_atomic(path, rows.getvalue().encode())
 
 
 def read_selection(path: Path) -> list[Picked]:

@@ -29,7 +29,7 @@ through the page cache, which the kernel bounds, and keeps the RSS flat (benchma
 
 from __future__ import annotations
 
-import fcntl
+import errno
 import hashlib
 import json
 import multiprocessing as mp
@@ -45,6 +45,8 @@ import torch
 from tqdm.auto import tqdm
 
 from .. import failpoints
+from ..errors import StorageError
+from ..storage import FolderLock, storage_error, write_atomic
 from .base import LARGE_AUGMENT, DatasetError, LoadOptions
 
 CACHE_VERSION = 2  # 2: chunk markers hold a checksum (version-1 caches have empty markers)
@@ -172,10 +174,7 @@ def _decode_chunk(chunk: int) -> int:
 
 def write_marker(done: Path, chunk: int, digest: str) -> None:
     """done/<chunk> := digest, by rename: a marker is either absent or whole."""
-    path = done / f"{chunk:06d}"
-    tmp = done / f".{chunk:06d}.{os.getpid()}.tmp"
-    tmp.write_text(digest)
-    os.replace(tmp, path)
+    write_atomic(done / f"{chunk:06d}", digest.encode())
 
 
 def read_markers(done: Path) -> dict[int, str]:
@@ -275,10 +274,14 @@ def build_cache(
     """
     failpoints.configure_from_env()  # a build outside ActiveLoop (select, benchmarks) is armed too
     folder = cache_dir_for(cache_root, key)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with open(folder.parent / f".{folder.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        return _build_locked(source, key, folder, workers, rebuild, progress, redo)
+    # the lock lives beside the folder: a rebuild deletes the folder while holding it
+    with FolderLock(folder, wait=True, lock_file=folder.parent / f".{folder.name}.lock"):
+        try:
+            return _build_locked(source, key, folder, workers, rebuild, progress, redo)
+        except OSError as e:  # a decoder's pwrite into images.npy on a full disk
+            if isinstance(e, StorageError) or e.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            raise storage_error(folder / "images.npy", e) from e
 
 
 def _build_locked(source, key: CacheKey, folder: Path, workers, rebuild, progress, redo) -> Path:
@@ -314,10 +317,9 @@ def _build_locked(source, key: CacheKey, folder: Path, workers, rebuild, progres
     done.mkdir(exist_ok=True)
     images = folder / "images.npy"
     if not images.exists():
-        tmp = folder / "images.npy.tmp"
-        np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape).flush()
-        os.replace(tmp, images)
-    np.save(folder / "labels.npy", np.asarray(source.labels, dtype=np.int64))
+        write_atomic(images, lambda f: _empty_npy(f, shape))
+    labels = np.asarray(source.labels, dtype=np.int64)
+    write_atomic(folder / "labels.npy", lambda f: np.save(f, labels))
     chunk = CHUNK
     if manifest_path.exists():  # resuming: keep the chunking the done markers refer to
         chunk = json.loads(manifest_path.read_text()).get("chunk", CHUNK)
@@ -381,9 +383,14 @@ def _data_offset(path: Path) -> int:
 
 
 def _atomic_json(path: Path, body: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(body, indent=2, sort_keys=True))
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(body, indent=2, sort_keys=True).encode())
+
+
+def _empty_npy(f, shape: tuple[int, ...]) -> None:
+    """A uint8 .npy of `shape` whose pixels are a hole (sparse, no disk used) the decoders fill."""
+    header = {"descr": "|u1", "fortran_order": False, "shape": tuple(shape)}
+    np.lib.format.write_array_header_1_0(f, header)
+    f.truncate(f.tell() + int(np.prod(shape)))
 
 
 # ----------------------------------------------------------------------------- read

@@ -35,7 +35,6 @@ Normalised with ImageNet's channel statistics, which suit natural photographs.
 from __future__ import annotations
 
 import csv
-import fcntl
 import json
 import math
 import multiprocessing as mp
@@ -50,6 +49,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..storage import FolderLock, write_atomic
 from .base import LARGE_AUGMENT, DatasetError, LoadOptions, missing, register_dataset
 from .cache import FileSource, cached_dataset, require_disk_cache, source_hash, square
 
@@ -339,8 +339,8 @@ def probe(root: Path, listing: Listing, opts: LoadOptions) -> tuple[dict, Path]:
     path = folder / f"probe-{key[:16]}.json"
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / ".probe.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # seeds sharing a data root decode once
+        # seeds sharing a data root decode once
+        with FolderLock(folder, wait=True, lock_file=folder / ".probe.lock"):
             if path.is_file():
                 found = json.loads(path.read_text())
                 if found.get("source_hash") == key:
@@ -356,9 +356,7 @@ def probe(root: Path, listing: Listing, opts: LoadOptions) -> tuple[dict, Path]:
                     p: bad for (p, _), (bad, _) in zip(files, results, strict=True) if bad
                 },
             }
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(found, indent=1, sort_keys=True))
-            os.replace(tmp, path)
+            write_atomic(path, json.dumps(found, indent=1, sort_keys=True).encode())
     except OSError as e:
         raise DatasetError(
             f"{NAME}: cannot write under {folder} ({e.strerror or e}); set dataset.cache_dir "
@@ -434,10 +432,8 @@ def sources(root: Path, prepared: Prepared) -> dict[str, PhotoSource]:
 def _write_skipped(folder: Path, prepared: Prepared, members: Sequence[str]) -> None:
     """`skipped.json` beside a split's cache: the images it lacks, and why."""
     rows = {p: why for p, split, why in prepared.skipped if split in members}
-    path = folder / "skipped.json"
-    tmp = path.with_name(f".skipped.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"unreadable": rows}, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    body = json.dumps({"unreadable": rows}, indent=1, sort_keys=True)
+    write_atomic(folder / "skipped.json", body.encode())
 
 
 @register_dataset(NAME, available=check_imagefolder, options=ImageFolderOptions)

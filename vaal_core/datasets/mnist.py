@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import importlib.resources
-import os
 import struct
 from pathlib import Path
 
 import numpy as np
 
+from ..storage import write_atomic
 from .base import DatasetError, ImageData, LoadOptions, register_dataset, resize_uint8
 
 _MNIST_FILES = {
@@ -18,12 +18,12 @@ _MNIST_FILES = {
 
 
 def _write_idx(path: Path, array: np.ndarray, magic: int) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # two first loads may race: own files
-    with open(tmp, "wb") as f:
+    def write(f) -> None:
         f.write(struct.pack(">I", magic))
         f.write(struct.pack(">" + "I" * array.ndim, *array.shape))
         f.write(array.astype(np.uint8).tobytes())
-    os.replace(tmp, path)
+
+    write_atomic(path, write)  # two first loads may race: each has its own temp file
 
 
 def mnist_from_csv_package(raw_dir: Path) -> bool:
@@ -77,13 +77,11 @@ def _read_decoded(raw: Path) -> dict | None:
 def _write_decoded(raw: Path, tensors: dict) -> None:
     import torch
 
-    path = raw.parent / DECODED
-    tmp = path.with_name(f".{DECODED}.{os.getpid()}.tmp")
+    saved = {**tensors, "stamp": _raw_stamp(raw)}
     try:
-        torch.save({**tensors, "stamp": _raw_stamp(raw)}, tmp)
-        os.replace(tmp, path)
+        write_atomic(raw.parent / DECODED, lambda f: torch.save(saved, f))
     except OSError:
-        tmp.unlink(missing_ok=True)  # a read-only data root: decode each time instead
+        pass  # a read-only data root or a full disk: decode each time instead
 
 
 def _decode_with_torchvision(root: Path) -> dict:
