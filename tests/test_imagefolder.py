@@ -151,7 +151,7 @@ def test_every_image_is_decoded_once_per_data(tmp_path, monkeypatch):
     write_folders(tmp_path, train=3, test=1)
     imf.check_imagefolder(tmp_path, QUIET)
     decoded = []
-    monkeypatch.setattr(imf, "_probe_one", lambda p: decoded.append(p) or (None, False))
+    monkeypatch.setattr(imf, "_probe_one", lambda p: decoded.append(p) or (None, False, 64))
     load_dataset("imagefolder", tmp_path, 32, QUIET)
     assert decoded == [], "the preflight's decode check is read back"
     Image.new("RGB", (40, 40), (200, 10, 10)).save(tmp_path / "train/disk/new.png")

@@ -15,10 +15,12 @@ strategy), so the images are used rather than silently dropped.
 Every format Pillow opens is read (by file extension in the folders layout; hidden files and
 other files are ignored). The images are grey (one channel) when every image is grey, else RGB
 (a grey image among colour ones is repeated over three channels), so one model input fits all.
+Every mode Pillow opens is decoded as a viewer shows it (16-bit and float scaled, transparency
+over white: pixels.py). Images smaller than the crop are enlarged, with one `warning:` line.
 
 Bad data is refused before any compute and before any run directory exists (the CLI's preflight
-runs `check_imagefolder`): an empty class folder, a class in test or val that train lacks, a
-table row naming a missing file, a path listed twice, an image that fails to decode (the first
+runs `check_imagefolder`): an empty class folder, a class in test or val that train lacks,
+training images of one class only (a classifier needs two), a table row naming a missing file, a path listed twice, an image that fails to decode (the first
 few paths and the count). Decoding every image is the only sure test of the last, so the
 preflight decodes each one once and keeps the answer next to the cache (`probe-<hash>.json`,
 keyed like the cache by every file's path and size); later runs read it back. With
@@ -50,8 +52,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..storage import FolderLock, write_atomic
+from ..words import count
 from .base import LARGE_AUGMENT, DatasetError, LoadOptions, missing, register_dataset
 from .cache import FileSource, cached_dataset, require_disk_cache, source_hash, square
+from .pixels import DECODING, viewable
 
 NAME = "imagefolder"
 SPLITS = ("train", "test", "val")
@@ -114,6 +118,7 @@ class Prepared:
     channels: int
     skipped: tuple[tuple[str, str, str], ...]  # (path, split, why) of the images left out
     probe_path: Path
+    small: tuple[str, ...] = ()  # images whose shorter side is below the crop (`small_images`)
 
 
 def _some(paths: Sequence[str]) -> str:
@@ -124,7 +129,7 @@ def _some(paths: Sequence[str]) -> str:
 
 
 def _count(n: int, what: str) -> str:
-    return f"{n} {what}" + ("" if n == 1 else "s")
+    return count(n, what)
 
 
 # ----------------------------------------------------------------------------- listing
@@ -275,6 +280,13 @@ def check_classes(items: Sequence[Item], where: str) -> tuple[str, ...]:
         raise DatasetError(f"{where}: no training images")
     if not classes["test"]:
         raise DatasetError(f"{where}: no test images")
+    if len(classes["train"]) < 2:
+        raise DatasetError(
+            f"{where}: the training images are all of one class ('{classes['train'][0]}'); the "
+            "task model is a classifier and learns to tell classes apart, so it needs at least "
+            "two (with one, every answer is right and the accuracy says nothing): add a folder "
+            "(or labels) of another class"
+        )
     for split in ("test", "val"):
         extra = sorted(set(classes[split]) - set(classes["train"]))
         if extra:
@@ -295,25 +307,28 @@ def list_images(root: Path) -> Listing:
 
 # ----------------------------------------------------------------------------- decoding once
 def decode(path: str | Path):
-    """The decoded image, upright as a viewer shows it (EXIF orientation applied: phones store
-    photographs sideways and say so in a tag)."""
+    """The decoded image as a viewer shows it, 8-bit grey (`L`) or `RGB`: upright (EXIF
+    orientation applied: phones store photographs sideways and say so in a tag), every mode
+    Pillow opens scaled and composited as `pixels.viewable` says (16-bit, float, transparent,
+    palette, 1-bit, CMYK, ...)."""
     from PIL import Image, ImageOps
 
     with Image.open(path) as im:
         im.load()
-        return ImageOps.exif_transpose(im)
+        ImageOps.exif_transpose(im, in_place=True)  # in place: the file's own tags stay
+        out = viewable(im)
+        return out.copy() if out is im else out  # a closed file's image cannot be read
 
 
-def _probe_one(path: str) -> tuple[str | None, bool]:
-    """(why it fails to decode or None, whether it is grey): the cache's own decoding."""
-    from PIL import Image
-
+def _probe_one(path: str) -> tuple[str | None, bool, int]:
+    """(why it fails to decode or None, whether it is grey, its shorter side in pixels): the
+    cache's own decoding."""
     try:
         im = decode(path)
         im.convert("RGB")
-        return None, Image.getmodebase(im.mode) == "L"
+        return None, im.mode == "L", min(im.size)
     except Exception as e:  # noqa: BLE001 - Pillow raises many types for a bad file
-        return f"{type(e).__name__}: {e}".splitlines()[0][:200], False
+        return f"{type(e).__name__}: {e}".splitlines()[0][:200], False, 0
 
 
 def _probe_all(root: Path, paths: Sequence[str], workers: int | None, progress: bool):
@@ -343,18 +358,19 @@ def probe(root: Path, listing: Listing, opts: LoadOptions) -> tuple[dict, Path]:
         with FolderLock(folder, wait=True, lock_file=folder / ".probe.lock"):
             if path.is_file():
                 found = json.loads(path.read_text())
-                if found.get("source_hash") == key:
+                if found.get("source_hash") == key and found.get("decoding") == DECODING:
                     return found, path
             if len(files) >= NOTE_FROM:
                 print(f"{NAME}: decoding {len(files)} images once to check them", flush=True)
             results = _probe_all(root, [p for p, _ in files], opts.cache_workers, opts.progress)
+            pairs = list(zip((p for p, _ in files), results, strict=True))
             found = {
                 "source_hash": key,
+                "decoding": DECODING,
                 "images": len(files),
-                "grey": [p for (p, _), (bad, grey) in zip(files, results, strict=True) if grey],
-                "unreadable": {
-                    p: bad for (p, _), (bad, _) in zip(files, results, strict=True) if bad
-                },
+                "grey": [p for p, (_, grey, _) in pairs if grey],
+                "unreadable": {p: bad for p, (bad, _, _) in pairs if bad},
+                "shorter_side": {p: side for p, (bad, _, side) in pairs if not bad},
             }
             write_atomic(path, json.dumps(found, indent=1, sort_keys=True).encode())
     except OSError as e:
@@ -385,7 +401,24 @@ def prepare(root: Path, opts: LoadOptions, options: ImageFolderOptions) -> Prepa
     grey = set(found["grey"])
     channels = 1 if all(it.path in grey for it in listing.items) else 3
     skipped = tuple((it.path, it.split, bad[it.path]) for it in items if it.path in bad)
-    return Prepared(listing, channels, skipped, probe_path)
+    small = small_images(found, [it.path for it in listing.items], opts.image_size or 224)
+    return Prepared(listing, channels, skipped, probe_path, small)
+
+
+def small_images(found: dict, paths: Sequence[str], crop: int) -> tuple[str, ...]:
+    """The images (of `paths`) whose shorter side is below `crop` pixels, by the decode check."""
+    side = found.get("shorter_side", {})
+    return tuple(p for p in paths if side.get(p, crop) < crop)
+
+
+def small_warning(small: Sequence[str], crop: int, resolution: int) -> str:
+    """The `warning:` line for images smaller than the crop, and what is done with them."""
+    return (
+        f"warning: {NAME}: {_count(len(small), 'image')} smaller than the {crop}-pixel crop "
+        f"(shorter side): {_some(list(small))}; each is enlarged (bicubic) to a shorter side of "
+        f"{resolution} pixels and cropped like the rest, so it looks blurred (a 1 x 1 image is "
+        "one flat colour)"
+    )
 
 
 def check_imagefolder(root: Path, opts: LoadOptions | None = None) -> None:
@@ -408,7 +441,8 @@ class PhotoSource(FileSource):
         labelled = [
             (f"{p}\t{int(y)}", size) for (p, size), y in zip(files, self.labels, strict=True)
         ]
-        return [*labelled, ("\tchannels", self.channels)]
+        # a cache decoded under an older rule (16-bit images clipped) is never reused
+        return [*labelled, ("\tchannels", self.channels), ("\tdecoding", DECODING)]
 
     def load(self, i: int) -> np.ndarray:
         im = decode(self.root / self.paths[i])
@@ -449,6 +483,8 @@ def load_imagefolder(root: Path, opts: LoadOptions, options: ImageFolderOptions 
         )
     size = opts.image_size or 224
     res = opts.cache_resolution or max(size, round(size * 256 / 224))
+    if prepared.small:
+        print(small_warning(prepared.small, size, res), flush=True)
     rgb = prepared.channels == 3
     data = cached_dataset(
         NAME,
