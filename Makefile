@@ -61,9 +61,11 @@ ablations: $(patsubst experiments/ablations/%.yaml,ablation-%,$(wildcard experim
 # `make sweep EXP=cifar10` fans every strategy x seed of experiments/<EXP>.yaml out as one SLURM
 # job array (local processes where there is no sbatch). Optional: STRATEGIES=vaal,random
 # SEEDS=0-4 PROFILE=<slurm/profiles name> EXECUTOR=slurm|local|debug SWEEP_ARGS='--set k=v ...'
+# PLAN=1 prints the cost of the sweep (GPU=h100|a100|...|cpu PEAK=0.4) and submits nothing.
 SWEEP = $(PY) -m slurm.sweep experiments/$(EXP).yaml --out $(RESULTS) \
 	$(if $(STRATEGIES),--strategies $(STRATEGIES)) $(if $(SEEDS),--seeds $(SEEDS)) \
-	$(if $(PROFILE),--profile $(PROFILE)) $(if $(EXECUTOR),--executor $(EXECUTOR)) $(SWEEP_ARGS)
+	$(if $(PROFILE),--profile $(PROFILE)) $(if $(EXECUTOR),--executor $(EXECUTOR)) \
+	$(if $(PLAN),--plan $(if $(GPU),--gpu $(GPU)) $(if $(PEAK),--peak-fraction $(PEAK))) $(SWEEP_ARGS)
 sweep sweep-status: $(STAMP)
 	@test -n "$(EXP)" -a -f "experiments/$(EXP).yaml" || { echo "usage: make $@ EXP=<name>; available: \
 	$$(ls experiments/*.yaml | xargs -n1 basename | sed 's/\.yaml$$//' | tr '\n' ' ')" >&2; exit 2; }

@@ -36,6 +36,7 @@ from .job import RunJob
 from .launchers import default_executor, get_launcher, is_queued
 from .manifest import JobEntry, read_manifest, record_jobs, run_key, sweep_dir
 from .options import ClusterOptions, load_profile
+from .plan import plan_text
 from .scheduler import LIVE, SchedulerError, job_states, wait_for_jobs
 from .status import collect_status, cycles_done, format_table
 
@@ -80,6 +81,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--wait-timeout-s", type=positive_float, default=7 * 24 * 3600.0)
     p.add_argument("--status", action="store_true", help="print the table of runs and exit")
+    p.add_argument(
+        "--plan",
+        action="store_true",
+        help="print what the sweep will cost (runs, images, FLOPs by part, hours, disk) and "
+        "exit; nothing is submitted or written (slurm/plan.py, docs/planning.md)",
+    )
+    p.add_argument(
+        "--gpu",
+        default="h100",
+        help="--plan: the accelerator to price on (h100, h200, a100, l40s, a10, v100), or cpu "
+        "for this machine's measured rate (default: h100)",
+    )
+    p.add_argument(
+        "--peak-fraction",
+        type=positive_float,
+        default=0.4,
+        help="--plan: the fraction of the accelerator's datasheet peak a run sustains (default 0.4)",
+    )
     return p
 
 
@@ -194,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
         seeds = args.seeds or list(spec.seeds)
         for strategy in strategies:  # every name checked before anything is queued
             preflight(spec, strategy)
+        if args.plan:  # before --out is even resolved: planning writes nothing
+            print(plan_text(spec, strategies, seeds, args.gpu, args.peak_fraction))
+            return 0
         out = Path(args.out).resolve()
         if args.status:
             print(format_table(collect_status(spec, strategies, seeds, out)))
