@@ -45,6 +45,7 @@ from .strategies import (
     make_strategy,
 )
 from .tasks import TASKS, TaskKind, get_task
+from .topline import topline_trainer
 from .trainer import (
     Batches,
     TrainStats,
@@ -160,12 +161,15 @@ class ActiveLoop:
         configure_from_env()
         preflight(spec, strategy)
         if STRATEGIES[strategy].whole_pool:  # the top-line: one cycle on every candidate
+            train_fn = topline_trainer(spec, train_fn)  # as long as task.topline says
             spec = dataclasses.replace(spec, active=dataclasses.replace(spec.active, cycles=1))
         self.spec, self.strategy_name, self.seed = spec, strategy, seed
         self.run_dir = RunDir(run_dir_for(Path(out), spec, strategy, seed))
         self.data_root, self.progress, self._data, self.wait = data_root, progress, data, wait
         self.train_fn, self.env_extra = train_fn, env_extra or {}
-        if train_fn is not train_for_spec and spec.quirks.trainer_names:
+        if getattr(train_fn, "__wrapped__", train_fn) is not train_for_spec and (
+            spec.quirks.trainer_names
+        ):
             raise SpecError(
                 f"spec key 'protocol.quirks' holds {spec.quirks.trainer_names}, which only the "
                 "single-process trainer reproduces; run with one task per node"

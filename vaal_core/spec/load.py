@@ -29,6 +29,7 @@ _VALID = {
     "task.optimizer": set(names.OPTIMIZERS),
     "task.schedule": set(names.SCHEDULES),
     "task.epoch_basis": {"labeled", "train_set"},
+    "task.topline": {"same", "passes"},
     "task.augmentation": {
         *names.AUGMENTATION_PRESETS,
         *names.AUGMENTATIONS,

@@ -76,6 +76,10 @@ class TaskSpec:
     # validate every this many optimiser steps (after steps 1, 1+N, ...: the release's
     # `iter_count % 1000 == 0`, 67263f3 solver.py:155); None: once per pass over the labeled set
     val_every: int | None = hashed(Hashed.OMIT_AT_DEFAULT, None)
+    # how long the top-line (strategy `full`, the whole pool in one cycle) trains: `same`: this
+    # recipe as written (the originals' fixed iterations or train-set epochs); `passes`: as many
+    # passes over the pool as the largest labeled set gets over itself (vaal_core/topline.py)
+    topline: str = hashed(Hashed.OMIT_AT_DEFAULT, "same")
 
 
 @dataclass(frozen=True)
