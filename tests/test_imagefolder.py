@@ -254,7 +254,7 @@ def _truncate(path: Path) -> None:
 
 def _empty_class(root: Path) -> str:
     (root / "train" / "cats").mkdir()
-    return "1 class folder under .* hold no images: train/cats/"
+    return "1 class folder under .* holds no images: train/cats/"
 
 
 def _class_only_in_test(root: Path) -> str:

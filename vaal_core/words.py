@@ -24,3 +24,8 @@ def plural(noun: str, n: int = 2) -> str:
 def count(n: int, noun: str) -> str:
     """`n` and the noun in agreement: "1 image", "3 images", "0 classes", "2 class folders"."""
     return f"{n} {plural(noun, n)}"
+
+
+def verb(n: int, one: str, many: str) -> str:
+    """The verb form agreeing with a count: `verb(1, "does", "do")` is "does"."""
+    return one if n == 1 else many

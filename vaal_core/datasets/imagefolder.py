@@ -52,7 +52,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..storage import FolderLock, write_atomic
-from ..words import count
+from ..words import count, verb
 from .base import LARGE_AUGMENT, DatasetError, LoadOptions, missing, register_dataset
 from .cache import FileSource, cached_dataset, require_disk_cache, source_hash, square
 from .pixels import DECODING, viewable
@@ -201,8 +201,9 @@ def list_folders(root: Path) -> list[Item]:
             items += [Item(f, cls, split) for f in files]
     if empty:
         raise DatasetError(
-            f"{_count(len(empty), 'class folder')} under {root} hold no images: {_some(empty)}; "
-            "put images in it or remove it"
+            f"{_count(len(empty), 'class folder')} under {root} "
+            f"{verb(len(empty), 'holds', 'hold')} no images: {_some(empty)}; put images in "
+            f"{verb(len(empty), 'it or remove it', 'them or remove them')}"
         )
     return items
 
@@ -244,7 +245,7 @@ def list_table(root: Path, name: str) -> list[Item]:
     gone = [p for p in paths if not (root / p).is_file()]
     if gone:
         raise DatasetError(
-            f"{table} names {_count(len(gone), 'file')} that {'does' if len(gone) == 1 else 'do'} "
+            f"{table} names {_count(len(gone), 'file')} that {verb(len(gone), 'does', 'do')} "
             f"not exist under {root}: {_some(gone)}"
         )
     labels = [r[1] for _, r in rows]
