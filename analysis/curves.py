@@ -14,6 +14,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from vaal_core.words import count
+
 from .canvas import (
     UNHEALTHY_LABEL,
     Captioned,
@@ -253,7 +255,7 @@ def paper_figure(
         "Solid lines: mean over seeds of this suite's runs, shaded band as the legend says.",
         paper,
         " ".join(s + "." for s in left_out),
-        f"Black x: {bad} run point{'s' if bad != 1 else ''} where the {UNHEALTHY_LABEL} (kept, "
+        f"Black x: {count(bad, 'run point')} where the {UNHEALTHY_LABEL} (kept, "
         "not dropped; they measure training, not selection)."
         if bad
         else "No point flagged unhealthy (records without training health count as unknown).",

@@ -15,6 +15,8 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
+from vaal_core.words import count
+
 from .ablation_figures import _family_runs, ablation_commands, ablation_figure
 from .canvas import Captioned, captioned_figure
 from .curves import not_ablation, paper_figure
@@ -153,7 +155,7 @@ def _vaal_diagnostics(runs: pd.DataFrame, root: Path) -> dict[str, Captioned]:
         "Discriminator ROC-AUC on held-out labeled vs unlabeled images per cycle (hatched: its",
         "chance band, Hanley & McNeil 1982), active latent units (Burda et al. 2016) and the mean",
         "P(labeled) the discriminator gives; shaded band as the legend says.",
-        f"{len(chance)} VAAL cycle{'s' if len(chance) != 1 else ''} selected at chance.",
+        f"{count(len(chance), 'VAAL cycle')} selected at chance.",
     ]
     title = "VAAL diagnostics"
     return {"vaal_diagnostics": captioned_figure(fig, title, body, [], None)}

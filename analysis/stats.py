@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from vaal_core.words import count
+
 __all__ = [
     "GROUP",
     "BAND_T_FROM",
@@ -479,7 +481,7 @@ def verdicts(df: pd.DataFrame, baseline: str = "random", alpha: float = 0.05) ->
                 )
             else:
                 text = (
-                    f"{strategy} vs {baseline}: no significant difference at any of {m} budgets "
+                    f"{strategy} vs {baseline}: no significant difference at any of {count(m, 'budget')} "
                     f"(Holm p<{alpha}), {aubc_txt}"
                 )
             if not base_missing and 2 <= n_seeds < 3:
@@ -490,7 +492,7 @@ def verdicts(df: pd.DataFrame, baseline: str = "random", alpha: float = 0.05) ->
                 text += f" [Holm family: {family} tests, every strategy x budget]"
             if unhealthy:
                 text += (
-                    f" [{unhealthy} unhealthy point{'s' if unhealthy > 1 else ''}: the task model "
+                    f" [{count(unhealthy, 'unhealthy point')}: the task model "
                     "did not fit its labeled set; see the warnings]"
                 )
             rows.append(

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from vaal_core.words import count
+
 from .export import export
 from .figures import FIGURES, draw_figures
 from .folder import results_folder
@@ -41,7 +43,7 @@ def wrote_line(folder: Path, files: list[Path]) -> str:
         for s, exts in stems.items()
     ]
     n = len(files)
-    return f"wrote {n} file{'s' if n != 1 else ''} to {folder}/: {', '.join(names) or 'none'}"
+    return f"wrote {count(n, 'file')} to {folder}/: {', '.join(names) or 'none'}"
 
 
 def _report_options(p: argparse.ArgumentParser) -> None:

@@ -16,6 +16,7 @@ from submitit.core.utils import pickle_load
 from vaal_core.loop import run_dir_for
 from vaal_core.runlog import read_records
 from vaal_core.spec import Spec
+from vaal_core.words import count
 
 from .launchers import is_queued
 from .manifest import JobEntry, read_manifest, run_key
@@ -140,4 +141,4 @@ def format_table(rows: list[RunStatus]) -> str:
     for r in rows:
         counts[r.state] = counts.get(r.state, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    return "\n".join([*(ln.rstrip() for ln in lines), f"{len(rows)} runs: {summary}"])
+    return "\n".join([*(ln.rstrip() for ln in lines), f"{count(len(rows), 'run')}: {summary}"])

@@ -31,6 +31,7 @@ from vaal_core.errors import ExpectedError
 from vaal_core.loop import RunDirConflict, preflight, run_dir_for
 from vaal_core.rundir import another_spec, holds_spec
 from vaal_core.spec import Spec, load_spec
+from vaal_core.words import count
 
 from .job import RunJob
 from .launchers import default_executor, get_launcher, is_queued
@@ -234,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
                 jobs = submit(executor_name, opts, tasks, out, spec)
                 array = jobs[0].job_id.split("_")[0]
                 print(
-                    f"submitted {len(jobs)} task(s) as SLURM job array {array}: "
+                    f"submitted {count(len(jobs), 'task')} as SLURM job array {array}: "
                     f"{', '.join(run_key(s, k) for s, k in todo)}"
                 )
                 if args.wait:

@@ -226,7 +226,7 @@ def test_failed_task_is_reported_while_others_finish(array_sweep, capsys):
     assert sweep([*args, "--executor", "slurm", "--profile", "ci", "--wait"]) == 1
     out = capsys.readouterr().out
     assert "skip random/seed-0: done" in out and "skip random/seed-1: done" in out
-    assert "submitted 2 task(s)" in out
+    assert "submitted 2 tasks" in out
     assert sweep([*args, "--status"]) == 0
     table = capsys.readouterr().out
     assert "random/seed-2  2/2     done" in table

@@ -6,6 +6,8 @@ import zlib
 
 import numpy as np
 
+from .words import count
+
 
 def _stream(*keys: int | str) -> np.random.Generator:
     """A generator seeded by a tuple of ints/strings, stable across Python processes."""
@@ -78,7 +80,7 @@ def split_indices(
     all_idx = np.arange(n_train)
     if pool_size is not None and pool_size + val_size > n_train:
         raise ValueError(
-            f"pool_size + val_size = {pool_size + val_size} exceeds the {n_train} training images"
+            f"pool_size + val_size = {pool_size + val_size} exceeds the {count(n_train, 'training image')}"
         )
     if pool_size is not None:
         all_idx = np.sort(

@@ -35,6 +35,7 @@ from .pool import indices_sha1
 from .runlog import read_records
 from .spec import Spec, spec_dict_hash
 from .storage import FolderLock, append_line, write_atomic
+from .words import count
 
 _START_OVER = "delete the run directory to start this run over"
 _RUN_KEYS = ("spec_hash", "strategy", "seed", "extensions", "rehashed")  # spec.yaml beside the spec
@@ -255,7 +256,7 @@ class RunDir:
             or done > spec.active.cycles
         ):
             raise RunDirConflict(
-                f"{self.path} holds a run of {before} cycles ({done} done); a run can be extended "
+                f"{self.path} holds a run of {count(before, 'cycle')} ({done} done); a run can be extended "
                 f"to more cycles, never shortened: set active.cycles >= {max(done, before or 0)}"
             )
         stored["active"]["cycles"] = spec.active.cycles
@@ -363,7 +364,7 @@ class RunDir:
             c = int(p.stem.split("-")[1]) if p.stem.split("-")[1].isdigit() else -1
             if c > n_records + 1:
                 raise RunDirError(
-                    f"{p} exists but {self.log_path.name} holds only {n_records} records: "
+                    f"{p} exists but {self.log_path.name} holds only {count(n_records, 'record')}: "
                     f"records were lost; restore {self.log_path.name} or {_START_OVER}"
                 )
 

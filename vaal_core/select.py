@@ -42,7 +42,7 @@ from .errors import DatasetError, SpecError, UsageError
 from .failpoints import configure_from_env, failpoint
 from .spec import Spec, load_spec
 from .storage import FolderLock, check_writable, write_atomic
-from .words import count
+from .words import count, verb
 
 # purposes of the round's random streams (the loop's numbering: init, train, query)
 _INIT, _TRAIN, _QUERY = 0, 1, 2
@@ -295,7 +295,8 @@ def read_labels(path: Path, base: Path) -> Labels:
     gone = [p for p in rows if not (base / p).is_file()]
     if gone:
         raise DatasetError(
-            f"{path} names {count(len(gone), 'file')} that do not exist under {base}: {_some(gone)}"
+            f"{path} names {count(len(gone), 'file')} that {verb(len(gone), 'does', 'do')} not "
+            f"exist under {base}: {_some(gone)}"
         )
     return Labels(path, rows, raw)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..words import count
 from .base import LARGE_AUGMENT, DatasetError, LoadOptions, missing, register_dataset
 from .cache import FileSource, cached_dataset, require_disk_cache
 
@@ -66,7 +67,7 @@ def load_imagenet(root: Path, opts: LoadOptions):
         raise DatasetError(f"ImageNet under {folder} could not be read by torchvision: {e}") from e
     if classes != te_classes:
         raise DatasetError(
-            f"ImageNet: train/ has {len(classes)} classes and val/ {len(te_classes)}, or other "
+            f"ImageNet: train/ has {count(len(classes), 'class')} and val/ {len(te_classes)}, or other "
             f"names; both must hold the same class folders ({folder})"
         )
     sources = {

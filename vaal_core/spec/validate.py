@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..errors import SpecError
 from ..quirks import check_quirks
+from ..words import count
 from .schema import Spec
 
 
@@ -91,7 +92,7 @@ def validate(spec: Spec) -> Spec:
             )
         if final > d.pool_size:
             raise SpecError(
-                f"spec keys 'active.budget'/'active.cycles' would label {final} images, more than "
+                f"spec keys 'active.budget'/'active.cycles' would label {count(final, 'image')}, more than "
                 f"'dataset.pool_size' ({d.pool_size}); lower the budget or the number of cycles"
             )
     return spec
