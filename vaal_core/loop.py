@@ -55,6 +55,7 @@ from .trainer import (
     labeled_fit,
     train_for_spec,
 )
+from .words import count
 
 # purposes of the per-cycle random streams
 _INIT, _TRAIN, _QUERY, _FIT = 0, 1, 2, 3
@@ -190,7 +191,9 @@ class ActiveLoop:
     def _run(self) -> list[dict[str, Any]]:
         records = self.run_dir.claim(self.spec, self.strategy_name, self.seed)
         if len(records) >= self.spec.active.cycles:
-            tqdm.write(f"{self.run_dir.path}: complete ({len(records)} cycles), nothing to do")
+            tqdm.write(
+                f"{self.run_dir.path}: complete ({count(len(records), 'cycle')}), nothing to do"
+            )
             return records
         run = self._prepare(records)
         with tensorboard.run_log(self.run_dir.path, run.start, run.records):  # off by default

@@ -4,7 +4,12 @@
 from __future__ import annotations
 
 # nouns whose plural is not the singular + "s" (or + "es" after s, x, z, ch, sh)
-_IRREGULAR = {"entry": "entries", "query": "queries", "directory": "directories"}
+_IRREGULAR = {
+    "entry": "entries",
+    "query": "queries",
+    "directory": "directories",
+    "index": "indices",
+}
 
 
 def plural(noun: str, n: int = 2) -> str:
