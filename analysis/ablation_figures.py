@@ -51,7 +51,7 @@ def ablation_commands(family: str) -> list[str]:
     ]
 
 
-def _family_runs(runs: pd.DataFrame, family: str) -> pd.DataFrame:
+def family_runs(runs: pd.DataFrame, family: str) -> pd.DataFrame:
     fam = ABLATION_FAMILIES[family]
     if "ablation" not in runs:
         return runs.iloc[:0]
@@ -98,7 +98,7 @@ def ablation_figure(
             f"unknown ablation family {family!r}; choose one of {sorted(ABLATION_FAMILIES)}"
         )
     fam = ABLATION_FAMILIES[family]
-    abl = with_percent(_family_runs(runs, family))
+    abl = with_percent(family_runs(runs, family))
     base = with_percent(not_ablation(runs[runs["strategy"] != TOPLINE]))
     if abl.empty:
         commands = ", ".join(f"`{c}`" for c in ablation_commands(family)) or "a shipped spec"

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 from vaal_core.words import count
 
-from .ablation_figures import _family_runs, ablation_commands, ablation_figure
+from .ablation_figures import ablation_commands, ablation_figure, family_runs
 from .canvas import Captioned, captioned_figure
 from .curves import not_ablation, paper_figure
 from .diagnostic_figures import (
@@ -175,7 +175,7 @@ def _ablation_entry(family: str) -> FigureEntry:
         "Experiments named `ablation_<kind>_<dataset>` (solid) against the same dataset's runs "
         "without ablation (dashed).",
         lambda runs, root: {stem: ablation_figure(runs, family, root=root)},
-        lambda runs: not _family_runs(runs, family).empty,
+        lambda runs: not family_runs(runs, family).empty,
         how,
     )
 

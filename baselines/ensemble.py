@@ -3,8 +3,8 @@
 classification", CVPR 2018).
 
 The loop's own task model is NOT a member: all M members are trained here on the labeled set,
-made and trained as the loop makes its task model (`fresh_task_model`, `train_for_spec`), each initialised and shuffled from
-a seed that is a function of (run seed, cycle, member) alone. Their training time is reported as
+made and trained as the round makes its task model (`QueryContext.train_member`), each initialised
+and shuffled from a seed that is a function of (run seed, cycle, member) alone. Their training time is reported as
 `query_stats.extra_train_s`. Members do not use the validation split (the query context does not
 expose it), so they keep their last iterate.
 """
@@ -14,37 +14,20 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import numpy as np
 import torch
-from torch import nn
 
-from vaal_core.device import seed_everything
-from vaal_core.models import fresh_task_model
-from vaal_core.passes import predict_logits
-from vaal_core.strategies import QueryContext, Strategy, check_at_least, register_strategy
-from vaal_core.trainer import train_for_spec
+from vaal_core.strategies import (
+    Picks,
+    QueryContext,
+    ScoreKind,
+    Strategy,
+    check_at_least,
+    register_strategy,
+)
 
-from .scores import top_k, variation_ratio
+from .scores import pick_top, variation_ratio
 
 _ENSEMBLE_PURPOSE = 7
-
-
-def train_member(ctx: QueryContext, member: int) -> nn.Module:
-    """Member `member` of this cycle's ensemble, made and trained as the loop makes and trains
-    its task model (pretrained weights, memory format, trainer quirks), on the labeled set."""
-    spec = ctx.spec
-    gen = seed_everything(ctx.generator.initial_seed(), _ENSEMBLE_PURPOSE, member)
-    model = fresh_task_model(
-        spec.task,
-        ctx.batches.channels,
-        ctx.batches.num_classes,
-        ctx.device,
-        channels_last=spec.runtime.channels_last,
-    )
-    model, _ = train_for_spec(
-        model, ctx.batches, ctx.pool.labeled, spec, gen, progress=ctx.progress
-    )
-    return model
 
 
 @dataclass(frozen=True)
@@ -65,22 +48,23 @@ class EnsembleVarRatioStrategy(Strategy):
     """Label the images whose M members disagree most: 1 - votes(modal class) / M."""
 
     options_type = EnsembleOptions
+    score = ScoreKind(
+        "variation_ratio",
+        "1 minus the share of the members voting for the most voted class",
+        higher_first=True,
+    )
 
-    def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
+    def select(self, ctx: QueryContext, budget: int) -> Picks:
         unlabeled = ctx.pool.unlabeled
         members = self.options.ensemble_size
         votes, train_s = [], 0.0
         for member in range(members):
             t0 = time.perf_counter()
-            model = train_member(ctx, member)
+            model = ctx.train_member(_ENSEMBLE_PURPOSE, member, ctx.pool.labeled)
             train_s += time.perf_counter() - t0
-            logits = predict_logits(
-                model, ctx.batches, unlabeled, self.spec.task.eval_batch_size, self.spec.runtime
-            )
-            votes.append(logits.argmax(1).cpu())
-            ctx.forward_passes += 1
+            votes.append(ctx.member_logits(model, unlabeled).argmax(1).cpu())
             del model
         ctx.stats["extra_train_s"] = round(train_s, 3)
         ctx.stats["ensemble_size"] = members
         scores = variation_ratio(torch.stack(votes), ctx.batches.num_classes)
-        return unlabeled[top_k(scores, budget, ctx.rng)]
+        return pick_top(unlabeled, scores, budget, ctx.rng)

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
+from vaal_core.strategies import (
+    Picks,
+    QueryContext,
+    ScoreKind,
+    Strategy,
+    check_at_least,
+    register_strategy,
+)
 
-from vaal_core.strategies import QueryContext, Strategy, check_at_least, register_strategy
-
-from .scores import bald_score, top_k
+from .scores import bald_score, pick_top
 
 
 @dataclass(frozen=True)
@@ -41,12 +46,18 @@ class MCDropoutStrategy(Strategy):
 
     options_type = MCOptions
     task_kinds = frozenset({"classification", "segmentation"})
+    score = ScoreKind(
+        "mc_entropy_nats",
+        "entropy of the mean of the MC-dropout predictions, in nats (segmentation: averaged "
+        "over an image's valid pixels)",
+        higher_first=True,
+    )
 
-    def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
+    def select(self, ctx: QueryContext, budget: int) -> Picks:
         unlabeled = ctx.pool.unlabeled
         scores, samples = ctx.image_mc_entropy(unlabeled, self.options.mc_samples)
         ctx.stats["mc_samples"] = samples
-        return unlabeled[top_k(scores, budget, ctx.rng)]
+        return pick_top(unlabeled, scores, budget, ctx.rng)
 
 
 @register_strategy("dbal")
@@ -59,9 +70,14 @@ class DBALStrategy(Strategy):
     max-entropy reading is `mc_dropout`'s score, so both readings can be run without a new option."""
 
     options_type = MCOptions
+    score = ScoreKind(
+        "bald_nats",
+        "BALD: mutual information between the prediction and the weights under MC dropout, in nats",
+        higher_first=True,
+    )
 
-    def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
+    def select(self, ctx: QueryContext, budget: int) -> Picks:
         unlabeled = ctx.pool.unlabeled
         mc = ctx.mc_summary(unlabeled, self.options.mc_samples)
         ctx.stats["mc_samples"] = mc.samples
-        return unlabeled[top_k(bald_score(mc.mean, mc.expected_entropy), budget, ctx.rng)]
+        return pick_top(unlabeled, bald_score(mc.mean, mc.expected_entropy), budget, ctx.rng)

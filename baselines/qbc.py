@@ -8,21 +8,25 @@ member's softmax is. Shares its T passes with `mc_dropout` (one computation per 
 
 from __future__ import annotations
 
-import numpy as np
-
-from vaal_core.strategies import QueryContext, Strategy, register_strategy
+from vaal_core.strategies import Picks, QueryContext, ScoreKind, Strategy, register_strategy
 
 from .mc_dropout import MCOptions
-from .scores import top_k
+from .scores import pick_top
 
 
 @register_strategy("qbc")
 class QBCStrategy(Strategy):
     task_kinds = frozenset({"segmentation"})
     options_type = MCOptions
+    score = ScoreKind(
+        "vote_entropy_nats",
+        "entropy of the MC-dropout committee's votes per pixel, in nats, averaged over an "
+        "image's valid pixels",
+        higher_first=True,
+    )
 
-    def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
+    def select(self, ctx: QueryContext, budget: int) -> Picks:
         unlabeled = ctx.pool.unlabeled
         mc = ctx.mc_summary(unlabeled, self.options.mc_samples)
         ctx.stats["mc_samples"] = mc.samples
-        return unlabeled[top_k(mc.vote_entropy, budget, ctx.rng)]
+        return pick_top(unlabeled, mc.vote_entropy, budget, ctx.rng)

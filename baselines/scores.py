@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from vaal_core.passes import entropy
+from vaal_core.strategies import Picks, entropy
 
 # rows of an [N, C] array scored at a time: a score's temporaries are ROWS x C, not N x C (at
 # ImageNet's 1,000 classes and 1.15M unlabeled images one N x C float32 temporary is 4.6 GB)
@@ -74,3 +74,12 @@ def top_k(scores: torch.Tensor | np.ndarray, k: int, rng: np.random.Generator) -
         raise RuntimeError("acquisition scores contain NaN; the task model diverged")
     tiebreak = rng.permutation(len(s))
     return np.lexsort((tiebreak, -s))[:k]
+
+
+def pick_top(
+    unlabeled: np.ndarray, scores: torch.Tensor | np.ndarray, k: int, rng: np.random.Generator
+) -> Picks:
+    """The k unlabeled images of highest score (`top_k`'s rule), with their scores."""
+    s = scores.detach().double().cpu().numpy() if isinstance(scores, torch.Tensor) else scores
+    picked = top_k(s, k, rng)
+    return Picks(unlabeled[picked], np.asarray(s, dtype=np.float64)[picked])

@@ -25,10 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vaal_core.device import seed_everything
-from vaal_core.models import fresh_task_model
 from vaal_core.strategies import QueryContext, Strategy, check_at_least, register_strategy
-from vaal_core.trainer import train_for_spec
 
 from .scores import top_k
 
@@ -84,23 +81,12 @@ class SuggestiveAnnotationStrategy(Strategy):
     options_type, option_prefix = SuggestiveOptions, "sa_"
 
     def _members(self, ctx: QueryContext) -> tuple[list[torch.nn.Module], float]:
-        spec, labeled = self.spec, ctx.pool.labeled
+        labeled = ctx.pool.labeled
         models, t0 = [], time.perf_counter()
         for m in range(self.options.ensemble_size):
-            gen = seed_everything(ctx.generator.initial_seed(), _BOOTSTRAP_PURPOSE, m)
             rng = np.random.default_rng([ctx.generator.initial_seed(), _BOOTSTRAP_PURPOSE, m])
             resample = np.sort(rng.choice(labeled, size=len(labeled), replace=True))
-            model = fresh_task_model(
-                spec.task,
-                ctx.batches.channels,
-                ctx.batches.num_classes,
-                ctx.device,
-                channels_last=spec.runtime.channels_last,
-            )
-            model, _ = train_for_spec(
-                model, ctx.batches, resample, spec, gen, progress=ctx.progress
-            )
-            models.append(model)
+            models.append(ctx.train_member(_BOOTSTRAP_PURPOSE, m, resample))
         return models, time.perf_counter() - t0
 
     def select(self, ctx: QueryContext, budget: int) -> np.ndarray:

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
 import torch
 
-from vaal_core.strategies import QueryContext, Strategy, register_strategy
+from vaal_core.strategies import Picks, QueryContext, ScoreKind, Strategy, register_strategy
 
-from .scores import entropy_score, least_confidence_score, margin_score, top_k
+from .scores import entropy_score, least_confidence_score, margin_score, pick_top
 
 
 class _SoftmaxScore(Strategy):
     """Label the `budget` unlabeled images with the highest score of the eval-mode softmax."""
 
-    score: Callable[[torch.Tensor], torch.Tensor]
+    acquire: Callable[[torch.Tensor], torch.Tensor]
 
-    def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
+    def select(self, ctx: QueryContext, budget: int) -> Picks:
         unlabeled = ctx.pool.unlabeled
-        scores = type(self).score(ctx.probabilities(unlabeled))
-        return unlabeled[top_k(scores, budget, ctx.rng)]
+        return pick_top(
+            unlabeled, type(self).acquire(ctx.probabilities(unlabeled)), budget, ctx.rng
+        )
 
 
 @register_strategy("entropy")
@@ -28,7 +28,10 @@ class EntropyStrategy(_SoftmaxScore):
     """Maximum predictive entropy (Shannon entropy as an AL score: Settles, survey 2009; one of
     the standard baselines in Ash et al., ICLR 2020)."""
 
-    score = staticmethod(entropy_score)
+    acquire = staticmethod(entropy_score)
+    score = ScoreKind(
+        "entropy_nats", "entropy of the task model's predicted classes, in nats", higher_first=True
+    )
 
 
 @register_strategy("margin")
@@ -36,11 +39,19 @@ class MarginStrategy(_SoftmaxScore):
     """Smallest gap between the top two class probabilities (Scheffer, Decomain & Wrobel,
     IDA 2001)."""
 
-    score = staticmethod(margin_score)
+    acquire = staticmethod(margin_score)
+    score = ScoreKind(
+        "minus_margin",
+        "minus the gap between the two most probable classes (0: a tie between them)",
+        higher_first=True,
+    )
 
 
 @register_strategy("least_confidence")
 class LeastConfidenceStrategy(_SoftmaxScore):
     """Lowest maximum class probability (Lewis & Gale, SIGIR 1994; Settles 2009)."""
 
-    score = staticmethod(least_confidence_score)
+    acquire = staticmethod(least_confidence_score)
+    score = ScoreKind(
+        "least_confidence", "1 minus the probability of the predicted class", higher_first=True
+    )

@@ -117,13 +117,13 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "train-mode scoring at the evaluation batch size",
         STRATEGY,
-        "batch_size = self.spec.vaal.batch_size\n",
+        "batch_size = self.options.batch_size\n",
         "pass\n",
     ),
     Mutant(
         "train-mode scoring never switched on",
         STRATEGY,
-        'train_mode = "train_mode_scoring" in quirks',
+        "train_mode = quirks.train_mode_scoring",
         "train_mode = False",
     ),
     Mutant(
@@ -166,45 +166,45 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "flip never switched on",
         STRATEGY,
-        'flip = "flip_when_scoring" in quirks',
+        "flip = quirks.flip_when_scoring",
         "flip = False",
     ),
     Mutant(
         "flip always on",
         STRATEGY,
-        'flip = "flip_when_scoring" in quirks',
+        "flip = quirks.flip_when_scoring",
         "flip = True",
     ),
     # ---- drop_last: VAAL's labeled stream and the task model's passes
     Mutant(
         "VAAL's labeled stream without drop_last",
         STRATEGY,
-        "lab = _endless_batches(labeled, cfg.batch_size, ctx.generator, ctx.device, drop_last)",
-        "lab = _endless_batches(labeled, cfg.batch_size, ctx.generator, ctx.device)",
+        "lab = endless_batches(labeled, cfg.batch_size, ctx.generator, ctx.device, drop_last)",
+        "lab = endless_batches(labeled, cfg.batch_size, ctx.generator, ctx.device)",
     ),
     Mutant(
         "VAAL's unlabeled stream with drop_last",
         STRATEGY,
-        "unl = _endless_batches(unlabeled, cfg.batch_size, ctx.generator, ctx.device)",
-        "unl = _endless_batches(unlabeled, cfg.batch_size, ctx.generator, ctx.device, True)",
+        "unl = endless_batches(unlabeled, cfg.batch_size, ctx.generator, ctx.device)",
+        "unl = endless_batches(unlabeled, cfg.batch_size, ctx.generator, ctx.device, True)",
     ),
     Mutant(
         "endless batches ignore drop_last",
         GAME,
-        "usable = len(order) - len(order) % batch if drop_last else 0",
-        "usable = 0",
+        "for start in batch_starts(len(order), batch, drop_last):",
+        "for start in batch_starts(len(order), batch, False):",
     ),
     Mutant(
         "VAAL reads drop_last from another quirk",
         STRATEGY,
-        'drop_last = "drop_last" in self.spec.protocol.quirks',
-        'drop_last = "no_vaal_holdout" in self.spec.protocol.quirks',
+        "drop_last = self.spec.quirks.drop_last",
+        "drop_last = self.spec.quirks.no_vaal_holdout",
     ),
     Mutant(
         "trainer ignores drop_last",
         TRAINER,
-        "usable = len(labeled_t) - len(labeled_t) % task.batch_size if quirks.drop_last else 0",
-        "usable = 0",
+        "for start in batch_starts(len(order), task.batch_size, quirks.drop_last):",
+        "for start in batch_starts(len(order), task.batch_size, False):",
     ),
     # ---- eval_mode_training, validation
     Mutant(
@@ -229,8 +229,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "hold-out kept under no_vaal_holdout",
         STRATEGY,
-        'n = 0 if "no_vaal_holdout" in self.spec.protocol.quirks else self.spec.vaal.diag_holdout',
-        "n = self.spec.vaal.diag_holdout",
+        "n = 0 if self.spec.quirks.no_vaal_holdout else self.options.diag_holdout",
+        "n = self.options.diag_holdout",
     ),
     # ---- the iteration formula
     Mutant(
@@ -292,6 +292,7 @@ MUTANTS: list[Mutant] = [
     Mutant("discriminator step on a fresh pair", STRATEGY, "                    if step < cfg.num_vae_steps - 1:", "                    if True:"),
     # ---- the quirks' typed value
     Mutant("Quirks.of drops the names", QUIRKS, "return cls(**{name: True for name in names})", "return cls()"),
+    Mutant("drop_last keeps the partial batch", QUIRKS, "usable = n - n % batch if drop_last else 0", "usable = 0"),
     Mutant("trainer quirk set misses drop_last", QUIRKS, 'TRAINER_QUIRKS = frozenset({"eval_mode_training", "drop_last"})', 'TRAINER_QUIRKS = frozenset({"eval_mode_training"})'),
 ]  # fmt: skip
 

@@ -82,7 +82,6 @@ class Launcher:
 
 
 LAUNCHERS: Registry[Launcher] = Registry("--executor", OptionsError)
-EXECUTORS = LAUNCHERS  # the name the sweep's --executor flag knew it by
 
 
 def register_launcher(name: str, launcher: Launcher) -> Launcher:
@@ -107,10 +106,6 @@ def get_launcher(name: str) -> Launcher:
     if launcher.check is not None:
         launcher.check()
     return launcher
-
-
-def make_executor(name: str, folder: Path, opts: ClusterOptions) -> submitit.Executor:
-    return get_launcher(name).build(folder, opts)
 
 
 def is_queued(name: str) -> bool:

@@ -12,7 +12,6 @@ from torch import nn
 
 from baselines.badge import badge_seeding, factored_sq_distances, gradient_factors
 from baselines.coreset import k_center_greedy
-from baselines.ensemble import train_member
 from baselines.scores import (
     bald_score,
     entropy_score,
@@ -30,6 +29,7 @@ from vaal_core.loop import preflight
 from vaal_core.models import TASK_MODELS, build_task_model
 from vaal_core.passes import dropout_modules, predict_logits
 from vaal_core.pool import Pool
+from vaal_core.round import Round
 from vaal_core.spec import SpecError
 from vaal_core.strategies import (
     QueryContext,
@@ -186,17 +186,10 @@ def _slice(mnist, n=N_POOL) -> ImageData:
 
 
 def _ctx(data, model, seed=0, spec=SPEC) -> QueryContext:
+    """Cycle 0's query context of run seed `seed`, as a run's round builds it."""
     labeled = np.random.default_rng(123).choice(len(data.train_y), N_LABELED, replace=False)
-    return QueryContext(
-        spec=spec,
-        pool=Pool(np.arange(len(data.train_y)), labeled),
-        task_model=model,
-        batches=Batches(data, torch.device("cpu")),
-        rng=np.random.default_rng([seed, 0, 2]),
-        generator=seed_everything(seed, 0, 2),
-        cycle=0,
-        progress=False,
-    )
+    round_ = Round(spec, Batches(data, torch.device("cpu")), seed, 0, 0, progress=False)
+    return round_.context(Pool(np.arange(len(data.train_y)), labeled), model)
 
 
 @pytest.fixture(scope="module")
@@ -332,7 +325,8 @@ def test_mc_methods_refuse_a_model_without_dropout(mnist):
 
 def test_ensemble_members_differ_and_each_is_reproducible(mnist):
     ctx = _ctx(_slice(mnist), None)
-    m0, m1, m0_again = train_member(ctx, 0), train_member(ctx, 1), train_member(ctx, 0)
+    labeled = ctx.pool.labeled
+    m0, m1, m0_again = (ctx.train_member(7, m, labeled) for m in (0, 1, 0))
     p0, p1, p0b = (torch.cat([p.flatten() for p in m.parameters()]) for m in (m0, m1, m0_again))
     assert not torch.allclose(p0, p1)
     assert torch.equal(p0, p0b)
@@ -381,7 +375,14 @@ def test_strategy_returns_budget_valid_unique_unlabeled_indices_deterministicall
     picks = []
     for _ in range(2):
         ctx = _ctx(data, model, seed=3)
-        sel = make_strategy(name, SPEC).query(ctx, BUDGET)
+        strategy = make_strategy(name, SPEC)
+        selection = strategy.query(ctx, BUDGET)
+        sel = selection.indices
+        # every strategy answers in one shape: picks, and a score per pick where it declares one
+        assert selection.score is strategy.score
+        if strategy.score is not None:
+            assert selection.scores is not None and len(selection.scores) == BUDGET
+            assert np.isfinite(selection.scores).all()
         assert len(sel) == BUDGET and len(np.unique(sel)) == BUDGET
         assert np.isin(sel, ctx.pool.unlabeled).all()
         picks.append(sel)

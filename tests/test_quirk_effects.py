@@ -299,7 +299,7 @@ def test_exact_preset_resolves_to_the_originals_game(protocol, mnist, monkeypatc
     rec = GameRecorder(monkeypatch)
     strategy = VAALStrategy(spec)
     ctx = _ctx(spec, mnist, np.arange(LABELED), np.arange(POOL))
-    picked = strategy.select(ctx, 10)
+    picked = strategy.select(ctx, 10).indices
     assert len(rec.disc_steps) == 4 and len(rec.vae_steps) == 4 * want["vae_steps"]
     linears = [m for m in strategy.models.disc.net if isinstance(m, nn.Linear)]
     assert len(linears) == want["disc_hidden_layers"] + 1

@@ -124,13 +124,12 @@ def test_three_rounds_are_disjoint_and_repeat_exactly(folder, strategy, capsys):
     assert again == fourth, "not deterministic for a seed"
     assert not {r["path"] for r in fourth} & labeled
 
-    scores = [r["score"] for r in fourth]
     if strategy == "vaal":  # P(labeled), lowest first: the discriminator's least likely labeled
-        values = [float(s) for s in scores]
+        values = [float(r["p_labeled"]) for r in fourth]
         assert values == sorted(values) and all(0 < v < 1 for v in values)
-        assert [float(r["p_labeled"]) for r in fourth] == values
-    else:
-        assert scores == [""] * BUDGET
+    else:  # random has no score: path, rank and nothing else, in path order
+        assert set(fourth[0]) == {"path", "rank"}
+        assert [r["path"] for r in fourth] == sorted(r["path"] for r in fourth)
     assert [int(r["rank"]) for r in fourth] == list(range(1, BUDGET + 1))
     assert _digest(root / "images") == before, "the user's images changed"
 
@@ -184,7 +183,17 @@ def test_every_strategy_that_selects_from_a_labeled_set_runs(folder, strategy, c
     picked = _select(root, strategy, capsys=capsys)
     paths = {r["path"] for r in picked}
     assert len(paths) == BUDGET and paths <= set(truth) - set(_labels(root / "labels.csv"))
-    assert all(r["score"] == "" for r in picked) or strategy == "vaal"
+    from vaal_core.strategies import STRATEGIES
+
+    kind = STRATEGIES[strategy].score
+    if kind is None:  # no score: the list says so and is in path order
+        assert set(picked[0]) == {"path", "rank"}
+        return
+    # the score under its own name, the picks in the order the strategy declares best first
+    assert set(picked[0]) == {"path", "rank", kind.column}
+    values = [float(r[kind.column]) for r in picked]
+    assert values == sorted(values, reverse=kind.higher_first), f"{strategy}: not ranked by score"
+    assert [int(r["rank"]) for r in picked] == list(range(1, BUDGET + 1))
 
 
 @pytest.mark.parametrize(

@@ -70,10 +70,15 @@ def test_selection_picks_lowest_probability_of_labeled(mnist):
     strategy.train = lambda ctx, *sets: None  # only the ranking is under test here
     strategy.score_pool = lambda ctx, idx: scores
     strategy._diagnostics = lambda *args: {}
-    picked = strategy.select(ctx, 100)
+    picks = strategy.select(ctx, 100)
+    picked = picks.indices
     assert len(picked) == 100 and not set(picked) & confident
     lowest = ctx.pool.unlabeled[np.argsort(scores.numpy(), kind="stable")[:100]]
     assert set(picked) == set(lowest)
+    # each pick carries its own P(labeled), and the strategy declares lowest-first
+    at = np.searchsorted(ctx.pool.unlabeled, picked)
+    assert np.allclose(picks.scores, scores.double().numpy()[at])
+    assert strategy.score.column == "p_labeled" and not strategy.score.higher_first
 
 
 def _two_batches(mnist):
@@ -156,7 +161,7 @@ def test_vae_never_sees_labels(mnist):
     picks = []
     for d in (data, scrambled):
         ctx = _ctx(spec, d, labeled=np.arange(40), candidates=np.arange(600))
-        picks.append(make_strategy("vaal", spec).select(ctx, 50))
+        picks.append(make_strategy("vaal", spec).select(ctx, 50).indices)
     assert np.array_equal(picks[0], picks[1])
 
 
@@ -184,7 +189,7 @@ def test_selection_is_dominated_by_the_unrepresented_distribution(mnist, game):
     labeled = np.arange(0, 200)  # plain only
     ctx = _ctx(spec, data, labeled=labeled, candidates=np.arange(800))
     strategy = make_strategy("vaal", spec)
-    picked = strategy.select(ctx, 100)
+    picked = strategy.select(ctx, 100).indices
     inverted = (picked >= 400).mean()
     # the unlabeled pool is 2/3 inverted, so a random pick of 100 holds 67 +- 4.3 of them; 85 is
     # 4.2 sd above (p < 1e-4), and a flipped ranking picks plain digits. Measured on an Intel Xeon:

@@ -25,16 +25,20 @@ from torch import nn
 
 from .batches import Batches
 from .datasets import ImageData
-from .device import seed_everything
 from .errors import DatasetError, SpecError
 from .pool import Pool
 from .registry import did_you_mean
+from .round import Round
 from .spec import Spec, apply_override, load_spec, option_key, spec_from_dict
-from .strategies import STRATEGIES, QueryContext, Strategy, check_owned_options, make_strategy
-
-# the query stream's purpose, as the loop's (vaal_core/loop.py `_QUERY`): a query through the
-# API with the seed and cycle of a run draws the run's random numbers
-_QUERY = 2
+from .strategies import (
+    STRATEGIES,
+    ScoreKind,
+    Strategy,
+    check_budget,
+    check_owned_options,
+    make_strategy,
+)
+from .words import count
 
 # images, or images with labels: a torch Dataset of `image` or `(image, label, ...)` items, a
 # tensor or array of images, or a pair (images, labels)
@@ -53,6 +57,9 @@ class SelectionStrategy:
     strategy: Strategy
     spec: Spec
     stats: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # the last query's score of each returned index (None: the strategy has none) and its meaning
+    scores: np.ndarray | None = None
+    score: ScoreKind | None = None
 
     @property
     def name(self) -> str:
@@ -84,21 +91,18 @@ class SelectionStrategy:
         where = torch.device(device) if device is not None else _model_device(model)
         data = in_memory_data(unlabeled, labeled, mean, std, num_classes)
         n_labeled = _length(labeled)
+        fix = f"pass select_from a budget of at most len(unlabeled) = {_length(unlabeled)}"
+        check_budget(budget, _length(unlabeled), name="select_from's budget", fix=fix)
         pool = Pool(np.arange(len(data.train_y)), np.arange(n_labeled))
+        # a query through the API with the seed and cycle of a run draws the run's random numbers
+        batches = Batches(data.to(where), where, augmentation="standard")
         with _own_random_state():
-            ctx = QueryContext(
-                spec=self.spec,
-                pool=pool,
-                task_model=model,
-                batches=Batches(data.to(where), where, augmentation="standard"),
-                rng=np.random.default_rng([seed, cycle, _QUERY]),
-                generator=seed_everything(seed, cycle, _QUERY),
-                cycle=cycle,
-                progress=progress,
+            selection = Round(self.spec, batches, seed, cycle, cycle, progress).query(
+                self.strategy, pool, model, budget
             )
-            picked = self.strategy.query(ctx, budget)
-        self.stats = dict(ctx.stats)
-        return np.sort(picked - n_labeled).astype(np.int64)
+        self.stats = dict(selection.stats)
+        self.scores, self.score = selection.scores, selection.score
+        return (selection.indices - n_labeled).astype(np.int64)
 
 
 def get_strategy(
@@ -110,7 +114,7 @@ def get_strategy(
     """The registered strategy `name` (plug-ins' included), configured like a run.
 
     `options`: the strategy's own knobs by name, e.g. `{"mc_samples": 10}` (its
-    `baselines.*` keys) or, for VAAL, `{"width": 8, "epochs": 0.5}` (its `vaal` section).
+    `baselines.*` keys) or, for VAAL, `{"width": 8, "epochs": 0.5}` (its `vaal.*` keys).
     `spec`: a Spec, a spec mapping or a YAML path (default: the defaults of every section).
     `spec_overrides`: any other spec value, as `--set` strings (`"task.eval_batch_size=256"`)
     or a mapping of dotted keys. A mistyped name or key is a SpecError naming the valid ones.
@@ -127,7 +131,7 @@ def get_strategy(
     for key, value in (options or {}).items():
         _put(data, _option_key(cls, key), value)
     built = spec_from_dict(data)
-    check_owned_options(built)  # every baselines key belongs to a strategy and checks out
+    check_owned_options(built)  # every owned key belongs to a strategy and checks out
     return SelectionStrategy(make_strategy(name, built), built)
 
 
@@ -156,18 +160,15 @@ def _put(data: dict[str, Any], key: str, value: Any) -> None:
 
 
 def _option_key(cls: type[Strategy], key: str) -> str:
-    """The spec key of a strategy's knob: a field of its options (`baselines.<prefix><name>`),
-    a key of the spec section named after it (VAAL: `vaal.<key>`), or a dotted spec key."""
+    """The spec key of a strategy's knob: a field of its options, in the section they live in
+    (`baselines.<prefix><name>`; VAAL: `vaal.<name>`), or a dotted spec key."""
     if "." in key:
         return key
     valid: dict[str, str] = {}
     if cls.options_type is not None:
         for f in dataclasses.fields(cls.options_type):
             full = option_key(f, cls.option_prefix)
-            valid[f.name] = valid[full] = f"baselines.{full}"
-    section = getattr(Spec(experiment="api"), cls.name, None) if cls.name != "baselines" else None
-    if dataclasses.is_dataclass(section):
-        valid |= {f.name: f"{cls.name}.{f.name}" for f in dataclasses.fields(section)}
+            valid[f.name] = valid[full] = f"{cls.options_section}.{full}"
     if key not in valid:
         raise SpecError(
             f"strategy '{cls.name}' has no option '{key}'{did_you_mean(key, valid)}; its options: "
@@ -258,7 +259,9 @@ def _images_and_labels(
         return images, torch.empty(0, dtype=torch.int64)
     y = torch.as_tensor(np.asarray(labels)).to(torch.int64).reshape(-1)
     if len(y) != len(images):
-        raise DatasetError(f"{what} data has {len(images)} images but {len(y)} labels")
+        raise DatasetError(
+            f"{what} data has {count(len(images), 'image')} but {count(len(y), 'label')}"
+        )
     return images, y
 
 

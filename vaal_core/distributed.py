@@ -11,9 +11,9 @@ Distributed: Experiences on Accelerating Data Parallel Training", VLDB 2020).
 
 Rank 0 hands the loop its distributed trainer (`ActiveLoop(train_fn=...)`, the signature of
 `train_for_spec`) and records the process group in env.json (`env_extra`). Every rank builds its
-data and batches through the loop's own factory (`vaal_core.batches`) and its model through
-`fresh_task_model`, so the ranks share storage, cache, augmentation and model settings
-(tests/test_ddp_ranks.py).
+data and batches through the loop's own factory (`vaal_core.batches`) and its model through the
+round's (`round.build_task_model`), so the ranks share storage, cache, augmentation and model
+settings (tests/test_ddp_ranks.py).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from torch.nn.parallel import DistributedDataParallel
 from .batches import Batches, batches_from_spec, data_from_spec
 from .device import resolve_device
 from .loop import ActiveLoop
-from .models import fresh_task_model
+from .round import build_task_model
 from .spec import Spec
 from .trainer import TrainStats, train_task_model
 
@@ -185,13 +185,7 @@ def _follow(spec: Spec, data_root: str | None, device: torch.device) -> None:
         gen = torch.Generator()
         gen.set_state(gen_state)
         # rank 0's weights reach this model when DDP wraps it; the settings are the loop's
-        model = fresh_task_model(
-            spec.task,
-            data.channels,
-            data.num_classes,
-            device,
-            channels_last=spec.runtime.channels_last,
-        )
+        model = build_task_model(spec, batches)
         distributed_train(model, batches, labeled, spec, gen, val, False)
 
 

@@ -21,11 +21,11 @@ from tqdm.auto import tqdm
 from . import tensorboard
 from .batches import batches_from_spec, data_from_spec
 from .datasets import ImageData, check_dataset_name, check_dataset_options, dataset_task_kind
-from .device import check_precision, peak_memory_mb, resolve_device, seed_everything
-from .errors import DatasetError, RunDirConflict  # noqa: F401  (RunDirConflict re-exported)
+from .device import check_precision, peak_memory_mb, resolve_device
 from .failpoints import configure_from_env, failpoint
-from .models import TASK_MODELS, check_model_options, check_pretrained, fresh_task_model
+from .models import TASK_MODELS, check_model_options, check_pretrained
 from .pool import Pool, indices_sha1, initial_labeled, noisy_labels, split_indices, test_subset
+from .round import Round, Stream
 from .rundir import RunDir
 from .runlog import CycleRecord, environment_record, git_revision
 from .spec import (
@@ -38,7 +38,6 @@ from .spec import (
 )
 from .strategies import (
     STRATEGIES,
-    QueryContext,
     Strategy,
     check_owned_options,
     check_strategy_supports,
@@ -56,9 +55,6 @@ from .trainer import (
     train_for_spec,
 )
 from .words import count
-
-# purposes of the per-cycle random streams
-_INIT, _TRAIN, _QUERY, _FIT = 0, 1, 2, 3
 
 
 @dataclasses.dataclass
@@ -371,28 +367,21 @@ class ActiveLoop:
         )
 
     # ------------------------------------------------------------------ one cycle
+    def _round(self, cycle: int, batches: Batches) -> Round:
+        return Round(self.spec, batches, self.seed, cycle, cycle, self.progress)
+
     def _train(self, cycle: int, batches: Batches, labeled: np.ndarray, val: np.ndarray, state):
-        seed_everything(self.seed, cycle, _INIT)
         warm = state if not self.spec.protocol.reset_task_each_cycle else None
-        model = fresh_task_model(
-            self.spec.task,
-            batches.channels,
-            batches.num_classes,
-            self.device,
-            channels_last=self.spec.runtime.channels_last,
-            state=warm,
-        )
-        gen = seed_everything(self.seed, cycle, _TRAIN)
         with tensorboard.phase("train", cycle):
-            return self.train_fn(
-                model, batches, labeled, self.spec, gen, val=val, progress=self.progress
+            return self._round(cycle, batches).train(
+                labeled, state=warm, val=val, train_fn=self.train_fn
             )
 
     def _health(
         self, cycle: int, model, batches: Batches, labeled: np.ndarray, stats: TrainStats
     ) -> dict[str, Any]:
         """The record's training-health fields: did the task model fit its own labeled set?"""
-        rng = np.random.default_rng([self.seed, cycle, _FIT])
+        rng = self._round(cycle, batches).rng(Stream.FIT)
         fit, n = labeled_fit(model, batches, labeled, self.spec.task, self.spec.runtime, rng)
         threshold = fit_threshold(self.spec.task, batches.kind, self.spec.protocol.label_noise)
         loss = stats.train_loss
@@ -407,21 +396,10 @@ class ActiveLoop:
         }
 
     def _query(self, cycle: int, strategy: Strategy, pool: Pool, model, batches: Batches):
-        gen = seed_everything(self.seed, cycle, _QUERY)
-        ctx = QueryContext(
-            spec=self.spec,
-            pool=pool,
-            task_model=model,
-            batches=batches,
-            rng=np.random.default_rng([self.seed, cycle, _QUERY]),
-            generator=gen,
-            cycle=cycle,
-            progress=self.progress,
-        )
         budget = min(self.spec.active.budget, len(pool.unlabeled))
         with tensorboard.phase("query", cycle):
-            selected = strategy.query(ctx, budget)
-        return np.asarray(selected, dtype=np.int64), ctx.stats
+            selection = self._round(cycle, batches).query(strategy, pool, model, budget)
+        return selection.indices, selection.stats
 
     # ------------------------------------------------------------------ ablations
     def _initial_allowed(self, candidate_labels: np.ndarray, num_classes: int) -> np.ndarray | None:

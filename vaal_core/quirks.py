@@ -95,6 +95,15 @@ class Quirks:
 NO_QUIRKS = Quirks()
 
 
+def batch_starts(n: int, batch: int, drop_last: bool) -> range:
+    """Where each batch of one pass over `n` shuffled items starts. `drop_last` (the quirk, as a
+    DataLoader's) leaves out the pass's partial last batch, unless the set is smaller than one
+    batch: then its one partial batch is the pass. The task trainer and VAAL's streams both
+    read their passes from here."""
+    usable = n - n % batch if drop_last else 0
+    return range(0, usable or n, batch)
+
+
 def check_quirks(names: tuple[str, ...]) -> None:
     """Every name is a registered quirk, listed once."""
     for name in names:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
-import dataclasses
 import hashlib
 import io
 import json
@@ -33,7 +32,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -44,13 +43,13 @@ from .spec import Spec, load_spec
 from .storage import FolderLock, check_writable, write_atomic
 from .words import count, verb
 
-# purposes of the round's random streams (the loop's numbering: init, train, query)
-_INIT, _TRAIN, _QUERY = 0, 1, 2
+if TYPE_CHECKING:  # torch-free at import: the CLI starts fast
+    from .strategies import Selection
+
 SHOWN = 5  # paths an error names; the count says how many more
 SELECTION = "selection.csv"
 MODEL = "task_model.pt"
-# the strategies whose scores mean something a user can read, and the name of that column
-SCORE_COLUMNS: dict[str, str] = {"vaal": "p_labeled"}
+SCORE = "score.json"
 
 
 @dataclass(frozen=True)
@@ -115,7 +114,6 @@ class Picked:
     path: str
     rank: int
     score: float | None
-    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def _some(items: Sequence[str]) -> str:
@@ -182,14 +180,15 @@ def main(args: argparse.Namespace) -> int:
         out=Path(args.out),
         progress=not args.no_progress,
     )
-    folder, picked, fresh = run_round(req)
+    folder, ranked, fresh = run_round(req)
     unlabeled = len(set(images.paths) - set(labels.rows))
     print(
-        f"\n{'selected' if fresh else 'already selected (same inputs)'}: {len(picked)} of "
+        f"\n{'selected' if fresh else 'already selected (same inputs)'}: {len(ranked.picked)} of "
         f"{count(unlabeled, 'unlabeled image')} by {req.strategy} (seed {req.seed}); trained on "
         f"{count(len(labels.rows), 'labeled image')} in {count(len(labels.classes), 'class')}\n"
         "no test set: selection needs none, so no accuracy is measured "
         f"(python -m vaal_core run measures it)\nselection: {folder / SELECTION}\n"
+        f"{ranked.describe(req.strategy)}\n"
         f"next: label these images, append their rows path,label to {labels.path}, and run "
         "the same command again for the next round"
     )
@@ -199,7 +198,7 @@ def main(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- checking inputs
 def check_strategy(spec: Spec, name: str) -> None:
     """A strategy that selects from a labeled set; `full` (every label at once) cannot."""
-    from .strategies import STRATEGIES, check_strategy_supports, supports
+    from .strategies import STRATEGIES, check_owned_options, check_strategy_supports, supports
 
     if spec.task.kind != "classification":
         raise SpecError(
@@ -207,6 +206,7 @@ def check_strategy(spec: Spec, name: str) -> None:
             f"'{spec.task.kind}', set it to classification"
         )
     check_strategy_supports(name, spec.task.kind)
+    check_owned_options(spec)  # the strategies' own keys (`vaal.*`, `baselines.*`)
     if STRATEGIES[name].whole_pool:
         able = sorted(
             n for n, c in STRATEGIES.items() if not c.whole_pool and supports(c, spec.task.kind)
@@ -302,7 +302,7 @@ def read_labels(path: Path, base: Path) -> Labels:
 
 
 # ----------------------------------------------------------------------------- one round
-def run_round(req: Request) -> tuple[Path, list[Picked], bool]:
+def run_round(req: Request) -> tuple[Path, Ranked, bool]:
     """(the round's folder, the images to label next, whether they were computed now)."""
     unlabeled = sorted(set(req.images.paths) - set(req.labels.rows))
     if req.budget > len(unlabeled):
@@ -315,10 +315,10 @@ def run_round(req: Request) -> tuple[Path, list[Picked], bool]:
         folder = _round_folder(req.out, key)
     with FolderLock(folder, hint=_BUSY):
         if (folder / SELECTION).is_file():
-            return folder, read_selection(folder / SELECTION), False
-        picked = _compute(req, folder, key, unlabeled)
-        _write_selection(folder / SELECTION, picked)
-    return folder, picked, True
+            return folder, read_selection(folder), False
+        ranked = _compute(req, folder, key, unlabeled)
+        _write_selection(folder, ranked)
+    return folder, ranked, True
 
 
 # a second `select` on a round in progress is refused, naming the first (pid, command)
@@ -341,19 +341,17 @@ def _number(folder: Path) -> int:
     return int(_ROUND.match(folder.name)[1])
 
 
-def _compute(req: Request, folder: Path, key: str, unlabeled: list[str]) -> list[Picked]:
-    """Train on the labeled images, query the strategy, rank what it picked."""
+def _compute(req: Request, folder: Path, key: str, unlabeled: list[str]) -> Ranked:
+    """Train on the labeled images, query the strategy (one `Round`), rank what it picked."""
     import torch
 
     from .batches import batches_from_spec
-    from .device import check_precision, resolve_device, seed_everything
-    from .models import fresh_task_model
+    from .device import check_precision, resolve_device
     from .pool import Pool
-    from .strategies import QueryContext, make_strategy
-    from .trainer import train_for_spec
+    from .round import Round, build_task_model
+    from .strategies import make_strategy
 
     spec, cycle = req.spec, _number(folder) - 1  # failpoints name rounds from 0, as cycles
-    stream = int(key[:15], 16)  # every random stream: (seed, key, purpose)
     device = resolve_device(spec.runtime.device)
     check_precision(spec.runtime.precision, device)
     if spec.runtime.num_threads:
@@ -366,53 +364,55 @@ def _compute(req: Request, folder: Path, key: str, unlabeled: list[str]) -> list
     candidates = np.array(sorted(index[p] for p in (*req.labels.rows, *unlabeled)))
     _write_inputs(folder, req, key, len(paths))
 
-    seed_everything(req.seed, stream, _INIT)
-    state = torch.load(folder / MODEL, map_location="cpu") if (folder / MODEL).is_file() else None
-    model = fresh_task_model(
-        spec.task,
-        batches.channels,
-        batches.num_classes,
-        device,
-        channels_last=spec.runtime.channels_last,
-        state=state,
-    )
-    if state is None:  # a resumed round keeps the model it trained before the interruption
-        gen = seed_everything(req.seed, stream, _TRAIN)
-        model, _ = train_for_spec(model, batches, labeled, spec, gen, progress=req.progress)
+    # every random stream: (seed, key, purpose)
+    round_ = Round(spec, batches, req.seed, int(key[:15], 16), cycle, req.progress)
+    if (folder / MODEL).is_file():  # a resumed round keeps the model it trained before
+        model = build_task_model(spec, batches, torch.load(folder / MODEL, map_location="cpu"))
+    else:
+        model, _ = round_.train(labeled)
         write_atomic(folder / MODEL, lambda f: torch.save(model.state_dict(), f))
         failpoint("after_train", cycle)
-
-    strategy = make_strategy(req.strategy, spec)
-    ctx = QueryContext(
-        spec=spec,
-        pool=Pool(candidates, labeled),
-        task_model=model,
-        batches=batches,
-        rng=np.random.default_rng([req.seed, stream, _QUERY]),
-        generator=seed_everything(req.seed, stream, _QUERY),
-        cycle=cycle,
-        progress=req.progress,
+    selection = round_.query(
+        make_strategy(req.strategy, spec), Pool(candidates, labeled), model, req.budget
     )
-    selected = strategy.query(ctx, req.budget)
     failpoint("after_query", cycle)
-    write_atomic(folder / "query_stats.json", json.dumps(ctx.stats, indent=1).encode())
-    return rank(req.strategy, strategy, ctx.pool.unlabeled, selected, paths)
+    stats = json.dumps(selection.stats, indent=1)
+    write_atomic(folder / "query_stats.json", stats.encode())
+    return rank(selection, paths)
 
 
-def rank(name: str, strategy, unlabeled: np.ndarray, selected: np.ndarray, paths) -> list[Picked]:
-    """The picks in the order to label them: by the strategy's score where it keeps one
-    (`last_scores` over the unlabeled pool, lowest first, as VAAL picks), else by path."""
-    scores = getattr(strategy, "last_scores", None)
-    if scores is None:
-        order = sorted(selected, key=lambda i: paths[i])
-        return [Picked(paths[i], r, None) for r, i in enumerate(order, 1)]
-    s = scores.float().cpu().numpy()[np.searchsorted(unlabeled, selected)]
-    column = SCORE_COLUMNS.get(name)
-    order = np.lexsort((selected, s))  # ties by index: the same order every time
-    return [
-        Picked(paths[selected[j]], r, float(s[j]), {column: float(s[j])} if column else {})
+@dataclass(frozen=True)
+class Ranked:
+    """A round's list: the images in the order to label them, and what their score is."""
+
+    picked: list[Picked]
+    column: str | None  # the score's name in selection.csv (None: the strategy has no score)
+    meaning: str = ""
+    higher_first: bool = True
+
+    def describe(self, strategy: str) -> str:
+        if self.column is None:
+            return f"{strategy} has no score: the list is in path order"
+        first = "highest" if self.higher_first else "lowest"
+        return f"ranked by {self.column}, {first} first: {self.meaning}"
+
+
+def rank(selection: Selection, paths: Sequence[str]) -> Ranked:
+    """The picks in the order to label them: by the strategy's score, best first (its declared
+    direction), ties by path; a strategy without scores, by path."""
+    order = selection.label_order()
+    picked = [
+        Picked(
+            paths[selection.indices[j]],
+            r,
+            None if selection.scores is None else float(selection.scores[j]),
+        )
         for r, j in enumerate(order, 1)
     ]
+    kind = selection.score if selection.scores is not None else None
+    if kind is None:
+        return Ranked(picked, None)
+    return Ranked(picked, kind.column, kind.meaning, kind.higher_first)
 
 
 # ----------------------------------------------------------------------------- data
@@ -493,28 +493,33 @@ def _write_inputs(folder: Path, req: Request, key: str, n_images: int) -> None:
     write_atomic(folder / "labels.csv", req.labels.raw)
 
 
-def _write_selection(path: Path, picked: list[Picked]) -> None:
-    extra = sorted({k for p in picked for k in p.extra})
+def _write_selection(folder: Path, ranked: Ranked) -> None:
+    """selection.csv (path, rank and the score under its own name) and score.json (what the
+    score means and which end is picked first)."""
 
     rows = io.StringIO(newline="")
     out = csv.writer(rows)
-    out.writerow(["path", "rank", "score", *extra])
-    for p in picked:
-        score = "" if p.score is None else repr(p.score)
-        out.writerow([p.path, p.rank, score, *(repr(p.extra[k]) for k in extra)])
-    write_atomic(path, rows.getvalue().encode())
+    out.writerow(["path", "rank", *([ranked.column] if ranked.column else [])])
+    for p in ranked.picked:
+        out.writerow([p.path, p.rank, *([repr(p.score)] if ranked.column else [])])
+
+    meaning = {
+        "column": ranked.column,
+        "meaning": ranked.meaning or None,
+        "higher_first": ranked.higher_first if ranked.column else None,
+    }
+    write_atomic(folder / SCORE, json.dumps(meaning, indent=1).encode())
+    write_atomic(folder / SELECTION, rows.getvalue().encode())
 
 
-def read_selection(path: Path) -> list[Picked]:
-    with open(path, newline="") as f:
+def read_selection(folder: Path) -> Ranked:
+    with open(folder / SELECTION, newline="") as f:
         rows = list(csv.DictReader(f))
-    core = {"path", "rank", "score"}
-    return [
-        Picked(
-            r["path"],
-            int(r["rank"]),
-            float(r["score"]) if r["score"] else None,
-            {k: float(v) for k, v in r.items() if k not in core and v},
-        )
-        for r in rows
-    ]
+    if (folder / SCORE).is_file():
+        meaning = json.loads((folder / SCORE).read_text())
+    else:  # a round written before score.json: its one score column was "score" (VAAL's)
+        scored = any(r.get("score") for r in rows)
+        meaning = {"column": "score" if scored else None, "meaning": "", "higher_first": False}
+    column = meaning["column"]
+    picked = [Picked(r["path"], int(r["rank"]), float(r[column]) if column else None) for r in rows]
+    return Ranked(picked, column, meaning["meaning"] or "", bool(meaning["higher_first"]))

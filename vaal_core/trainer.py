@@ -17,7 +17,7 @@ from .compiled import CompiledStep
 from .device import autocast, device_index, grad_scaler
 from .hostsync import LossMeter, read_counter
 from .passes import eval_mode, index_chunks
-from .quirks import NO_QUIRKS, Quirks
+from .quirks import NO_QUIRKS, Quirks, batch_starts
 from .schedules import build_optimization
 from .spec import RuntimeSpec, Spec, TaskSpec
 from .tasks import Evaluation, TaskKind
@@ -117,13 +117,11 @@ def train_task_model(
 
     bar = tqdm(total=total, desc="train", leave=False, disable=not progress)
     step = 0
-    # with drop_last, a labeled set smaller than a batch still trains on its one partial batch
-    usable = len(labeled_t) - len(labeled_t) % task.batch_size if quirks.drop_last else 0
     while step < total:  # passes over the labeled set, reshuffled each time
         model.train(train_mode)
         # drawn on the host by the seeded generator, sent to the device once per pass
         order = device_index(labeled_t[torch.randperm(len(labeled_t), generator=generator)], device)
-        for start in range(0, usable or len(order), task.batch_size):
+        for start in batch_starts(len(order), task.batch_size, quirks.drop_last):
             if step == total:
                 break
             x, y = batches.train_batch(

@@ -13,9 +13,11 @@ import torch.nn.functional as F
 
 from ..compiled import CompiledStep
 from ..device import autocast, device_index, grad_scaler
+from ..quirks import batch_starts
 from ..schedules import total_iterations
-from ..spec import RuntimeSpec, VAALSpec
+from ..spec import RuntimeSpec
 from .models import VAE, Discriminator
+from .options import VAALOptions
 
 
 def vae_terms(x, recon, mu, logvar, beta: float, kl_reduction: str):
@@ -54,7 +56,7 @@ class VAALModels:
     # the device) for TensorBoard; off, the step computes the loss alone, as it always has
     keep_terms = False
 
-    def __init__(self, channels: int, cfg: VAALSpec, runtime: RuntimeSpec, device: torch.device):
+    def __init__(self, channels: int, cfg: VAALOptions, runtime: RuntimeSpec, device: torch.device):
         self.cfg, self.runtime, self.device = cfg, runtime, device
         self.last_terms: dict[str, torch.Tensor] = {}
         self.vae = VAE(channels, cfg.latent_dim, cfg.image_size, cfg.width, cfg.init).to(device)
@@ -189,7 +191,7 @@ class VAALModels:
         self.opt_disc.load_state_dict(state["opt_disc"])
 
 
-def _endless_batches(
+def endless_batches(
     idx: np.ndarray,
     batch: int,
     generator: torch.Generator,
@@ -207,8 +209,7 @@ def _endless_batches(
     t = torch.as_tensor(idx, dtype=torch.long)
     while True:
         order = device_index(t[torch.randperm(len(t), generator=generator)], device)
-        usable = len(order) - len(order) % batch if drop_last else 0
-        for start in range(0, usable or len(order), batch):
+        for start in batch_starts(len(order), batch, drop_last):
             yield order[start : start + batch]
 
 
@@ -219,6 +220,7 @@ def vaal_iterations(spec, n_labeled: int, n_train: int, n_pool: int) -> int:
     iteration each per task step (`vaal.match_task_iterations`); otherwise `vaal.epochs` passes
     over the pool at `vaal.batch_size`.
     """
-    if spec.vaal.match_task_iterations:
+    cfg = VAALOptions.of(spec)
+    if cfg.match_task_iterations:
         return total_iterations(spec.task, n_labeled, n_train)
-    return max(1, math.ceil(spec.vaal.epochs * n_pool / spec.vaal.batch_size))
+    return max(1, math.ceil(cfg.epochs * n_pool / cfg.batch_size))

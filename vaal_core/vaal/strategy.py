@@ -16,26 +16,34 @@ from ..device import device_index
 from ..failpoints import failpoint
 from ..hostsync import LossMeter
 from ..spec import Spec
-from ..strategies import QueryContext, Strategy, register_strategy
-from .game import VAALModels, _endless_batches, vaal_iterations
+from ..strategies import Picks, QueryContext, ScoreKind, Strategy, register_strategy
+from .game import VAALModels, endless_batches, vaal_iterations
 from .metrics import accuracy_at_half, active_units, auc_chance_band, roc_auc
+from .options import SECTION, VAALOptions
 
 
 @register_strategy("vaal")
 class VAALStrategy(Strategy):
     # task-agnostic (the paper's point): the VAE sees images resized to vaal.image_size
     task_kinds = frozenset({"classification", "segmentation"})
+    # its settings: the spec's `vaal:` section (vaal/options.py), read as `self.options`
+    options_type, options_section = VAALOptions, SECTION
+    options: VAALOptions
+    score = ScoreKind(
+        "p_labeled",
+        "the discriminator's probability that the image is labeled; the lowest are picked first",
+        higher_first=False,
+    )
 
     def __init__(self, spec: Spec):
         super().__init__(spec)
         self.models: VAALModels | None = None
         self._carried: dict[str, Any] | None = None
-        self.last_scores: torch.Tensor | None = None  # P(labeled) of the unlabeled pool
         self.last_disc_loss: float | None = None
 
     def _images(self, ctx: QueryContext, idx: torch.Tensor, augment: bool) -> torch.Tensor:
         x = ctx.batches.images(idx, augment=augment, generator=ctx.generator)
-        size = self.spec.vaal.image_size
+        size = self.options.image_size
         x = self._input_range(ctx, x)
         if tuple(x.shape[-2:]) != (size, size):  # a wide scene is squashed to the square
             x = F.interpolate(
@@ -52,7 +60,7 @@ class VAALStrategy(Strategy):
         [0, 1] (395da2e) has about 1/16 and [-1, 1] (67263f3) about 1/4 of the squared range
         of standardised CIFAR images.
         """
-        rng = self.spec.vaal.input_range
+        rng = self.options.input_range
         if rng == "standardized":
             return x
         data = ctx.batches.data
@@ -67,7 +75,7 @@ class VAALStrategy(Strategy):
         `vaal.game: fixed_vae` (ablation) replaces the min-max game by two phases: the VAE alone
         (no adversarial term), then the discriminator on the frozen VAE, each `iterations` long.
         """
-        cfg, runtime = self.spec.vaal, self.spec.runtime
+        cfg, runtime = self.options, self.spec.runtime
         labeled = ctx.pool.labeled if labeled is None else labeled
         unlabeled = ctx.pool.unlabeled if unlabeled is None else unlabeled
         # Built afresh every cycle, then warm-started from the carried state if any: a resumed
@@ -81,9 +89,9 @@ class VAALStrategy(Strategy):
             self.models.load_state_dict(self._carried)
         self.models.keep_terms = tensorboard.watching()
         augment = self.spec.task.augment
-        drop_last = "drop_last" in self.spec.protocol.quirks
-        lab = _endless_batches(labeled, cfg.batch_size, ctx.generator, ctx.device, drop_last)
-        unl = _endless_batches(unlabeled, cfg.batch_size, ctx.generator, ctx.device)
+        drop_last = self.spec.quirks.drop_last
+        lab = endless_batches(labeled, cfg.batch_size, ctx.generator, ctx.device, drop_last)
+        unl = endless_batches(unlabeled, cfg.batch_size, ctx.generator, ctx.device)
 
         def draw():
             return self._images(ctx, next(lab), augment), self._images(ctx, next(unl), augment)
@@ -128,15 +136,15 @@ class VAALStrategy(Strategy):
         batch_size = (
             batch_size or ctx.batches.kind.vaal_score_batch or self.spec.task.eval_batch_size
         )
-        quirks = self.spec.protocol.quirks
+        quirks = self.spec.quirks
         t = torch.as_tensor(idx, dtype=torch.long)
-        train_mode = "train_mode_scoring" in quirks
+        train_mode = quirks.train_mode_scoring
         if train_mode:  # BN statistics of shuffled loader-sized batches, as the original's loader
-            batch_size = self.spec.vaal.batch_size
+            batch_size = self.options.batch_size
             order = torch.randperm(len(t), generator=ctx.generator)
             t = t[order]
         t = device_index(t, ctx.device)
-        flip = "flip_when_scoring" in quirks
+        flip = quirks.flip_when_scoring
         chunks = (
             self._scoring_view(ctx, t[s : s + batch_size], flip)
             for s in range(0, len(t), batch_size)
@@ -154,23 +162,24 @@ class VAALStrategy(Strategy):
             x = torch.where(device_index(coin, x.device).view(-1, 1, 1, 1), x.flip(-1), x)
         return x
 
-    def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
+    def select(self, ctx: QueryContext, budget: int) -> Picks:
         held_l, held_u = self._holdout(ctx)
         self.train(
             ctx, np.setdiff1d(ctx.pool.labeled, held_l), np.setdiff1d(ctx.pool.unlabeled, held_u)
         )
         unlabeled = ctx.pool.unlabeled
-        self.last_scores = self.score_pool(ctx, unlabeled)
+        scores = self.score_pool(ctx, unlabeled)
         # least likely to be labeled first; a stable sort keeps ties deterministic. The scores
         # come to the host here, once per cycle, as the selection's indices.
-        picked = torch.argsort(self.last_scores, stable=True)[:budget].cpu().numpy()
-        ctx.stats.update(self._diagnostics(ctx, held_l, held_u, self.last_scores.cpu(), picked))
-        return np.sort(unlabeled[picked])
+        picked = torch.argsort(scores, stable=True)[:budget].cpu().numpy()
+        scores = scores.cpu()
+        ctx.stats.update(self._diagnostics(ctx, held_l, held_u, scores, picked))
+        return Picks(unlabeled[picked], scores.double().numpy()[picked])
 
     # ------------------------------------------------------------------ diagnostics
     def _holdout(self, ctx: QueryContext) -> tuple[np.ndarray, np.ndarray]:
         """Labeled and unlabeled images kept out of training (drawn from ctx.rng: seed, cycle)."""
-        n = 0 if "no_vaal_holdout" in self.spec.protocol.quirks else self.spec.vaal.diag_holdout
+        n = 0 if self.spec.quirks.no_vaal_holdout else self.options.diag_holdout
 
         def sample(idx: np.ndarray) -> np.ndarray:
             k = min(n, len(idx) // 10)
@@ -199,7 +208,7 @@ class VAALStrategy(Strategy):
             "vae_recon": round(sq / numel, 6),
             "vae_kl": round(kl / len(idx_t), 6),
             "active_units": active_units(torch.cat(mus)),
-            "latent_dim": self.spec.vaal.latent_dim,
+            "latent_dim": self.options.latent_dim,
         }
 
     def _diagnostics(self, ctx, held_l, held_u, scores_u: torch.Tensor, picked) -> dict[str, Any]:
@@ -228,7 +237,7 @@ class VAALStrategy(Strategy):
         if len(held_l) or len(held_u):
             return out | self._vae_numbers(ctx, np.concatenate([held_l, held_u]))
         # nothing held out (as the original): the VAE's numbers on images it trained on
-        n = self.spec.vaal.diag_holdout or 256
+        n = self.options.diag_holdout or 256
         seen = [
             np.sort(ctx.rng.choice(s, min(n, len(s)), replace=False)) if len(s) else s
             for s in (ctx.pool.labeled, ctx.pool.unlabeled)
@@ -237,10 +246,10 @@ class VAALStrategy(Strategy):
 
     @property
     def carries_state(self) -> bool:
-        return not self.spec.vaal.reset_each_cycle
+        return not self.options.reset_each_cycle
 
     def state_dict(self) -> dict[str, Any] | None:
-        if self.spec.vaal.reset_each_cycle or self.models is None:
+        if self.options.reset_each_cycle or self.models is None:
             return None
         return self.models.state_dict()
 
