@@ -30,6 +30,7 @@ from vaal_core.strategies import STRATEGIES, strategy_options
 from vaal_core.tasks.classification import last_linear, mc_passes
 from vaal_core.vaal.game import vaal_iterations
 from vaal_core.vaal.models import VAE, Discriminator
+from vaal_core.vaal.options import VAALOptions
 
 
 class PlanError(ExpectedError, ValueError):
@@ -135,7 +136,7 @@ def model_costs(spec: Spec, facts: DatasetFacts, mc_samples: int = 25) -> ModelC
         forward = count_flops(lambda: model(x)) / b
         mc = count_flops(lambda: mc_passes(model, x, mc_samples, FP32)) / b
         features = last_linear(model).in_features
-        cfg = spec.vaal
+        cfg = VAALOptions.of(spec)
         vae = VAE(facts.channels, cfg.latent_dim, cfg.image_size, cfg.width)
         disc = Discriminator(cfg.latent_dim, cfg.disc_hidden, cfg.disc_layers)
         xv = _input(spec, facts, b, cfg.image_size)
@@ -265,7 +266,7 @@ def _typiclust(q: QueryInputs) -> QueryCost:
 @strategy_cost("ensemble_varr", "suggestive_annotation")
 def _ensemble(q: QueryInputs) -> QueryCost:
     m = getattr(q.options, "ensemble_size", 5)
-    steps = total_iterations(q.spec.task, q.labeled, q.n) * q.spec.task.batch_size
+    steps = total_iterations(q.spec.task, q.labeled, q.facts.train) * q.spec.task.batch_size
     u = q.n - q.labeled
     return QueryCost(
         {"train": m * steps * q.costs.train, "score": m * u * q.costs.forward},
@@ -278,11 +279,14 @@ def _ensemble(q: QueryInputs) -> QueryCost:
 @strategy_cost("vaal")
 def _vaal(q: QueryInputs) -> QueryCost:
     u = q.n - q.labeled
-    iters = vaal_iterations(q.spec, q.labeled, q.n, u)
+    iters = vaal_iterations(q.spec, q.labeled, q.facts.train, q.n)
     return QueryCost(
         {"vaal": iters * q.costs.vaal_iter, "score": u * q.costs.vaal_score},
         u,
-        notes=(f"{iters:,} VAE/discriminator iterations of 2 x {q.spec.vaal.batch_size} images",),
+        notes=(
+            f"{iters:,} VAE/discriminator iterations of 2 x "
+            f"{VAALOptions.of(q.spec).batch_size} images",
+        ),
     )
 
 
@@ -354,7 +358,7 @@ def plan_experiment(spec: Spec, strategies: list[str], seeds: list[int]) -> Expe
         out, notes = [], []
         for c in range(cycles):
             labeled = n if full else spec.active.initial + c * spec.active.budget
-            steps = total_iterations(spec.task, labeled, n) * batch
+            steps = total_iterations(spec.task, labeled, facts.train) * batch
             flops = {"train": steps * costs.train, "eval": test * costs.forward}
             trained, scored, own_bytes = steps, 0, 0.0
             if c < cycles - 1:  # the last cycle trains and evaluates, it does not query
@@ -393,7 +397,7 @@ def _disk(
 def _assumptions(
     spec: Spec, facts: DatasetFacts, n: int, test: int, costs: ModelCosts
 ) -> list[str]:
-    it = spec.task.iterations
+    it, vaal = spec.task.iterations, VAALOptions.of(spec)
     steps = (
         f"{it:,} fixed" if it else f"{spec.task.epochs} epochs over the {spec.task.epoch_basis} set"
     )
@@ -403,9 +407,9 @@ def _assumptions(
         f"{costs.train / 1e9:.3g} GFLOP per training image (forward + backward), "
         f"{costs.forward / 1e9:.3g} GFLOP per forward, counted by FlopCounterMode on the meta device",
         f"task training: {steps} steps x batch {spec.task.batch_size} per cycle",
-        f"VAAL: {costs.vaal_iter / 1e9:.3g} GFLOP per iteration (VAE {spec.vaal.image_size}px width "
-        f"{spec.vaal.width}, {spec.vaal.num_vae_steps} VAE + {spec.vaal.num_adv_steps} discriminator "
-        f"steps on a labeled and an unlabeled batch of {spec.vaal.batch_size}); scoring "
+        f"VAAL: {costs.vaal_iter / 1e9:.3g} GFLOP per iteration (VAE {vaal.image_size}px width "
+        f"{vaal.width}, {vaal.num_vae_steps} VAE + {vaal.num_adv_steps} discriminator "
+        f"steps on a labeled and an unlabeled batch of {vaal.batch_size}); scoring "
         f"{costs.vaal_score / 1e9:.3g} GFLOP per image",
         f"MC dropout: {costs.mc / 1e9:.3g} GFLOP per image for T = {costs.mc_samples}",
         "counted: matmuls and convolutions only (FlopCounterMode); elementwise ops, data loading, "
