@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from vaal_core.strategies import QueryContext, Strategy, register_strategy
+from vaal_core.strategies import Picks, QueryContext, ScoreKind, Strategy, register_strategy
 
 _BADGE_PURPOSE = 3
 
@@ -77,9 +77,15 @@ def badge_seeding(
 class BadgeStrategy(Strategy):
     """Diverse and uncertain: k-means++ seeds among the unlabeled gradient embeddings."""
 
-    def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
+    score = ScoreKind(
+        "pick_order",
+        "k-means++ seeding on the gradient embeddings: the step at which the image was chosen (1: first)",
+        higher_first=False,
+    )
+
+    def select(self, ctx: QueryContext, budget: int) -> Picks:
         unlabeled = ctx.pool.unlabeled
         h = ctx.embeddings(unlabeled)
         a = gradient_factors(ctx.probabilities(unlabeled))
         gen = torch.Generator().manual_seed(ctx.derived_seed(_BADGE_PURPOSE))
-        return unlabeled[badge_seeding(a, h, budget, gen)]
+        return Picks(unlabeled[badge_seeding(a, h, budget, gen)], np.arange(1.0, budget + 1))

@@ -16,7 +16,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from vaal_core.strategies import QueryContext, Strategy, check_at_least, register_strategy
+from vaal_core.strategies import (
+    Picks,
+    QueryContext,
+    ScoreKind,
+    Strategy,
+    check_at_least,
+    register_strategy,
+)
 
 _CORESET_PURPOSE = 13  # seeds the remedies' subset and projection (never the exact algorithm's)
 
@@ -116,11 +123,16 @@ def covering_radius(features: torch.Tensor, centres: np.ndarray, chunk: int = 40
 
 @torch.inference_mode()
 def k_center_greedy(
-    features: torch.Tensor, labeled: np.ndarray, budget: int, chunk: int = 4096
+    features: torch.Tensor,
+    labeled: np.ndarray,
+    budget: int,
+    chunk: int = 4096,
+    picked_sq: torch.Tensor | None = None,
 ) -> np.ndarray:
     """Positions of `budget` greedy k-center picks among the rows of `features` not flagged in the
     boolean mask `labeled`: each pick is the row farthest from the labeled rows and the picks so
-    far (ties: lowest position). `features` is read in place, never copied."""
+    far (ties: lowest position). `features` is read in place, never copied. `picked_sq` (a
+    [budget] tensor, optional) receives each pick's squared distance to what covered it then."""
     norms = sq_norms(features)
     min_d = torch.full((len(features),), float("inf"), dtype=features.dtype, device=features.device)
     min_sq_distances(features, norms, np.flatnonzero(labeled), chunk, min_d)
@@ -130,6 +142,8 @@ def k_center_greedy(
     for k in range(budget):
         j = int(torch.argmax(min_d))
         chosen[k] = j
+        if picked_sq is not None:
+            picked_sq[k] = min_d[j]
         torch.mv(features, features[j], out=d)  # x_i . x_j, then ||x_i||^2 + ||x_j||^2 - 2 x_i.x_j
         d.mul_(-2.0).add_(norms).add_(norms[j]).clamp_min_(0)
         torch.minimum(min_d, d, out=min_d)
@@ -146,8 +160,14 @@ class CoreSetStrategy(Strategy):
 
     task_kinds = frozenset({"classification", "segmentation"})
     options_type, option_prefix = CoreSetOptions, "coreset_"
+    score = ScoreKind(
+        "sq_distance_to_covered",
+        "squared Euclidean distance (task-model features) from the image to the nearest labeled "
+        "or earlier-picked image when it was picked; the greedy takes the farthest first",
+        higher_first=True,
+    )
 
-    def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
+    def select(self, ctx: QueryContext, budget: int) -> Picks:
         cands = ctx.pool.candidates
         feats = ctx.embeddings(cands)
         ctx.stats["embedding_dim"] = int(feats.shape[1])
@@ -155,4 +175,6 @@ class CoreSetStrategy(Strategy):
         rows, feats, is_lab = reduced_pool(
             feats, is_lab, budget, self.options, ctx.derived_seed(_CORESET_PURPOSE)
         )
-        return cands[rows[k_center_greedy(feats, is_lab, budget, self.options.chunk_size)]]
+        dist = torch.empty(budget, dtype=feats.dtype, device=feats.device)
+        picked = k_center_greedy(feats, is_lab, budget, self.options.chunk_size, dist)
+        return Picks(cands[rows[picked]], dist.double().cpu().numpy())

@@ -25,7 +25,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vaal_core.strategies import QueryContext, Strategy, check_at_least, register_strategy
+from vaal_core.strategies import (
+    Picks,
+    QueryContext,
+    ScoreKind,
+    Strategy,
+    check_at_least,
+    register_strategy,
+)
 
 from .scores import top_k
 
@@ -79,6 +86,11 @@ class SuggestiveOptions:
 class SuggestiveAnnotationStrategy(Strategy):
     task_kinds = frozenset({"segmentation"})
     options_type, option_prefix = SuggestiveOptions, "sa_"
+    score = ScoreKind(
+        "pick_order",
+        "the greedy facility-location choice among the most uncertain images: the step at which the image was chosen (1: first)",
+        higher_first=False,
+    )
 
     def _members(self, ctx: QueryContext) -> tuple[list[torch.nn.Module], float]:
         labeled = ctx.pool.labeled
@@ -100,4 +112,4 @@ class SuggestiveAnnotationStrategy(Strategy):
         ctx.stats.update(
             extra_train_s=round(train_s, 3), ensemble_size=len(members), candidates=int(k)
         )
-        return unlabeled[picked]
+        return Picks(unlabeled[picked], np.arange(1.0, len(picked) + 1))

@@ -27,8 +27,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vaal_core.errors import SpecError
-from vaal_core.strategies import QueryContext, Strategy, check_at_least, register_strategy
+from vaal_core.strategies import (
+    Picks,
+    QueryContext,
+    ScoreKind,
+    SpecError,
+    Strategy,
+    check_at_least,
+    register_strategy,
+)
 
 from .coreset import check_chunk_size, chunk_size_option
 
@@ -253,8 +260,13 @@ class TypiClustStrategy(Strategy):
     """Low-budget strategy: typical images from uncovered clusters of |labeled| + budget."""
 
     options_type, option_prefix = TypiClustOptions, "typiclust_"
+    score = ScoreKind(
+        "pick_order",
+        "TypiClust's visits of the least covered clusters: the step at which the image was chosen (1: first)",
+        higher_first=False,
+    )
 
-    def select(self, ctx: QueryContext, budget: int) -> np.ndarray:
+    def select(self, ctx: QueryContext, budget: int) -> Picks:
         o = self.options
         cands = ctx.pool.candidates
         feats = torch.nn.functional.normalize(ctx.embeddings(cands), dim=1)
@@ -264,4 +276,5 @@ class TypiClustStrategy(Strategy):
             feats.cpu().numpy(), n_clusters, ctx.derived_seed(_TYPICLUST_PURPOSE) % 2**31, o.kmeans
         )
         ctx.stats["clusters"] = n_clusters
-        return cands[VARIANTS[o.variant](o, feats, labels, is_lab, budget)]
+        picked = VARIANTS[o.variant](o, feats, labels, is_lab, budget)
+        return Picks(cands[picked], np.arange(1.0, len(picked) + 1))

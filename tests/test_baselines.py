@@ -389,3 +389,20 @@ def test_strategy_returns_budget_valid_unique_unlabeled_indices_deterministicall
     assert np.array_equal(picks[0], picks[1])
     if name == "ensemble_varr":
         assert ctx.stats["extra_train_s"] > 0 and ctx.stats["ensemble_size"] == 2
+
+
+def test_scores_follow_each_strategy_declared_direction(trained):
+    """The score each pick carries is the one the strategy ranked by: a top-k strategy's picks
+    hold the highest scores of the pool, k-center's distances fall pick by pick, and a sequential
+    strategy numbers its picks in the order it made them."""
+    data, model = trained
+    ctx = _ctx(data, model, seed=5)
+    entropy = make_strategy("entropy", SPEC).query(ctx, BUDGET)
+    everyone = entropy_score(ctx.probabilities(ctx.pool.unlabeled)).double().numpy()
+    assert entropy.scores.min() >= np.sort(everyone)[-BUDGET] - 1e-12  # the top of the pool
+    assert np.allclose(np.sort(entropy.scores), np.sort(everyone)[-BUDGET:])
+    coreset = make_strategy("coreset", SPEC).query(ctx, BUDGET)
+    ranked = coreset.scores[coreset.label_order()]
+    assert (np.diff(ranked) <= 1e-6).all() and ranked[-1] > 0  # the farthest first
+    typi = make_strategy("typiclust", SPEC).query(ctx, BUDGET)
+    assert sorted(typi.scores) == list(range(1, BUDGET + 1)) and not typi.score.higher_first
