@@ -100,6 +100,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_vaal.py --tensorboard
 	$(PY) benchmarks/bench_rundir.py
 	$(PY) benchmarks/bench_baselines.py
+	nice -n 10 $(PY) benchmarks/bench_scale.py
 	$(PY) benchmarks/bench_data.py
 	$(PY) benchmarks/bench_seg.py --spec experiments/cityscapes.yaml
 	$(PY) benchmarks/bench_stability.py
