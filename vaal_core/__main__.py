@@ -1,4 +1,9 @@
-"""Command line: `python -m vaal_core run SPEC --strategy NAME --seed K` and `... demo SPEC`."""
+"""Command line of the suite (`python -m vaal_core`, or the `vaal` console script). Commands:
+  run     one (strategy, seed) run of a spec; resumes if interrupted
+  demo    every strategy x seed of a spec, then the report
+  select  which of your unlabeled images to label next (one round of labeling by hand)
+`<command> --help` explains each command's arguments.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,6 @@ import argparse
 import subprocess
 import sys
 import time
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from . import failpoints
@@ -14,18 +18,27 @@ from .cli import (
     ArgumentParser,
     LazyHelp,
     add_spec_arguments,
+    add_version,
     non_negative_int,
     positive_int,
     seed_list,
+    suite_version,
 )
 from .errors import ExpectedError
 from .spec import load_spec
 from .unused_keys import unused_keys
+from .words import count
+
+PROG = "python -m vaal_core"
+
+__all__ = ["main", "console", "suite_version"]
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = ArgumentParser(prog="python -m vaal_core", description=__doc__)
-    p.add_argument("--version", action="version", version=f"%(prog)s {suite_version()}")
+def _parser(prog: str = PROG) -> argparse.ArgumentParser:
+    p = ArgumentParser(
+        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_version(p)
     sub = p.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
     add_spec_arguments(common)
@@ -46,13 +59,20 @@ def _parser() -> argparse.ArgumentParser:
         "run", parents=[common], help="one (strategy, seed) run; resumes if interrupted"
     )
     run.add_argument("--strategy", required=True, help=LazyHelp(_strategy_help))
-    run.add_argument("--seed", type=non_negative_int, required=True)
+    run.add_argument(
+        "--seed",
+        type=non_negative_int,
+        required=True,
+        help="the run's seed (an integer >= 0): its initial labeled set, training and picks",
+    )
 
     demo = sub.add_parser(
         "demo", parents=[common], help="every strategy x seed of a spec, then the report"
     )
     demo.add_argument(
-        "--strategies", default=None, help="comma-separated (default: the spec's list)"
+        "--strategies",
+        default=None,
+        help="comma-separated strategy names (default: the spec's list)",
     )
     demo.add_argument(
         "--seeds",
@@ -86,9 +106,10 @@ def _strategy_help() -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = PROG) -> int:
+    """`prog`: the program as the user typed it (`vaal` for the console script)."""
     try:
-        args = _parser().parse_args(argv)  # an argument error: UsageError, one line below
+        args = _parser(prog).parse_args(argv)  # an argument error: UsageError, one line below
         failpoints.configure_from_env()  # a mistyped VAAL_FAILPOINT fails before torch loads
         if args.command == "select":
             from .select import main as select_main
@@ -141,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"\nrun directory: {where}\nnext: python -m analysis report {args.out} --out figures"
             )
         else:
-            print(f"\n{len(jobs)} runs finished in {time.perf_counter() - t0:.0f}s\n")
+            print(f"\n{count(len(jobs), 'run')} finished in {time.perf_counter() - t0:.0f}s\n")
             return run_report(Path(args.out), Path(args.figures))
     except ExpectedError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -162,17 +183,10 @@ def run_report(results: Path, figures: Path) -> int:
     return subprocess.run(cmd, check=False).returncode
 
 
-def suite_version() -> str:
-    """The installed package's version (the source tree's when it is not installed)."""
-    try:
-        return version("vaal-suite")
-    except PackageNotFoundError:
-        return "unknown (not installed: make venv)"
-
-
 def console() -> None:
-    """The `vaal` console script: the same command line as `python -m vaal_core`."""
-    sys.exit(main())
+    """The `vaal` console script: the same command line as `python -m vaal_core`, named as the
+    user typed it (`vaal --version` says `vaal 0.1.0`)."""
+    sys.exit(main(prog=Path(sys.argv[0]).name or "vaal"))
 
 
 if __name__ == "__main__":

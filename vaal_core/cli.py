@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
 from typing import NoReturn
 
 from .errors import UsageError
@@ -21,6 +22,24 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (usage: {self.prog} --help)")
+
+
+def suite_version() -> str:
+    """The installed package's version (the source tree's when it is not installed)."""
+    try:
+        return version("vaal-suite")
+    except PackageNotFoundError:
+        return "unknown (not installed: make venv)"
+
+
+def add_version(p: argparse.ArgumentParser) -> None:
+    """`--version`: the program as the user typed it (the parser's `prog`) and the version."""
+    p.add_argument(
+        "--version",
+        action="version",
+        version=f"%(prog)s {suite_version()}",
+        help="print the program's name and version, then exit",
+    )
 
 
 def add_spec_arguments(p: argparse.ArgumentParser) -> None:
