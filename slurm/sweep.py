@@ -3,7 +3,10 @@ one SLURM job array (or local processes), each task one resumable `ActiveLoop` r
 
 The sweep decides where runs happen, never what they compute: tasks write the very run
 directories a local `python -m vaal_core run` writes. Re-submitting skips finished runs, leaves
-queued ones alone and resumes the rest; `--status` tabulates progress and failures.
+queued ones alone and resumes the rest. Three modes, one command line:
+  (default)  submit every run not finished or queued (SLURM, or local processes)
+  --status   print the table of runs (cycles done, state, job, last error) and exit
+  --plan     print what the sweep will cost (runs, FLOPs, hours, disk) and exit
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from submitit.core.utils import cloudpickle_dump
 from vaal_core.cli import (
     ArgumentParser,
     add_spec_arguments,
+    add_version,
     non_negative_int,
     positive_float,
     positive_int,
@@ -43,11 +47,16 @@ from .status import collect_status, cycles_done, format_table
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = ArgumentParser(prog="python -m slurm.sweep", description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(
+        prog="python -m slurm.sweep",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_version(p)
     add_spec_arguments(
         p
     )  # spec, --out, --data-root, --set, --protocol: as `python -m vaal_core run`
-    p.add_argument("--strategies", help="comma-separated (default: the spec's list)")
+    p.add_argument("--strategies", help="comma-separated strategy names (default: the spec's list)")
     p.add_argument(
         "--seeds", type=seed_list, help="a range or list, e.g. 0-4 or 0,2,7 (default: the spec's)"
     )
@@ -62,14 +71,35 @@ def _parser() -> argparse.ArgumentParser:
         default="default",
         help="cluster profile: slurm/profiles/<name>.yaml or a YAML path (default: default)",
     )
-    p.add_argument("--partition")
-    p.add_argument("--account")
-    p.add_argument("--qos")
-    p.add_argument("--gpus-per-task", type=non_negative_int)
-    p.add_argument("--cpus-per-task", type=positive_int)
-    p.add_argument("--mem-gb", type=positive_float)
-    p.add_argument("--timeout-min", type=positive_int)
-    p.add_argument("--array-parallelism", type=positive_int)
+    # cluster options: each overrides the profile's value (slurm/options.py ClusterOptions)
+    p.add_argument(
+        "--partition", help="SLURM partition (default: the profile's, else the cluster's)"
+    )
+    p.add_argument("--account", help="SLURM account to charge (default: the profile's)")
+    p.add_argument("--qos", help="SLURM quality of service (default: the profile's)")
+    p.add_argument(
+        "--gpus-per-task", type=non_negative_int, help="GPUs per run (default: the profile's)"
+    )
+    p.add_argument(
+        "--cpus-per-task", type=positive_int, help="CPU cores per run (default: the profile's)"
+    )
+    p.add_argument(
+        "--mem-gb",
+        type=positive_float,
+        help="memory per run in GB (default: the profile's, else the partition's)",
+    )
+    p.add_argument(
+        "--timeout-min",
+        type=positive_int,
+        help="time limit per task in minutes; a run that hits it checkpoints and is requeued "
+        "(default: the profile's)",
+    )
+    p.add_argument(
+        "--array-parallelism",
+        type=positive_int,
+        help="tasks running at once (SLURM array throttle; local: processes at once; default: "
+        "the profile's)",
+    )
     p.add_argument(
         "--tasks-per-node",
         type=positive_int,
@@ -80,7 +110,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="slurm: block until every task ended, then print the status (local/debug always wait)",
     )
-    p.add_argument("--wait-timeout-s", type=positive_float, default=7 * 24 * 3600.0)
+    p.add_argument(
+        "--wait-timeout-s",
+        type=positive_float,
+        default=7 * 24 * 3600.0,
+        help="--wait: give up waiting after this many seconds (default: 7 days)",
+    )
     p.add_argument("--status", action="store_true", help="print the table of runs and exit")
     p.add_argument(
         "--plan",
