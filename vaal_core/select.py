@@ -432,6 +432,8 @@ def _data(req: Request, paths: list[str]):
         Listing,
         PhotoSource,
         probe,
+        small_images,
+        small_warning,
     )
 
     base, ds = req.images.base, req.spec.dataset
@@ -448,6 +450,9 @@ def _data(req: Request, paths: list[str]):
     channels = 1 if len(found["grey"]) == len(paths) else 3
     size = ds.image_size or 224
     resolution = ds.cache_resolution or max(size, round(size * 256 / 224))
+    small = small_images(found, paths, size)
+    if small:  # enlarged like every image: said once, before any compute
+        print(small_warning(small, size, resolution), flush=True)
     source = PhotoSource(base, paths, np.zeros(len(paths), np.int64), channels)
     key = CacheKey("images", "all", resolution, source_hash(source.fingerprint_items()))
     folder = build_cache(
