@@ -300,3 +300,25 @@ def test_images_smaller_than_the_crop_are_named_in_one_warning(tmp_path, capsys)
         "train/a/dot.png, test/b/thin.png; each is enlarged (bicubic) to a shorter side of 37 "
         "pixels and cropped like the rest, so it looks blurred (a 1 x 1 image is one flat colour)"
     ]
+
+
+def test_select_names_images_smaller_than_the_crop(tmp_path, capsys):
+    from vaal_core.select import Images, Request, _data, read_labels
+    from vaal_core.spec import load_spec
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for name in ("a.png", "b.png"):
+        Image.fromarray(_rgb()).save(images / name)
+    Image.new("RGB", (1, 1), (9, 9, 9)).save(images / "dot.png")
+    (tmp_path / "labels.csv").write_text("a.png,x\nb.png,y\n")
+    listed = Images(images, ("a.png", "b.png", "dot.png"))
+    spec = load_spec("experiments/imagefolder.yaml", ["dataset.image_size=32"])
+    labels = read_labels(tmp_path / "labels.csv", images)
+    _data(
+        Request(spec, listed, labels, 1, "random", 0, tmp_path / "out", False), list(listed.paths)
+    )
+    warned = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("warning:")]
+    assert len(warned) == 1 and warned[0].startswith(
+        "warning: imagefolder: 1 image smaller than the 32-pixel crop (shorter side): dot.png; "
+    )
