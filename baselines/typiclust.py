@@ -208,7 +208,7 @@ def typiclust_picks(
 class TypiClustOptions:
     """TypiClust's knobs (Hacohen, Dekel & Weinshall, ICML 2022): spec keys
     `baselines.typiclust_<field>` (and the shared `baselines.chunk_size`). The defaults of the
-    first three are also pinned in vaal_core/spec.py `_LEGACY_OWNED` (they were spec fields once,
+    first three are also pinned in vaal_core/spec/hashing.py `LEGACY_OWNED` (they were spec fields once,
     so older spec hashes include them); `variant` is written only when set."""
 
     max_clusters: int = 500  # cap on |labeled| + budget clusters (the authors' MAX_NUM_CLUSTERS)
