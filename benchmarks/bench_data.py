@@ -264,8 +264,9 @@ def measure_gpu(ds: str, device: str = "cuda", repeats: int = 30, batch: int = B
     Meant for CUDA; `device="cpu"` with a few repeats only checks the wiring (what was run here).
     """
     from vaal_core.models import fresh_task_model
-    from vaal_core.spec import RuntimeSpec, TaskSpec, VAALSpec
+    from vaal_core.spec import RuntimeSpec, TaskSpec
     from vaal_core.vaal import VAALModels
+    from vaal_core.vaal.options import VAALOptions
 
     model_name, k, size, vsize, *_ = CONFIGS[ds]
     dev = torch.device(device)
@@ -276,7 +277,7 @@ def measure_gpu(ds: str, device: str = "cuda", repeats: int = 30, batch: int = B
     x = torch.randn(batch, 3, size, size, device=dev).contiguous(memory_format=cl)
     y = torch.randint(0, k, (batch,), device=dev)
     xe = torch.randn(4 * batch, 3, size, size, device=dev).contiguous(memory_format=cl)
-    vaal = VAALModels(3, VAALSpec(image_size=vsize), rt, dev)
+    vaal = VAALModels(3, VAALOptions(image_size=vsize), rt, dev)
     xv = torch.randn(batch, 3, vsize, vsize, device=dev).contiguous(memory_format=cl)
 
     def step():

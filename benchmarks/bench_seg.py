@@ -39,6 +39,7 @@ from vaal_core.drn import DRNSeg
 from vaal_core.spec import Spec, load_spec
 from vaal_core.tasks.segmentation import gap_embeddings, seg_ensemble_variance, seg_mc_scores
 from vaal_core.vaal import VAE
+from vaal_core.vaal.options import VAALOptions
 
 ASSUMED_TFLOPS = 150.0
 POOL = {"cityscapes": (2975, 500), "bdd100k": (7000, 1000)}  # (train, val) images
@@ -125,13 +126,14 @@ def measure(spec: Spec, scale: float, batch: int, reps: int, device: torch.devic
         for _ in range(spec.baselines.options(SuggestiveOptions, "sa_").ensemble_size)
     ]
     t_sa = timed(lambda: seg_ensemble_variance(members, batches, one, 1, rt, None), reps, device)
-    vae = VAE(3, spec.vaal.latent_dim, spec.vaal.image_size, spec.vaal.width).to(device).eval()
+    v = VAALOptions.of(spec)
+    vae = VAE(3, v.latent_dim, v.image_size, v.width).to(device).eval()
 
     @torch.inference_mode()
     def vaal_score():
         x = batches.images(one)
         x = torch.nn.functional.interpolate(
-            x, size=(spec.vaal.image_size,) * 2, mode="bilinear", antialias=True
+            x, size=(v.image_size,) * 2, mode="bilinear", antialias=True
         )
         vae.encode(x)
 
@@ -143,7 +145,7 @@ def measure(spec: Spec, scale: float, batch: int, reps: int, device: torch.devic
         ("query: random (per pool image)", frame, t_rand),
         ("query: coreset (trunk pass)", frame, t_gap),
         (f"query: mc_dropout / qbc (trunk + {samples} heads)", frame, t_mc),
-        (f"query: vaal (encoder at {spec.vaal.image_size})", frame, t_vaal),
+        (f"query: vaal (encoder at {v.image_size})", frame, t_vaal),
         (
             f"query: suggestive_annotation ({len(members)} members + descriptor)",
             frame,
@@ -155,7 +157,7 @@ def measure(spec: Spec, scale: float, batch: int, reps: int, device: torch.devic
 
 def gpu_hours(spec: Spec) -> tuple[list[tuple[str, float]], dict[str, float]]:
     """(strategy, GPU-hours for all seeds) from FLOP counts at ASSUMED_TFLOPS."""
-    d, a, v = spec.dataset, spec.active, spec.vaal
+    d, a, v = spec.dataset, spec.active, VAALOptions.of(spec)
     n_train, n_val = POOL[d.name]
     h = d.cache_resolution
     w = round(h * (2.0 if d.name == "cityscapes" else 16 / 9))

@@ -53,8 +53,9 @@ from vaal_core.augment import normalize, random_crop_flip
 from vaal_core.device import autocast, cpu_model_name, native_bf16
 from vaal_core.hostsync import LossMeter, host_syncs
 from vaal_core.models import fresh_task_model
-from vaal_core.spec import RuntimeSpec, TaskSpec, VAALSpec
+from vaal_core.spec import RuntimeSpec, TaskSpec
 from vaal_core.vaal import VAALModels
+from vaal_core.vaal.options import VAALOptions
 
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 BATCH = 128
@@ -90,7 +91,7 @@ class Path:
         compile=False,
         device: torch.device = CPU,
         host_reads: bool = False,
-        vaal_cfg: VAALSpec | None = None,
+        vaal_cfg: VAALOptions | None = None,
         task_model: str = "vgg16_bn",
     ):
         self.name, self.encoder_only = name, encoder_only
@@ -101,7 +102,7 @@ class Path:
         torch.manual_seed(0)
         self.device = device
         # the paper's VAE and VGG16-bn unless a caller (gpu_check.py --dry-run) asks for toys
-        self.vaal = VAALModels(3, vaal_cfg or VAALSpec(), self.runtime, self.device)
+        self.vaal = VAALModels(3, vaal_cfg or VAALOptions(), self.runtime, self.device)
         self.task = fresh_task_model(TaskSpec(model=task_model), 3, 10, device)
         if channels_last:
             self.task = self.task.to(memory_format=torch.channels_last)
@@ -204,7 +205,7 @@ def logging_cost(
     g = torch.Generator().manual_seed(0)
     pool = torch.randint(0, 256, (2 * BATCH, 3, 32, 32), dtype=torch.uint8, generator=g)
     labels = torch.randint(0, 10, (BATCH,), generator=g)
-    models = {"vaal_cfg": VAALSpec(width=16), "task_model": "small_cnn"} if small else {}
+    models = {"vaal_cfg": VAALOptions(width=16), "task_model": "small_cnn"} if small else {}
     p = Path(f"fast ({precision})", precision, True, True, device=device, **models)
     (x_l, y), x_u = (p.prep(pool[:BATCH]), labels.to(device)), p.prep(pool[BATCH:])
     times: dict[bool, list[float]] = {False: [], True: []}

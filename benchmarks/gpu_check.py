@@ -80,9 +80,10 @@ from vaal_core.compiled import CompiledStep  # noqa: E402
 from vaal_core.device import autocast, check_precision, cpu_model_name, grad_scaler  # noqa: E402
 from vaal_core.errors import DeviceError  # noqa: E402
 from vaal_core.models import fresh_task_model  # noqa: E402
-from vaal_core.spec import RuntimeSpec, TaskSpec, VAALSpec  # noqa: E402
+from vaal_core.spec import RuntimeSpec, TaskSpec  # noqa: E402
 from vaal_core.tasks import get_task  # noqa: E402
 from vaal_core.vaal import VAALModels  # noqa: E402
+from vaal_core.vaal.options import VAALOptions  # noqa: E402
 
 NEEDS_CUDA = "not run (needs CUDA)"
 TOY = "from dry-run toy timings: not meaningful"
@@ -324,7 +325,7 @@ def task_losses(
     return losses, compiled.fallen_back
 
 
-def vaal_outputs(cfg: VAALSpec, inputs, device, precision="fp32", compile=False) -> dict:
+def vaal_outputs(cfg: VAALOptions, inputs, device, precision="fp32", compile=False) -> dict:
     """Two VAE steps, two discriminator steps, then scoring, from weights seeded with 0.
 
     The VAE step goes through `VAALModels._optimise` with the reparameterisation noise given:
@@ -347,7 +348,7 @@ def vaal_outputs(cfg: VAALSpec, inputs, device, precision="fp32", compile=False)
     }
 
 
-def _vaal_inputs(cfg: VAALSpec, batch: int):
+def _vaal_inputs(cfg: VAALOptions, batch: int):
     g = torch.Generator().manual_seed(1)
     x = [torch.randn(batch, 3, cfg.image_size, cfg.image_size, generator=g) for _ in range(2)]
     return (*x, *(torch.randn(batch, cfg.latent_dim, generator=g) for _ in range(2)))
@@ -362,7 +363,7 @@ def _timed_ms(fn: Callable[[], object], reps: int, device: torch.device, warm: i
 # ----------------------------------------------------------------------------- 1. correctness
 def correctness(rep: Report, device: torch.device, sz: Sizes, tmp: Path) -> None:
     cpu = torch.device("cpu")
-    cfg = VAALSpec(width=sz.vae_width)
+    cfg = VAALOptions(width=sz.vae_width)
     vin = _vaal_inputs(cfg, sz.cls_batch)
     cls_in = _task_inputs("classification", sz.cls_batch, 32, 10)
     seg_in = _task_inputs("segmentation", 2, sz.seg_check_crop, 19)
@@ -651,7 +652,7 @@ def speed(rep: Report, device: torch.device, sz: Sizes, tmp: Path) -> None:
         rep.check(
             S, "device peak: bf16 GEMM 8192^3", lambda: Row(S, "", "not run", note=NEEDS_CUDA)
         )
-    cfg = VAALSpec(width=sz.vae_width, batch_size=sz.vaal_batch)
+    cfg = VAALOptions(width=sz.vae_width, batch_size=sz.vaal_batch)
     g = torch.Generator().manual_seed(0)
     pool = torch.randint(
         0, 256, (max(sz.pool, 2 * sz.vaal_batch), 3, 32, 32), dtype=torch.uint8, generator=g

@@ -119,7 +119,7 @@ def test_the_callers_random_state_is_left_alone(split):
 
 def test_options_reach_the_strategy_by_their_short_names():
     vaal = get_strategy("vaal", options={"width": 8}, spec_overrides=["vaal.latent_dim=16"])
-    assert vaal.spec.vaal.width == 8 and vaal.spec.vaal.latent_dim == 16
+    assert vaal.strategy.options.width == 8 and vaal.strategy.options.latent_dim == 16
     mc = get_strategy("mc_dropout", options={"mc_samples": 4})
     assert mc.strategy.options.mc_samples == 4
     typiclust = get_strategy("typiclust", options={"knn": 7})  # its prefix is added

@@ -27,6 +27,7 @@ from vaal_core.spec import SpecError, spec_from_dict
 from vaal_core.strategies import QueryContext
 from vaal_core.trainer import train_task_model
 from vaal_core.vaal import VAE, Discriminator, VAALModels, VAALStrategy
+from vaal_core.vaal.options import VAALOptions
 
 
 @pytest.fixture
@@ -46,7 +47,7 @@ def test_unknown_quirk_names_the_key_and_the_valid_names():
     with pytest.raises(SpecError, match="lists a quirk twice"):
         spec_from_dict({"experiment": "x", "protocol": {"quirks": ["drop_last", "drop_last"]}})
     with pytest.raises(SpecError, match="'vaal.input_range' is 'raw'; valid values"):
-        spec_from_dict({"experiment": "x", "vaal": {"input_range": "raw"}})
+        VAALOptions.of(spec_from_dict({"experiment": "x", "vaal": {"input_range": "raw"}}))
 
 
 def test_new_keys_stay_out_of_the_hash_at_their_defaults():
@@ -66,26 +67,24 @@ def test_exact_presets_are_the_corrected_ones_plus_their_switches():
     paper, exact = (
         spec_from_dict({"experiment": "x", "protocol": p}) for p in ("paper", "paper-exact")
     )
-    assert (exact.task, exact.vaal.disc_layers) == (paper.task, paper.vaal.disc_layers)
-    assert paper.protocol.quirks == () and paper.vaal.input_range == "standardized"
-    assert (exact.vaal.input_range, exact.vaal.init, exact.vaal.lr_step_fraction) == (
-        "unit",
-        "original",
-        0.04,
-    )
+    ex, pa = VAALOptions.of(exact), VAALOptions.of(paper)
+    assert (exact.task, ex.disc_layers) == (paper.task, pa.disc_layers)
+    assert paper.protocol.quirks == () and pa.input_range == "standardized"
+    assert (ex.input_range, ex.init, ex.lr_step_fraction) == ("unit", "original", 0.04)
     assert (
         exact.protocol.initial_size == "budget"
         and "eval_mode_training" not in exact.protocol.quirks
     )
     release = spec_from_dict({"experiment": "x", "protocol": "release-exact"})
     assert release.task.optimizer == "sgd" and release.task.val_every == 1000
-    assert (release.vaal.input_range, release.vaal.lr_step_fraction) == ("symmetric", None)
+    rel = VAALOptions.of(release)
+    assert (rel.input_range, rel.lr_step_fraction) == ("symmetric", None)
     assert {"eval_mode_training", "no_vaal_holdout"} <= set(release.protocol.quirks)
     # a spec's own value still wins over the preset
     own = spec_from_dict(
         {"experiment": "x", "protocol": "release-exact", "vaal": {"init": "suite"}}
     )
-    assert own.vaal.init == "suite"
+    assert VAALOptions.of(own).init == "suite"
 
 
 # ----------------------------------------------------------------------------- initialisation

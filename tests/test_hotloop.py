@@ -22,6 +22,7 @@ from vaal_core.models import build_task_model
 from vaal_core.spec import SpecError
 from vaal_core.trainer import train_task_model
 from vaal_core.vaal import VAALModels, VAALStrategy
+from vaal_core.vaal.options import VAALOptions
 
 
 def _profiled(fn):
@@ -61,7 +62,7 @@ def test_an_item_in_the_hot_path_is_caught(mnist, monkeypatch):
 
     monkeypatch.setattr(VAALModels, "vae_step", leaky_step)
     count = _profiled(lambda: VAALStrategy(spec).train(ctx))
-    assert count.outside == 8 * spec.vaal.num_vae_steps  # one per VAE step, nothing else
+    assert count.outside == 8 * VAALOptions.of(spec).num_vae_steps  # one per VAE step, nothing else
     assert set(count.names) == {"aten::item"}
 
 
@@ -108,7 +109,7 @@ def _run_steps(mnist, compile_on: bool, precision: str = "fp32"):
         runtime={"compile": compile_on, "precision": precision},
     )
     torch.manual_seed(0)
-    m = VAALModels(1, spec.vaal, spec.runtime, torch.device("cpu"))
+    m = VAALModels(1, VAALOptions.of(spec), spec.runtime, torch.device("cpu"))
     x_l, x_u = _two_batches(mnist)
     x_l, x_u = x_l[:16], x_u[:16]
     losses = [m.vae_step(x_l, x_u), m.vae_step(x_l, x_u), m.disc_step(x_l, x_u)]
@@ -145,7 +146,7 @@ def test_a_model_that_does_not_compile_falls_back_to_eager_once(mnist, monkeypat
     for compile_on in (False, True):
         runtime = dataclasses.replace(spec.runtime, compile=compile_on)
         torch.manual_seed(0)
-        m = VAALModels(1, spec.vaal, runtime, torch.device("cpu"))
+        m = VAALModels(1, VAALOptions.of(spec), runtime, torch.device("cpu"))
         with caplog.at_level(logging.WARNING, logger="vaal_core"):
             losses.append(torch.stack([m.vae_step(x_l, x_u) for _ in range(3)]))
         states.append(m.vae.state_dict())

@@ -23,6 +23,7 @@ from torch import nn
 
 from vaal_core.spec import spec_from_dict
 from vaal_core.vaal import VAALModels
+from vaal_core.vaal.options import VAALOptions
 
 LATENT, BATCH = 8, 16
 
@@ -44,7 +45,7 @@ def _models(beta: float = 1.0, adversary: float = 1.0, seed: int = 0) -> VAALMod
         }
     )
     torch.manual_seed(seed)
-    return VAALModels(1, spec.vaal, spec.runtime, torch.device("cpu"))
+    return VAALModels(1, VAALOptions.of(spec), spec.runtime, torch.device("cpu"))
 
 
 def _pools(seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:

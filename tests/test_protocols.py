@@ -15,6 +15,7 @@ from vaal_core.augment import AUGMENTATIONS, random_resized_crop_flip
 from vaal_core.schedules import build_optimization, total_iterations
 from vaal_core.spec import SpecError, initial_train_size, load_spec, spec_from_dict
 from vaal_core.vaal.game import vaal_iterations
+from vaal_core.vaal.options import VAALOptions
 
 REPO = Path(__file__).resolve().parent.parent
 SPECS = sorted((REPO / "experiments").glob("*.yaml"))
@@ -59,9 +60,13 @@ def test_preset_fills_defaults_but_the_spec_and_overrides_win():
     base = {"experiment": "x", "protocol": "release"}
     spec = spec_from_dict(base)
     assert (spec.task.optimizer, spec.task.lr, spec.task.epoch_basis) == ("sgd", 0.01, "train_set")
-    assert spec.vaal.disc_layers == 2 and spec.dataset.val_fraction == 0.1
+    assert VAALOptions.of(spec).disc_layers == 2 and spec.dataset.val_fraction == 0.1
     spec = spec_from_dict(base | {"task": {"lr": 0.05}, "vaal": {"disc_layers": 3}})
-    assert spec.task.lr == 0.05 and spec.vaal.disc_layers == 3 and spec.task.optimizer == "sgd"
+    assert (
+        spec.task.lr == 0.05
+        and VAALOptions.of(spec).disc_layers == 3
+        and spec.task.optimizer == "sgd"
+    )
     # --protocol wins over the spec's name; --set wins over both
     spec = load_spec(REPO / "experiments/cifar10.yaml", ["task.lr=0.002"], protocol="modern")
     assert spec.protocol.name == "modern" and spec.task.schedule == "cosine"
@@ -71,7 +76,8 @@ def test_preset_fills_defaults_but_the_spec_and_overrides_win():
 def test_paper_preset_matches_395da2e_without_its_bugs():
     p = spec_from_dict({"experiment": "x", "protocol": "paper"})
     assert (p.task.optimizer, p.task.lr, p.task.iterations) == ("adam", 5e-4, 100000)
-    assert (p.vaal.disc_layers, p.vaal.num_vae_steps, p.vaal.match_task_iterations) == (4, 1, True)
+    v = VAALOptions.of(p)
+    assert (v.disc_layers, v.num_vae_steps, v.match_task_iterations) == (4, 1, True)
     assert p.dataset.val_size == 0 and p.protocol.initial_size == "spec"
 
 

@@ -23,6 +23,7 @@ from vaal_core.runlog import reproducible_part
 from vaal_core.spec import SpecError, load_spec, spec_from_dict
 from vaal_core.tasks import confusion_matrix, iou_from_confusion, mean_over_valid
 from vaal_core.trainer import evaluate_detailed
+from vaal_core.vaal.options import VAALOptions
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -262,7 +263,7 @@ def test_shipped_specs_validate_with_the_paper_schedule(name):
     assert a.initial / size == pytest.approx(0.10, abs=0.002)
     assert a.budget / size == pytest.approx(0.05, abs=0.002)
     assert (a.initial + a.budget * (a.cycles - 1)) / size == pytest.approx(0.40, abs=0.002)
-    v = spec.vaal.image_size
+    v = VAALOptions.of(spec).image_size
     assert v & (v - 1) == 0
 
 

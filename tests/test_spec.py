@@ -44,7 +44,6 @@ def test_shipped_demo_spec_loads():
             "active.budget",
         ),
         ({"experiment": "x", "runtime": {"precision": "fp8"}}, "runtime.precision"),
-        ({"experiment": "x", "vaal": {"image_size": 48}}, "vaal.image_size"),
         ({"experiment": "x", "task": {"lr_milestones": [1.5]}}, "task.lr_milestones"),
         ({"task": {}}, "experiment"),
     ],

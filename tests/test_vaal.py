@@ -13,6 +13,7 @@ from vaal_core.device import seed_everything
 from vaal_core.pool import Pool
 from vaal_core.strategies import QueryContext, make_strategy
 from vaal_core.vaal import VAE, Discriminator, VAALModels, VAALStrategy
+from vaal_core.vaal.options import VAALOptions
 
 
 def _ctx(spec, data, labeled, candidates, seed=0):
@@ -90,7 +91,7 @@ def _two_batches(mnist):
 def test_discriminator_learns_labeled_one_unlabeled_zero(mnist):
     torch.manual_seed(0)
     spec = tiny_spec()
-    m = VAALModels(1, spec.vaal, spec.runtime, torch.device("cpu"))
+    m = VAALModels(1, VAALOptions.of(spec), spec.runtime, torch.device("cpu"))
     x_l, x_u = _two_batches(mnist)
     for _ in range(40):
         m.disc_step(x_l, x_u)
@@ -104,7 +105,7 @@ def test_vae_adversarial_target_is_labeled_for_both_batches(mnist):
     """The VAE step pushes D(mu) towards 1 for labeled *and* unlabeled images (frozen D)."""
     torch.manual_seed(0)
     spec = tiny_spec(vaal={"adversary_param": 10.0, "beta": 0.0})
-    m = VAALModels(1, spec.vaal, spec.runtime, torch.device("cpu"))
+    m = VAALModels(1, VAALOptions.of(spec), spec.runtime, torch.device("cpu"))
     x_l, x_u = _two_batches(mnist)
     for p in m.disc.parameters():
         torch.nn.init.normal_(p, std=0.1)
@@ -209,7 +210,7 @@ def test_selection_is_dominated_by_the_unrepresented_distribution(mnist, game):
 def test_vae_loss_decreases_on_real_digits(mnist):
     torch.manual_seed(0)
     spec = tiny_spec()
-    m = VAALModels(1, spec.vaal, spec.runtime, torch.device("cpu"))
+    m = VAALModels(1, VAALOptions.of(spec), spec.runtime, torch.device("cpu"))
     x = (mnist.train_x[:512].float() / 255 - 0.1) / 0.3
     losses = [
         m.vae_step(x[i % 4 * 128 : i % 4 * 128 + 64], x[i % 4 * 128 + 64 : i % 4 * 128 + 128])

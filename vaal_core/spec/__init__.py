@@ -2,9 +2,10 @@
 
 A spec is the whole description of a run: the same bytes of spec give the same run whether it is
 launched by make, by hand or on a cluster. Unknown keys and impossible values fail at load time
-with a message naming the offending key.
+(the keys strategies own: at preflight, by their strategy) with a message naming the key.
 
-- schema.py: the sections as frozen dataclasses, each field's default and hash rule;
+- schema.py: the engine's sections as frozen dataclasses, each field's default and hash rule,
+  and the sections strategies own (`baselines:`, `vaal:`) kept as written;
 - hashing.py: the one rule of what enters the spec hash;
 - load.py: YAML, `base:`, `--set` overrides, protocol presets, coercion;
 - validate.py: what cannot run, and the budget arithmetic.
@@ -14,13 +15,12 @@ from ..errors import SpecError
 from .load import PROTOCOL_SEPARATOR, apply_override, apply_protocol, load_spec, spec_from_dict
 from .schema import (
     ActiveSpec,
-    BaselinesSpec,
     DatasetSpec,
+    OwnedSection,
     ProtocolSpec,
     RuntimeSpec,
     Spec,
     TaskSpec,
-    VAALSpec,
     option_key,
     spec_dict_hash,
 )
@@ -36,14 +36,13 @@ from .validate import (
 __all__ = [
     "PROTOCOL_SEPARATOR",
     "ActiveSpec",
-    "BaselinesSpec",
     "DatasetSpec",
+    "OwnedSection",
     "ProtocolSpec",
     "RuntimeSpec",
     "Spec",
     "SpecError",
     "TaskSpec",
-    "VAALSpec",
     "apply_override",
     "apply_protocol",
     "check_pool_fits",

@@ -12,9 +12,10 @@ was started with. Every field is hashed as written unless its declaration says o
 tests/test_spec_hash.py pins the key list of the default spec: a new key that is not declared
 `OMIT_AT_DEFAULT` changes every pinned hash, and that test says so.
 
-The keys strategies own (the `baselines:` section) are checked by the strategies, which the
-torch-free loader cannot import; the frozen table below gives the keys that were spec fields
-before a strategy owned them the form the hash always gave them.
+The keys strategies own (the `baselines:` section, and whole sections such as VAAL's `vaal:`)
+are checked by the strategies, which the torch-free loader cannot import; the frozen tables below
+give the keys that were spec fields before a strategy owned them the form the hash always gave
+them.
 """
 
 from __future__ import annotations
@@ -85,17 +86,55 @@ LEGACY_OWNED: dict[str, tuple[Any, bool]] = {
 }
 
 
+# the keys of whole sections that were dataclasses of the engine's schema before a strategy owned
+# them (`vaal:`, VAAL's options, vaal_core/vaal/options.py), in the same form as LEGACY_OWNED:
+# hashed=False for the fields declared OMIT_AT_DEFAULT. tests/test_vaal_options.py pins these to
+# VAAL's own defaults. Never grows.
+LEGACY_SECTIONS: dict[str, tuple[Any, bool]] = {
+    "vaal.latent_dim": (32, True),
+    "vaal.width": (128, True),
+    "vaal.beta": (1.0, True),
+    "vaal.adversary_param": (1.0, True),
+    "vaal.num_vae_steps": (2, True),
+    "vaal.num_adv_steps": (1, True),
+    "vaal.lr_vae": (5e-4, True),
+    "vaal.lr_disc": (5e-4, True),
+    "vaal.batch_size": (128, True),
+    "vaal.epochs": (1.0, True),
+    "vaal.match_task_iterations": (False, True),
+    "vaal.image_size": (32, True),
+    "vaal.kl_reduction": ("sum", True),
+    "vaal.game": ("adversarial", True),
+    "vaal.diag_holdout": (256, True),
+    "vaal.disc_hidden": (512, True),
+    "vaal.disc_layers": (2, True),
+    "vaal.reset_each_cycle": (True, True),
+    "vaal.input_range": ("standardized", False),
+    "vaal.init": ("suite", False),
+    "vaal.lr_step_fraction": (None, False),
+    "vaal.lr_gamma": (0.9, False),
+}
+# legacy keys typed `float | None` (a default of None does not say the field made floats)
+LEGACY_FLOAT_OR_NONE = frozenset({"vaal.lr_step_fraction"})
+
+
+def legacy() -> dict[str, tuple[Any, bool]]:
+    """Every key a strategy owns now that the engine's schema declared before: (default, hashed)."""
+    return LEGACY_OWNED | LEGACY_SECTIONS
+
+
 def legacy_typed(key: str, value: Any) -> Any:
     """An int written for a legacy float key is the float the field made of it."""
-    default = LEGACY_OWNED.get(key, (None, False))[0]
-    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+    default = legacy().get(key, (None, False))[0]
+    floats = isinstance(default, float) or key in LEGACY_FLOAT_OR_NONE
+    if floats and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     return value
 
 
 def at_legacy_default(key: str, value: Any) -> bool:
     """A legacy key written at its default: `to_dict` writes it anyway, or never did."""
-    if key not in LEGACY_OWNED:
+    if key not in legacy():
         return False
-    default = LEGACY_OWNED[key][0]
+    default = legacy()[key][0]
     return type(value) is type(default) and value == default

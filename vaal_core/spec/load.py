@@ -17,11 +17,17 @@ from ..protocols import force_preset_values
 from ..registry import did_you_mean
 from .coerce import check_type, frozen
 from .hashing import at_legacy_default, legacy_typed
-from .schema import BaselinesSpec, DatasetSpec, Spec
+from .schema import DatasetSpec, OwnedSection, Spec
 from .validate import validate
 
-# sections whose unknown keys are kept (in the named field) for the registered plug-ins to check
-_OPEN_FIELDS: dict[type, str] = {BaselinesSpec: "owned", DatasetSpec: "owned"}
+# sections whose unknown keys are kept (in the named field) for the registered plug-ins to check;
+# the top level keeps its unknown sections (`vaal:`) in `sections`, for the strategy that owns
+# each to check at preflight (vaal_core/strategies/registry.py `check_owned_options`)
+_OPEN_FIELDS: dict[type, str] = {
+    OwnedSection: "owned",
+    DatasetSpec: "owned",
+    Spec: "sections",
+}
 
 # valid values per key; the names of the closed registries (optimisers, schedules, augmentations)
 # come from the torch-free `names` module their registries check themselves against
@@ -37,10 +43,6 @@ _VALID = {
     },
     "dataset.storage": {"auto", "memory", "cache"},
     "protocol.initial_size": {"spec", "budget"},
-    "vaal.kl_reduction": {"sum", "mean"},
-    "vaal.game": {"adversarial", "fixed_vae"},
-    "vaal.input_range": {"standardized", "unit", "symmetric"},
-    "vaal.init": {"suite", "original"},
     "runtime.device": {"auto", "cpu", "cuda"},
     "runtime.precision": {"fp32", "bf16", "fp16"},
 }
@@ -53,7 +55,14 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
     open_field = _OPEN_FIELDS.get(cls)
     names = {f.name for f in dataclasses.fields(cls)} - {open_field}
     unknown = sorted(set(data) - names)
-    if open_field is not None:
+    if cls is Spec:  # top-level mappings the schema lacks: sections strategies own (`vaal:`)
+        owned = [k for k in unknown if isinstance(data[k], dict)]
+        built = [(k, _build(OwnedSection, data[k], k)) for k in owned]
+        kept_sections = tuple((k, v) for k, v in built if v.owned)  # empty: as if left out
+        unknown = [k for k in unknown if k not in owned]
+        data = {k: v for k, v in data.items() if k not in owned} | {open_field: kept_sections}
+        names.add(open_field)
+    elif open_field is not None:
         kept = [
             (k, legacy_typed(f"{prefix}.{k}", frozen(data[k], f"{prefix}.{k}"))) for k in unknown
         ]
@@ -64,10 +73,11 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
     if unknown:
         where = f"'{prefix}'" if prefix else "the top level"
         dotted = f"{prefix}." if prefix else ""
-        hint = did_you_mean(dotted + unknown[0], [dotted + n for n in names])
+        valid = sorted(names - {open_field})
+        hint = did_you_mean(dotted + unknown[0], [dotted + n for n in valid])
         raise SpecError(
             f"unknown spec key '{dotted}{unknown[0]}' in {where}{hint}; "
-            f"valid keys: {', '.join(sorted(names))}"
+            f"valid keys: {', '.join(valid)}"
         )
     kwargs = {}
     for name in names:

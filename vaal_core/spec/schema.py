@@ -12,7 +12,7 @@ import yaml
 
 from ..quirks import Quirks
 from .coerce import check_type
-from .hashing import LEGACY_OWNED, Hashed, digest, hashed, plain, rule_of
+from .hashing import Hashed, digest, hashed, legacy, plain, rule_of
 
 
 @dataclass(frozen=True)
@@ -90,52 +90,15 @@ class ActiveSpec:
 
 
 @dataclass(frozen=True)
-class VAALSpec:
-    latent_dim: int = 32
-    width: int = 128  # channels of the first VAE stage, doubled per stage (128-256-512-1024)
-    beta: float = 1.0
-    adversary_param: float = 1.0
-    num_vae_steps: int = 2
-    num_adv_steps: int = 1
-    lr_vae: float = 5e-4
-    lr_disc: float = 5e-4
-    batch_size: int = 128
-    epochs: float = 1.0  # iterations = epochs * pool size / batch_size
-    match_task_iterations: bool = False  # as many iterations as the task model's cycle (originals)
-    image_size: int = 32  # VAE input size, independent of the task model's
-    kl_reduction: str = "sum"  # "sum" over batch and latent, as in the original code; or "mean"
-    # "adversarial": the paper's min-max game; "fixed_vae" (ablation): train the VAE alone, then
-    # the discriminator on its frozen encoder
-    game: str = "adversarial"
-    # diagnostics: up to this many labeled and unlabeled images (at most 10% of each) are kept out
-    # of VAAL's training, to measure how well the discriminator tells them apart (0: in-sample)
-    diag_holdout: int = 256
-    disc_hidden: int = 512
-    disc_layers: int = 2  # hidden layers of the discriminator MLP
-    reset_each_cycle: bool = True
-    # what the VAE sees, whatever the task model's normalisation: `standardized` (the dataset's
-    # mean/std, as the task model), `unit` ([0, 1]: ToTensor, 395da2e main.py:19-23) or
-    # `symmetric` ([-1, 1]: Normalize(0.5, 0.5), 67263f3 custom_datasets.py:17-23)
-    input_range: str = hashed(Hashed.OMIT_AT_DEFAULT, "standardized")
-    # `suite`: kaiming-normal on every VAE conv/linear, PyTorch's default in the discriminator;
-    # `original`: model.py's weight_init (vaal_core/vaal/models.py `original_vae_init`)
-    init: str = hashed(Hashed.OMIT_AT_DEFAULT, "suite")
-    # VAE and discriminator lr x lr_gamma every this fraction of the iterations (395da2e
-    # solver.py:50-61: x0.9 every iterations // 25); None: constant (67263f3)
-    lr_step_fraction: float | None = hashed(Hashed.OMIT_AT_DEFAULT, None)
-    lr_gamma: float = hashed(Hashed.OMIT_AT_DEFAULT, 0.9)
-
-
-@dataclass(frozen=True)
-class BaselinesSpec:
-    """The knobs of the strategies, each owned by its strategy (`Strategy.options_type`, a
-    dataclass in the strategy's own module, e.g. baselines/typiclust.py): the loader keeps every
-    key of this section as the spec wrote it, and the registered strategies check them at
-    preflight (vaal_core/strategies.py `check_owned_options`), before any compute."""
+class OwnedSection:
+    """A section whose keys strategies own (`Strategy.options_type`, a dataclass in the
+    strategy's own module, e.g. baselines/typiclust.py, vaal_core/vaal/options.py): the loader
+    keeps every key as the spec wrote it, and the registered strategies check them at preflight
+    (vaal_core/strategies/registry.py `check_owned_options`), before any compute."""
 
     owned: tuple[tuple[str, Any], ...] = ()
 
-    def options(self, options_type: type, prefix: str) -> Any:
+    def options(self, options_type: type, prefix: str = "", section: str = "baselines") -> Any:
         """The dataclass `options_type` from this section's keys (`option_key`), typed like every
         spec value; fields the spec leaves out keep the dataclass's defaults."""
         hints, given = typing.get_type_hints(options_type), dict(self.owned)
@@ -143,13 +106,13 @@ class BaselinesSpec:
         for f in dataclasses.fields(options_type):
             key = option_key(f, prefix)
             if key in given:
-                kwargs[f.name] = check_type(given[key], hints[f.name], f"baselines.{key}")
+                kwargs[f.name] = check_type(given[key], hints[f.name], f"{section}.{key}")
         return options_type(**kwargs)
 
 
 def option_key(f: dataclasses.Field, prefix: str) -> str:
-    """The `baselines` key of an option field: `<prefix><name>`, or the field's metadata `key`
-    (a knob several strategies share, such as `mc_samples`, keeps one unprefixed key)."""
+    """The key of an option field in its section: `<prefix><name>`, or the field's metadata
+    `key` (a knob several strategies share, such as `mc_samples`, keeps one unprefixed key)."""
     return f.metadata.get("key", prefix + f.name)
 
 
@@ -190,28 +153,43 @@ class Spec:
     dataset: DatasetSpec = field(default_factory=DatasetSpec)
     task: TaskSpec = field(default_factory=TaskSpec)
     active: ActiveSpec = field(default_factory=ActiveSpec)
-    vaal: VAALSpec = field(default_factory=VAALSpec)
-    baselines: BaselinesSpec = field(default_factory=BaselinesSpec)
+    # the knobs of the plug-in strategies (`baselines.<prefix><field>`)
+    baselines: OwnedSection = field(default_factory=OwnedSection)
     protocol: ProtocolSpec = field(default_factory=ProtocolSpec)
     runtime: RuntimeSpec = field(default_factory=RuntimeSpec)
     # what `make demo`/sweeps run by default
     strategies: tuple[str, ...] = hashed(Hashed.EXCLUDED, ("random",))
     seeds: tuple[int, ...] = hashed(Hashed.EXCLUDED, (0,))
+    # the other top-level sections, each owned by the strategy that names it as its
+    # `options_section` (VAAL: `vaal`), by name: the engine's schema names no strategy
+    sections: tuple[tuple[str, OwnedSection], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The spec as spec.yaml writes it (hashing.py: which keys it leaves out)."""
         d = plain(dataclasses.asdict(self))
-        for section in ("dataset", "baselines"):  # owned keys sit in the section itself
-            d[section].update(d[section].pop("owned"))
-        baselines = d["baselines"]
-        for key, (default, always) in LEGACY_OWNED.items():
+        d.update(d.pop("sections"))
+        for section in d.values():  # owned keys sit in the section itself
+            if isinstance(section, dict) and "owned" in section:
+                section.update(section.pop("owned"))
+        for key, (default, always) in legacy().items():
             if always:
-                baselines.setdefault(key.split(".")[1], default)
+                section, name = key.split(".")
+                d.setdefault(section, {}).setdefault(name, default)
         for key, default in keys_with(Hashed.OMIT_AT_DEFAULT).items():
             section, name = key.split(".")
-            if d[section].get(name) == default:
+            if name in d.get(section, {}) and d[section][name] == default:
                 d[section].pop(name)
         return d
+
+    def section(self, name: str) -> OwnedSection:
+        """The strategy-owned section `name` as the spec wrote it (empty when it has none)."""
+        if name == "baselines":
+            return self.baselines
+        return dict(self.sections).get(name, OwnedSection())
+
+    def options(self, options_type: type, section: str = "baselines", prefix: str = "") -> Any:
+        """A strategy's options (the dataclass `options_type`) from its section's keys."""
+        return self.section(section).options(options_type, prefix, section)
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=True)
@@ -229,6 +207,8 @@ class Spec:
 def keys_with(rule: Hashed) -> dict[str, Any]:
     """`section.key` (or top-level `key`) -> plain default of every field declared with `rule`."""
     out = {}
+    if rule is Hashed.OMIT_AT_DEFAULT:  # strategy-owned keys declared after runs were recorded
+        out |= {key: default for key, (default, always) in legacy().items() if not always}
     for top in dataclasses.fields(Spec):
         if rule_of(top) is rule:
             out[top.name] = plain(top.default)

@@ -9,7 +9,8 @@ from ..words import count
 from .schema import Spec
 
 
-def _positive(value: float | int | None, key: str, allow_zero: bool = False) -> None:
+def positive(value: float | int | None, key: str, allow_zero: bool = False) -> None:
+    """A count or size that must be > 0 (>= 0 with `allow_zero`); None: not set."""
     if value is None:
         return
     if value < 0 or (value == 0 and not allow_zero):
@@ -18,40 +19,25 @@ def _positive(value: float | int | None, key: str, allow_zero: bool = False) -> 
 
 
 def validate(spec: Spec) -> Spec:
-    """Checks of values that are individually well-typed but cannot run."""
-    a, t, v, d = spec.active, spec.task, spec.vaal, spec.dataset
-    _positive(a.initial, "active.initial")
-    _positive(a.budget, "active.budget")
-    _positive(a.cycles, "active.cycles")
-    _positive(t.epochs, "task.epochs")
-    _positive(t.iterations, "task.iterations")
-    _positive(t.batch_size, "task.batch_size")
-    _positive(t.lr, "task.lr")
-    _positive(t.eval_batch_size, "task.eval_batch_size")
-    _positive(t.model_width, "task.model_width")
-    _positive(d.pool_size, "dataset.pool_size")
-    _positive(d.val_size, "dataset.val_size", allow_zero=True)
-    _positive(d.image_size, "dataset.image_size")
-    _positive(d.test_size, "dataset.test_size")
-    for k in ("latent_dim", "width", "num_vae_steps", "batch_size", "disc_hidden", "disc_layers"):
-        _positive(getattr(v, k), f"vaal.{k}")
-    _positive(v.num_adv_steps, "vaal.num_adv_steps", allow_zero=True)
-    _positive(v.diag_holdout, "vaal.diag_holdout", allow_zero=True)
-    _positive(spec.runtime.log_every, "runtime.log_every")
-    _positive(t.val_every, "task.val_every")
-    _positive(v.lr_gamma, "vaal.lr_gamma")
-    if v.lr_step_fraction is not None and not 0 < v.lr_step_fraction <= 1:
-        raise SpecError(
-            f"spec key 'vaal.lr_step_fraction' must lie in (0, 1], got {v.lr_step_fraction}"
-        )
+    """Checks of values that are individually well-typed but cannot run (the keys strategies
+    own are checked by their options, at preflight)."""
+    a, t, d = spec.active, spec.task, spec.dataset
+    positive(a.initial, "active.initial")
+    positive(a.budget, "active.budget")
+    positive(a.cycles, "active.cycles")
+    positive(t.epochs, "task.epochs")
+    positive(t.iterations, "task.iterations")
+    positive(t.batch_size, "task.batch_size")
+    positive(t.lr, "task.lr")
+    positive(t.eval_batch_size, "task.eval_batch_size")
+    positive(t.model_width, "task.model_width")
+    positive(d.pool_size, "dataset.pool_size")
+    positive(d.val_size, "dataset.val_size", allow_zero=True)
+    positive(d.image_size, "dataset.image_size")
+    positive(d.test_size, "dataset.test_size")
+    positive(spec.runtime.log_every, "runtime.log_every")
+    positive(t.val_every, "task.val_every")
     check_quirks(spec.protocol.quirks)
-    _positive(v.epochs, "vaal.epochs")
-    _positive(v.beta, "vaal.beta", allow_zero=True)
-    _positive(v.adversary_param, "vaal.adversary_param", allow_zero=True)
-    if v.image_size < 8 or v.image_size & (v.image_size - 1):
-        raise SpecError(
-            f"spec key 'vaal.image_size' must be a power of two >= 8, got {v.image_size}"
-        )
     if not 0 <= spec.protocol.label_noise < 1:
         raise SpecError(
             f"spec key 'protocol.label_noise' must lie in [0, 1), got {spec.protocol.label_noise}"
@@ -64,8 +50,8 @@ def validate(spec: Spec) -> Spec:
             f"spec key 'task.lr_step_fraction' must lie in (0, 1] with task.schedule: step, "
             f"got {t.lr_step_fraction}"
         )
-    _positive(t.lr_gamma, "task.lr_gamma")
-    _positive(d.cache_resolution, "dataset.cache_resolution")
+    positive(t.lr_gamma, "task.lr_gamma")
+    positive(d.cache_resolution, "dataset.cache_resolution")
     if d.val_fraction is not None and not 0 <= d.val_fraction < 1:
         raise SpecError(f"spec key 'dataset.val_fraction' must lie in [0, 1), got {d.val_fraction}")
     if spec.protocol.val_counts_against_budget and d.val_size >= initial_size(spec):
