@@ -82,7 +82,9 @@ def _unused_options(spec: Spec, strategies: list[str]) -> list[str]:
     load_plugins()
     readers: dict[str, list[str]] = {}
     for name, cls in STRATEGIES.items():
-        for f in dataclasses.fields(cls.options_type) if cls.options_type is not None else ():
+        if cls.options_type is None or cls.options_section != "baselines":
+            continue
+        for f in dataclasses.fields(cls.options_type):
             readers.setdefault(option_key(f, cls.option_prefix), []).append(name)
     messages = []
     for key, value in spec.baselines.owned:
