@@ -31,6 +31,7 @@ from vaal_core.tasks.classification import last_linear, mc_passes
 from vaal_core.vaal.game import vaal_iterations
 from vaal_core.vaal.models import VAE, Discriminator
 from vaal_core.vaal.options import VAALOptions
+from vaal_core.words import count
 
 
 class PlanError(ExpectedError, ValueError):
@@ -135,7 +136,10 @@ def model_costs(spec: Spec, facts: DatasetFacts, mc_samples: int = 25) -> ModelC
         model.eval()
         forward = count_flops(lambda: model(x)) / b
         mc = count_flops(lambda: mc_passes(model, x, mc_samples, FP32)) / b
-        features = last_linear(model).in_features
+        try:
+            features = last_linear(model).in_features
+        except ValueError:  # a segmentation network has no Linear head: no k-center features
+            features = 0
         cfg = VAALOptions.of(spec)
         vae = VAE(facts.channels, cfg.latent_dim, cfg.image_size, cfg.width)
         disc = Discriminator(cfg.latent_dim, cfg.disc_hidden, cfg.disc_layers)
@@ -401,7 +405,13 @@ def _assumptions(
     steps = (
         f"{it:,} fixed" if it else f"{spec.task.epochs} epochs over the {spec.task.epoch_basis} set"
     )
-    return [
+    seg = []
+    if spec.task.kind != "classification":
+        seg = [
+            f"{spec.task.kind}: every image priced as a square {spec.dataset.image_size}px crop "
+            "(whole evaluation frames, masks in the cache and per-pixel scores are not modelled)"
+        ]
+    return seg + [
         f"dataset {spec.dataset.name}: pool {n:,}, test {test:,}, {facts.classes} classes ({facts.source})",
         f"task model {spec.task.model} at {spec.dataset.image_size or 32}px: "
         f"{costs.train / 1e9:.3g} GFLOP per training image (forward + backward), "
@@ -472,7 +482,7 @@ def measured_cpu_rate(spec: Spec, steps: int = 10) -> Rate:
     return Rate(
         rate,
         f"this CPU, measured: {rate / 1e9:.3g} GFLOP/s training {spec.task.model} at batch "
-        f"{spec.task.batch_size} on {torch.get_num_threads()} thread(s), load {load:.1f}",
+        f"{spec.task.batch_size} on {count(torch.get_num_threads(), 'thread')}, load {load:.1f}",
     )
 
 
@@ -482,8 +492,9 @@ def _e(x: float) -> str:
 
 
 def format_plan(plan: ExperimentPlan, rate: Rate) -> str:
-    lines = [f"plan: {plan.experiment}: {len(plan.runs)} strategies x {plan.seeds} seeds = "
-             f"{len(plan.runs) * plan.seeds} runs; pool {plan.n:,}"]  # fmt: skip
+    runs = count(len(plan.runs) * plan.seeds, "run")
+    lines = [f"plan: {plan.experiment}: {count(len(plan.runs), 'strategy')} x "
+             f"{count(plan.seeds, 'seed')} = {runs}; pool {plan.n:,}"]  # fmt: skip
     lines.append(f"rate: {rate.description}")
     head = "  cycle  labeled  unlabeled  trained img  scored img  " + "  ".join(
         f"{p + ' PF':>9}" for p in PARTS
@@ -493,7 +504,7 @@ def format_plan(plan: ExperimentPlan, rate: Rate) -> str:
         hours = run.seconds(rate) / 3600
         total_h += hours * plan.seeds
         lines.append(
-            f"{run.strategy}: {len(run.cycles)} cycle(s), {run.flops() / 1e15:.4g} PFLOP and "
+            f"{run.strategy}: {count(len(run.cycles), 'cycle')}, {run.flops() / 1e15:.4g} PFLOP and "
             f"{hours:.3g} h per run; x {plan.seeds} seeds = {hours * plan.seeds:.3g} h"
         )
         lines.append(head)
