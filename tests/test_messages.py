@@ -22,6 +22,9 @@ from vaal_core.words import count, verb
         (2, "class folder", "2 class folders"),
         (1, "run", "1 run"),
         (2, "entry", "2 entries"),
+        (2, "strategy", "2 strategies"),
+        (2, "key", "2 keys"),
+        (2, "index", "2 indices"),
         (2, "unlabeled image", "2 unlabeled images"),
     ],
 )
@@ -66,3 +69,15 @@ def test_a_mistyped_strategy_option_gets_did_you_mean():
         match=r"'baselines.mc_sample' \(did you mean 'baselines.mc_samples'\?\); valid keys: ",
     ):
         check_owned_options(spec)
+
+
+def test_a_mistyped_cluster_option_gets_did_you_mean(tmp_path):
+    from slurm.options import OptionsError, load_profile
+
+    profile = tmp_path / "lab.yaml"
+    profile.write_text("partiton: gpu\n")
+    with pytest.raises(
+        OptionsError,
+        match=r"unknown cluster option partiton \(did you mean 'partition'\?\); valid: ",
+    ):
+        load_profile(str(profile))

@@ -19,6 +19,8 @@ def plural(noun: str, n: int = 2) -> str:
     head, _, last = noun.rpartition(" ")  # "class folder" -> "class folders"
     if last in _IRREGULAR:
         word = _IRREGULAR[last]
+    elif last.endswith("y") and last[-2:-1] not in ("a", "e", "i", "o", "u", ""):
+        word = last[:-1] + "ies"  # strategy -> strategies, not day -> daies
     elif last.endswith(("s", "x", "z", "ch", "sh")):
         word = last + "es"
     else:
