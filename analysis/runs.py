@@ -29,6 +29,7 @@ import pandas as pd
 import yaml
 
 from vaal_core.errors import ExpectedError
+from vaal_core.words import plural
 
 __all__ = ["RunLogError", "load_runs", "ablation_kind", "COLUMNS", "HEALTH_FIELDS", "QS_PREFIX"]
 
@@ -126,7 +127,9 @@ def _parse_cycles(path: Path) -> tuple[list[dict[str, Any]], bool]:
             raise RunLogError(f"{path}:{n}: record is not a JSON object")
         missing = [k for k in _REQUIRED if k not in rec]
         if missing:
-            raise RunLogError(f"{path}:{n}: record lacks field(s) {', '.join(missing)}")
+            raise RunLogError(
+                f"{path}:{n}: record lacks {plural('field', len(missing))} {', '.join(missing)}"
+            )
     return records, truncated
 
 
@@ -208,7 +211,7 @@ def load_runs(root: str | Path, allow_empty: bool = False) -> pd.DataFrame:
         cycles = [int(r["cycle"]) for r in records]
         dup = sorted({c for c in cycles if cycles.count(c) > 1})
         if dup:
-            raise RunLogError(f"{path}: cycle(s) {dup} recorded more than once")
+            raise RunLogError(f"{path}: {plural('cycle', len(dup))} {dup} recorded more than once")
         expected = _expected_cycles(path.parent)
         complete = expected is not None and not truncated and set(range(expected)) <= set(cycles)
         frame = _flatten_query_stats(pd.DataFrame.from_records(records))

@@ -15,6 +15,8 @@ from typing import Any
 import yaml
 
 from vaal_core.errors import ExpectedError
+from vaal_core.registry import did_you_mean
+from vaal_core.words import plural
 
 PROFILES = Path(__file__).resolve().parent / "profiles"
 
@@ -75,8 +77,10 @@ def load_profile(name_or_path: str | None) -> ClusterOptions:
         raise OptionsError(f"{path}: a profile is a mapping of option: value")
     unknown = sorted(set(data) - set(option_names()))
     if unknown:
+        hint = did_you_mean(unknown[0], option_names())
         raise OptionsError(
-            f"{path}: unknown cluster option(s) {', '.join(unknown)}; valid: {', '.join(option_names())}"
+            f"{path}: unknown {plural('cluster option', len(unknown))} {', '.join(unknown)}{hint}; "
+            f"valid: {', '.join(option_names())}"
         )
     try:
         return ClusterOptions(**data)
