@@ -505,7 +505,7 @@ def format_plan(plan: ExperimentPlan, rate: Rate) -> str:
         total_h += hours * plan.seeds
         lines.append(
             f"{run.strategy}: {count(len(run.cycles), 'cycle')}, {run.flops() / 1e15:.4g} PFLOP and "
-            f"{hours:.3g} h per run; x {plan.seeds} seeds = {hours * plan.seeds:.3g} h"
+            f"{hours:.3g} h per run; x {count(plan.seeds, 'seed')} = {hours * plan.seeds:.3g} h"
         )
         lines.append(head)
         for c in run.cycles:

@@ -415,7 +415,8 @@ class ActiveLoop:
         allowed = np.isin(candidate_labels, classes)
         if allowed.sum() < self.spec.active.initial:
             raise SpecError(
-                f"spec key 'protocol.initial_classes' leaves {int(allowed.sum())} candidates, fewer "
+                f"spec key 'protocol.initial_classes' leaves {count(int(allowed.sum()), 'candidate')}, "
+                "fewer "
                 f"than active.initial ({self.spec.active.initial}); add classes or lower it"
             )
         return allowed
