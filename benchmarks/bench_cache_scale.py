@@ -5,11 +5,14 @@ Stages (each reported):
    grain (they compress like photos: about 40 KB each), in an ImageFolder layout of 100 classes,
    once, into `--jpeg-dir` (outside the repository; reused when it already holds them);
 2. print the cache's disk-use formula (`vaal_core.datasets.cache.disk_use`) before the build;
-3. build the cache in a child process armed with the failpoint `cache_after_chunk:<half>`, so it
-   is killed (SIGKILL) right after its middle chunk is marked done; then resume the build in a
-   second child. Every decoded row is logged by the process that decoded it, so the benchmark
-   counts rows decoded twice (must be 0) and reports images/second per chunk from first to last
-   (from the chunk markers' times) and the RSS of the building process at several points;
+3. build the cache in a child process (`--workers` decoding processes), SIGKILL its whole
+   process group once half the chunks are marked done (the chunks in flight die mid-way, as in a
+   real kill; the deterministic kill right after a chunk is tests/test_cache_integrity.py's
+   failpoint `cache_after_chunk`), then resume the build in a second child. Every decoded row is
+   logged by the process that decoded it, so the benchmark counts rows decoded twice (only rows
+   of the chunks in flight may be; of a finished chunk, none) and reports images/second per
+   window of chunks from first to last (from the chunk markers' times) and the RSS of the
+   building processes at each tenth of the chunks;
 4. read every image once in random batches through `CacheReader` (checksums verified on the
    first touch of each chunk), RSS sampled along the way;
 5. measured disk use (allocated blocks) against the printed formula.
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -123,21 +127,26 @@ def _children(pid: int) -> list[int]:
         return []
 
 
-def run_child(args, workers: int, failpoint: str | None, done: Path, total: int) -> dict:
-    """Start a build child; sample its RSS (and its decoding workers') at each tenth of the chunks."""
+def run_child(args, workers: int, kill_at: int | None, done: Path, total: int) -> dict:
+    """Start a build child; sample its RSS (and its decoding workers') at each tenth of the chunks;
+    with `kill_at`, SIGKILL its whole process group once that many chunks are marked done (the
+    chunks in flight then are lost mid-way, as in a real kill)."""
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
     env.pop("VAAL_FAILPOINT", None)
-    if failpoint:
-        env["VAAL_FAILPOINT"] = failpoint
     cmd = [sys.executable, __file__, "--child-build", "--images", str(args.images),
            "--resolution", str(args.resolution), "--workers", str(workers),
            "--jpeg-dir", str(args.jpeg_dir), "--cache-root", str(args.cache_root),
            "--log-dir", str(args.log_dir)]  # fmt: skip
     t = time.time()
-    proc = subprocess.Popen(cmd, env=env)
-    samples, next_tenth = [], 0
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+    samples, next_tenth, finished_at_kill = [], 0, None
     while proc.poll() is None:
         n = len(list(done.glob("[0-9]*"))) if done.is_dir() else 0
+        if kill_at is not None and n >= kill_at and finished_at_kill is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            finished_at_kill = sorted(int(q.name) for q in done.glob("[0-9]*"))
+            break
         if n * 10 >= next_tenth * total:
             main_rss = _rss_mb(proc.pid)
             workers_rss = [_rss_mb(c) for c in _children(proc.pid)]
@@ -145,6 +154,7 @@ def run_child(args, workers: int, failpoint: str | None, done: Path, total: int)
             next_tenth = n * 10 // total + 1
         time.sleep(1.0)
     return {"rc": proc.returncode, "seconds": time.time() - t, "rss": samples, "start": t,
+            "finished_at_kill": finished_at_kill,
             "end": time.time()}  # fmt: skip
 
 
@@ -192,14 +202,17 @@ def read_all(folder: Path, batch: int = 256) -> dict:
             "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}  # fmt: skip
 
 
-def decoded_twice(log_dir: Path) -> tuple[int, int]:
-    """(rows decoded, rows decoded more than once, row 0's shape probe not counted)."""
+def decoded_twice(log_dir: Path, finished: list[int], chunk: int) -> tuple[int, int, int]:
+    """(rows decoded, rows decoded more than once, of those: rows of chunks that were finished
+    when the build was killed); row 0's shape probe not counted."""
     rows = np.concatenate(
         [np.fromfile(p, dtype=np.int32) for p in log_dir.glob("rows-*.i32")] or [np.zeros(0)]
     ).astype(np.int64)
     counts = np.bincount(rows) if len(rows) else np.zeros(1, dtype=np.int64)
     counts[0] = min(counts[0], 1)
-    return int(len(rows)), int((counts > 1).sum())
+    twice = np.flatnonzero(counts > 1)
+    of_finished = int(np.isin(twice // chunk, finished).sum())
+    return int(len(rows)), int(len(twice)), of_finished
 
 
 def allocated(folder: Path) -> int:
@@ -244,14 +257,17 @@ def main(argv=None) -> int:
     chunks = -(-args.images // CHUNK)
     half = chunks // 2 - 1
     done = folder / "done"
-    first = run_child(args, 1, f"cache_after_chunk:{half}", done, chunks)
-    print(f"build killed by failpoint cache_after_chunk:{half} (1 worker): rc {first['rc']}, "
-          f"{len(list(done.glob('[0-9]*')))}/{chunks} chunks done, {first['seconds']:.0f} s")  # fmt: skip
+    first = run_child(args, args.workers, half, done, chunks)
+    finished = first["finished_at_kill"] or []
+    print(f"build ({args.workers} workers) killed with SIGKILL to its process group once {half} "
+          f"chunks were done: rc {first['rc']}, {len(finished)}/{chunks} chunks finished, "
+          f"{first['seconds']:.0f} s")  # fmt: skip
     second = run_child(args, args.workers, None, done, chunks)
     print(f"resumed ({args.workers} workers): rc {second['rc']}, {second['seconds']:.0f} s")
-    decoded, twice = decoded_twice(args.log_dir)
-    print(f"rows decoded: {decoded:,} (one is the shape probe) of {args.images:,}; "
-          f"rows decoded twice: {twice}")  # fmt: skip
+    decoded, twice, of_finished = decoded_twice(args.log_dir, finished, CHUNK)
+    print(f"rows decoded: {decoded:,} (one is the shape probe) of {args.images:,}; rows decoded "
+          f"twice: {twice} (rows of the chunks in flight at the kill), of finished chunks: "
+          f"{of_finished}")  # fmt: skip
     print("RSS while building, MB (chunks done: builder, largest decoding worker):")
     for name, run in (("killed", first), ("resumed", second)):
         print(f"  {name}: " + ", ".join(f"{n}: {a:.0f}/{b:.0f}" for n, a, b in run["rss"]))
