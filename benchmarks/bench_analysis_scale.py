@@ -167,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     if len(rows) > 1:
+        rows.sort()
         (n0, *_, r0, e0, f0), (n1, *_, r1, e1, f1) = rows[0], rows[-1]
         for name, a, b in (("report", r0, r1), ("export", e0, e1), ("figures", f0, f1)):
             k = np.log(b[0] / a[0]) / np.log(n1 / n0)
