@@ -81,3 +81,11 @@ def test_a_mistyped_cluster_option_gets_did_you_mean(tmp_path):
         match=r"unknown cluster option partiton \(did you mean 'partition'\?\); valid: ",
     ):
         load_profile(str(profile))
+
+
+def test_a_mistyped_image_folder_key_gets_did_you_mean():
+    from vaal_core.datasets import DatasetError, LoadOptions
+    from vaal_core.datasets.imagefolder import folder_options
+
+    with pytest.raises(DatasetError, match=r"\(did you mean 'dataset.skip_unreadable'\?\)"):
+        folder_options(LoadOptions(owned=(("skip_unreadabel", True),)))

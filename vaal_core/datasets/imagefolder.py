@@ -51,6 +51,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..registry import did_you_mean
 from ..storage import FolderLock, write_atomic
 from ..words import count, verb
 from .base import LARGE_AUGMENT, DatasetError, LoadOptions, missing, register_dataset
@@ -81,8 +82,10 @@ def folder_options(opts: LoadOptions) -> ImageFolderOptions:
     given = dict(opts.owned)
     unknown = sorted(set(given) - set(ImageFolderOptions.__dataclass_fields__))
     if unknown:
+        own = [f"dataset.{k}" for k in ImageFolderOptions.__dataclass_fields__]
+        hint = did_you_mean(f"dataset.{unknown[0]}", own)
         raise DatasetError(
-            f"unknown spec key 'dataset.{unknown[0]}' for dataset '{NAME}'; its own keys: "
+            f"unknown spec key 'dataset.{unknown[0]}'{hint} for dataset '{NAME}'; its own keys: "
             + ", ".join(f"dataset.{k}" for k in ImageFolderOptions.__dataclass_fields__)
         )
     skip = given.get("skip_unreadable", False)
