@@ -28,6 +28,7 @@ from vaal_core.schedules import total_iterations
 from vaal_core.spec import RuntimeSpec, Spec
 from vaal_core.strategies import STRATEGIES, strategy_options
 from vaal_core.tasks.classification import last_linear, mc_passes
+from vaal_core.trainer import FIT_SAMPLE
 from vaal_core.vaal.game import vaal_iterations
 from vaal_core.vaal.models import VAE, Discriminator
 from vaal_core.vaal.options import VAALOptions
@@ -363,7 +364,8 @@ def plan_experiment(spec: Spec, strategies: list[str], seeds: list[int]) -> Expe
         for c in range(cycles):
             labeled = n if full else spec.active.initial + c * spec.active.budget
             steps = total_iterations(spec.task, labeled, facts.train) * batch
-            flops = {"train": steps * costs.train, "eval": test * costs.forward}
+            checked = test + min(labeled, FIT_SAMPLE)  # the test set, and the fit check
+            flops = {"train": steps * costs.train, "eval": checked * costs.forward}
             trained, scored, own_bytes = steps, 0, 0.0
             if c < cycles - 1:  # the last cycle trains and evaluates, it does not query
                 if cost_fn is None:
@@ -425,6 +427,8 @@ def _assumptions(
         "counted: matmuls and convolutions only (FlopCounterMode); elementwise ops, data loading, "
         "host syncs and Python overhead are not FLOPs and are not counted",
         "every cycle retrains the task model from scratch; the last cycle does not query",
+        f"evaluation: the test set plus the fit check on up to {FIT_SAMPLE:,} labeled images "
+        "(vaal_core/trainer.py FIT_SAMPLE), one forward each",
         "run directories: pool-<c>.npy (8 B per labeled index) + one 4 KiB block per file; "
         "TensorBoard logs and saved models not counted",
     ]

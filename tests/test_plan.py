@@ -56,7 +56,7 @@ def test_per_cycle_images_and_flops_equal_the_hand_arithmetic():
         for c in run.cycles:
             assert c.trained == 10 * 16  # fixed iterations x batch, whatever the labeled size
             assert c.flops["train"] == 160 * TRAIN
-            assert c.flops["eval"] == 200 * FORWARD
+            assert c.flops["eval"] == (200 + c.labeled) * FORWARD  # test set + fit check
     # core-set: features of the whole pool, then k-center 2 d (L + b) U
     c0 = coreset.cycles[0]
     assert c0.scored == 1000 and c0.flops["score"] == 1000 * FORWARD
@@ -77,7 +77,8 @@ def test_hours_and_disk_equal_the_hand_arithmetic():
     flops_s, bytes_s = 19.5e12 * 0.5, 2.039e12 * 0.5  # datasheet FP32 and bandwidth, x 0.5
     assert rate.flops_per_s == pytest.approx(flops_s) and rate.bytes_per_s == pytest.approx(bytes_s)
     random, coreset, _ = plan.runs
-    assert random.seconds(rate) == pytest.approx(3 * (160 * TRAIN + 200 * FORWARD) / flops_s)
+    evals = sum(200 + labeled for labeled in (100, 150, 200)) * FORWARD
+    assert random.seconds(rate) == pytest.approx((3 * 160 * TRAIN + evals) / flops_s)
     own = sum(max(c.flops.get("own", 0) / flops_s, c.own_bytes / bytes_s) for c in coreset.cycles)
     assert coreset.seconds(rate, "own") == pytest.approx(own)
     per_run = sum(128 + 8 * labeled + 4096 for labeled in (100, 150, 200)) + 3 * 4096
