@@ -257,7 +257,8 @@ def test_run_caches_every_mode_as_its_reference(tmp_path):
 
 def test_select_caches_every_mode_as_its_reference(tmp_path):
     """select's route: its own cache under --out, from the same decoding."""
-    from vaal_core.select import Images, Request, _data, read_labels
+    from vaal_core.select.images import round_data
+    from vaal_core.select.inputs import Images, Request, read_labels
     from vaal_core.spec import load_spec
 
     refs = _folder(tmp_path / "images")
@@ -269,7 +270,7 @@ def test_select_caches_every_mode_as_its_reference(tmp_path):
         spec, images, read_labels(labels, images.base), 1, "random", 0, tmp_path / "out", False
     )
     paths = sorted(set(images.paths) | set(req.labels.rows))
-    data = _data(req, paths)
+    data = round_data(req, paths)
     rows = data.read("train", torch.arange(len(paths)))
     _check_cached(rows, paths, refs)
 
@@ -303,7 +304,8 @@ def test_images_smaller_than_the_crop_are_named_in_one_warning(tmp_path, capsys)
 
 
 def test_select_names_images_smaller_than_the_crop(tmp_path, capsys):
-    from vaal_core.select import Images, Request, _data, read_labels
+    from vaal_core.select.images import round_data
+    from vaal_core.select.inputs import Images, Request, read_labels
     from vaal_core.spec import load_spec
 
     images = tmp_path / "images"
@@ -315,7 +317,7 @@ def test_select_names_images_smaller_than_the_crop(tmp_path, capsys):
     listed = Images(images, ("a.png", "b.png", "dot.png"))
     spec = load_spec("experiments/imagefolder.yaml", ["dataset.image_size=32"])
     labels = read_labels(tmp_path / "labels.csv", images)
-    _data(
+    round_data(
         Request(spec, listed, labels, 1, "random", 0, tmp_path / "out", False), list(listed.paths)
     )
     warned = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("warning:")]

@@ -227,14 +227,15 @@ def test_bad_inputs_are_one_error_line_and_exit_2(folder, case, expected, capsys
 
 
 def test_class_indices_follow_the_sorted_names_and_skip_the_unlabeled(folder):
-    from vaal_core.select import Images, Request, _data, read_labels
+    from vaal_core.select.images import round_data
+    from vaal_core.select.inputs import Images, Request, read_labels
     from vaal_core.spec import load_spec
 
     root, truth = folder
     labels = read_labels(root / "labels.csv", root / "images")
     images = Images(root / "images", tuple(sorted(truth)))
     req = Request(load_spec(SPEC, TINY), images, labels, BUDGET, "random", 0, root / "out", False)
-    data = _data(req, list(images.paths))
+    data = round_data(req, list(images.paths))
     names = ("disk", "sky", "stripes")
     expected = [names.index(labels.rows[p]) if p in labels.rows else -1 for p in images.paths]
     assert data.train_y.tolist() == expected
