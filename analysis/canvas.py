@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from vaal_core.errors import ExpectedError
+from vaal_core.storage import write_atomic
 
 from .stats import band, band_label
 from .style import UNHEALTHY_COLOR
@@ -65,7 +66,8 @@ def save_figure(fig: Figure, out: str | Path) -> list[Path]:
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.parent / f"{stem.name}.png", stem.parent / f"{stem.name}.pdf"]
     for path in paths:
-        fig.savefig(path, dpi=150, bbox_inches="tight")
+        kind = path.suffix[1:]
+        write_atomic(path, lambda f, k=kind: fig.savefig(f, format=k, dpi=150, bbox_inches="tight"))
     return paths
 
 
@@ -84,7 +86,7 @@ class Captioned:
         """`<out>.png`, `<out>.pdf` and the caption as `<out>.txt`."""
         paths = save_figure(self.figure, out)
         text = paths[0].with_suffix(".txt")
-        text.write_text(self.caption + "\n")
+        write_atomic(text, (self.caption + "\n").encode())
         return paths + [text]
 
     def _ipython_display_(self) -> None:
@@ -131,11 +133,15 @@ def band_line(
     color: str,
     linestyle: str = "-",
     marker: str = "o",
+    bounds: tuple[float | None, float | None] = (None, None),
 ) -> list[int]:
-    """A mean line over seeds with its band shaded; returns the seed count of every point."""
+    """A mean line over seeds with its band shaded, the band clipped to `bounds`, the values the
+    quantity can take (a count >= 0, accuracy in [0, 100]: a few seeds' std can cross them);
+    returns the seed count of every point."""
     pts = points(data, x, y)
     if pts.empty:
         return []
+    pts[["lo", "hi"]] = pts[["lo", "hi"]].clip(lower=bounds[0], upper=bounds[1])
     ax.plot(
         pts["x"], pts["mean"], linestyle=linestyle, marker=marker, ms=4, color=color, label=label
     )

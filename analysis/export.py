@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vaal_core.storage import write_atomic
+
 from .paper_table import paper_table_display, paper_vs_reproduction
 from .report import markdown_table
 from .runs import HOW_TO_RUN, RunLogError, load_runs
@@ -173,9 +175,9 @@ def _parquet_check() -> None:
 
 def _write_table(raw: pd.DataFrame, display: pd.DataFrame, stem: Path, caption: str) -> list[Path]:
     paths = [stem.with_suffix(".csv"), stem.with_suffix(".md"), stem.with_suffix(".tex")]
-    raw.to_csv(paths[0], index=False)
-    paths[1].write_text(markdown_table(display) + "\n")
-    paths[2].write_text(to_booktabs(display, caption))
+    write_atomic(paths[0], raw.to_csv(index=False).encode())
+    write_atomic(paths[1], (markdown_table(display) + "\n").encode())
+    write_atomic(paths[2], to_booktabs(display, caption).encode())
     return paths
 
 
@@ -201,10 +203,10 @@ def export(
     out.mkdir(parents=True, exist_ok=True)
     records = tidy_records(df)
     written = [out / "records.csv"]
-    records.to_csv(written[0], index=False)
+    write_atomic(written[0], records.to_csv(index=False).encode())
     if parquet:
         written.append(out / "records.parquet")
-        records.to_parquet(written[-1], index=False)
+        write_atomic(written[-1], lambda f: records.to_parquet(f, index=False))
     scales = _scales(df)
     summary = summary_table(df)
     written += _write_table(
