@@ -11,6 +11,7 @@ from analysis import ablation_kind
 from analysis.expected import ablation_family
 from vaal_core.loop import preflight
 from vaal_core.spec import load_spec
+from vaal_core.vaal.options import VAALOptions
 
 REPO = Path(__file__).resolve().parent.parent
 ABLATIONS = REPO / "experiments" / "ablations"
@@ -69,7 +70,8 @@ def test_paper_ablation_spec_loads_validates_and_changes_only_its_keys(name):
         preflight(spec, strategy)
     got, want = spec.to_dict(), base.to_dict()
     for section, key, value in changes:
-        actual = getattr(getattr(spec, section), key)
+        owner = VAALOptions.of(spec) if section == "vaal" else getattr(spec, section)
+        actual = getattr(owner, key)
         assert actual == value, (section, key)
         want[section][key] = got[section][key]
     want["experiment"], want["strategies"] = got["experiment"], got["strategies"]

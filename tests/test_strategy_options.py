@@ -82,7 +82,8 @@ def test_the_strategy_reads_its_options_and_the_spec_round_trips():
         ({"typiclust_knn": 2.5}, "'baselines.typiclust_knn' must be an integer, got 2.5"),
         (
             {"typiclust_kn": 3},
-            "unknown spec key 'baselines.typiclust_kn'; valid keys: .*typiclust_knn",
+            r"unknown spec key 'baselines.typiclust_kn' \(did you mean 'baselines.typiclust_knn'"
+            r"\?\); valid keys: .*typiclust_knn",
         ),
         ({"mc_samples": 1}, r"'baselines.mc_samples' must be >= 2 \(BALD and the MC mean"),
         ({"ensemble_size": 1}, r"'baselines.ensemble_size' must be >= 2"),
