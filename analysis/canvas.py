@@ -133,11 +133,15 @@ def band_line(
     color: str,
     linestyle: str = "-",
     marker: str = "o",
+    bounds: tuple[float | None, float | None] = (None, None),
 ) -> list[int]:
-    """A mean line over seeds with its band shaded; returns the seed count of every point."""
+    """A mean line over seeds with its band shaded, the band clipped to `bounds`, the values the
+    quantity can take (a count >= 0, accuracy in [0, 100]: a few seeds' std can cross them);
+    returns the seed count of every point."""
     pts = points(data, x, y)
     if pts.empty:
         return []
+    pts[["lo", "hi"]] = pts[["lo", "hi"]].clip(lower=bounds[0], upper=bounds[1])
     ax.plot(
         pts["x"], pts["mean"], linestyle=linestyle, marker=marker, ms=4, color=color, label=label
     )

@@ -7,6 +7,7 @@ goes to the caption (`paper_figure`), never into an empty panel.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -42,6 +43,7 @@ from .style import (
     strategy_color,
     strategy_label,
 )
+from .topline import ABOVE_TOPLINE_LABEL, topline_breaches
 
 __all__ = [
     "plot_curves",
@@ -86,7 +88,11 @@ def draw_runs(
     for strategy in sort_strategies(curves["strategy"]):
         mine = curves[curves["strategy"] == strategy]
         label = strategy_label(strategy) + suffix
-        counts += band_line(ax, mine, X, Y, label, strategy_color(strategy), linestyle)
+        percent = "percent" in mine and bool(mine["percent"].all())
+        bounds = (0, 100) if percent else (None, None)
+        counts += band_line(
+            ax, mine, X, Y, label, strategy_color(strategy), linestyle, bounds=bounds
+        )
         mark_unhealthy(ax, mine, X, Y)
     full = runs[runs["strategy"] == TOPLINE]
     if top and len(full):
@@ -96,7 +102,27 @@ def draw_runs(
             linestyle="--",
             label=strategy_label(TOPLINE) + suffix,
         )
+        mark_above_topline(ax, curves, full[Y].mean())
     return counts
+
+
+def mark_above_topline(ax: Axes, curves: pd.DataFrame, top: float) -> int:
+    """Ring every mean point above the top-line (the report names each and its likely cause);
+    returns how many were ringed."""
+    above = curves.groupby(["strategy", X])[Y].mean().reset_index()
+    above = above[above[Y] > top]
+    if len(above):
+        ax.scatter(
+            above[X],
+            above[Y],
+            s=140,
+            facecolors="none",
+            edgecolors="red",
+            linewidths=1.5,
+            zorder=4,
+            label=ABOVE_TOPLINE_LABEL,
+        )
+    return len(above)
 
 
 def paper_reference(ref: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -154,6 +180,30 @@ def _seed_text(runs: pd.DataFrame) -> str:
     return seeds_text(n)
 
 
+def pool_sizes(runs: pd.DataFrame) -> tuple[int | None, int | None]:
+    """(pool, test set) the runs' percentages and metric are of: the pool from the records
+    (n_labeled / fraction), the test set from the runs' env.json; None where they disagree or
+    are not recorded."""
+    r = runs[pd.to_numeric(runs["fraction"], errors="coerce") > 0]
+    pools = set((r["n_labeled"] / r["fraction"]).round().astype(int)) if len(r) else set()
+    tests = set()
+    for run_dir in runs["run_dir"].dropna().unique() if "run_dir" in runs else []:
+        try:
+            tests.add(int(json.loads((Path(run_dir) / "env.json").read_text())["test_size"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return (pools.pop() if len(pools) == 1 else None), (tests.pop() if len(tests) == 1 else None)
+
+
+def pool_axis_label(runs: pd.DataFrame) -> str:
+    """'Labeled data (% of the 10,000-image pool; 5,000 test images)': what the x axis is a
+    percentage of, and what the metric was measured on."""
+    pool, test = pool_sizes(runs)
+    parts = [f"% of the {pool:,}-image pool" if pool else "% of the pool"]
+    parts += [f"{test:,} test images"] if test else []
+    return f"Labeled data ({'; '.join(parts)})"
+
+
 def label_axes(ax: Axes, title: str, runs: pd.DataFrame, counts: Sequence[int]) -> None:
     """Title (with the seed count), axis labels with units, legend naming the band."""
     curves = runs[runs["strategy"] != TOPLINE]
@@ -163,7 +213,7 @@ def label_axes(ax: Axes, title: str, runs: pd.DataFrame, counts: Sequence[int]) 
         if curves[Y].between(0, 100).all():
             ax.set_ylim(max(low, 0), min(high, 100))
     ax.set_title(title)
-    ax.set_xlabel("Labeled data (%)")
+    ax.set_xlabel(pool_axis_label(runs))
     percent = bool(runs["percent"].all()) if "percent" in runs and len(runs) else True
     ax.set_ylabel(metric_axis_label(str(runs["metric"].iloc[0]) if len(runs) else "", percent))
     ax.grid(alpha=0.3)
@@ -251,8 +301,17 @@ def paper_figure(
     )
     left_out = reference_left_out(everything[everything["dataset"].map(dataset_key).isin(drawn)])
     bad = unhealthy_count(runs)
+    above = topline_breaches(runs)
     body = [
         "Solid lines: mean over seeds of this suite's runs, shaded band as the legend says.",
+        "Dashed horizontal: the top-line, the task model trained on the whole pool (mean over "
+        "its seeds; its recipe in the report)."
+        if (runs["strategy"] == TOPLINE).any()
+        else "",
+        f"Red rings: {count(len(above), 'mean point')} above the top-line (the report's warning "
+        "names each and its likely cause)."
+        if len(above)
+        else "",
         paper,
         " ".join(s + "." for s in left_out),
         f"Black x: {count(bad, 'run point')} where the {UNHEALTHY_LABEL} (kept, "

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from .canvas import NoFigure, band_line, legend, new_figure, save_figure
 from .queries import class_bias, class_shares
 from .runs import QS_PREFIX
-from .style import rank, seeds_text, strategy_label
+from .style import experiment_title, rank, seeds_text, strategy_label
 
 __all__ = ["plot_vaal_diagnostics", "plot_query_classes", "vaal_diagnostics", "NO_DIAGNOSTICS"]
 
@@ -55,7 +55,7 @@ def plot_vaal_diagnostics(
     if v.empty:
         raise NoFigure(NO_DIAGNOSTICS.format(root=root))
     v["line"] = [
-        e if p == "standard" else f"{e} [{p}]"
+        experiment_title(df, e) + ("" if p == "standard" else f" [{p}]")
         for e, p in zip(v["experiment"], v["protocol"], strict=True)
     ]
     lines = sorted(v["line"].unique())
@@ -83,18 +83,23 @@ def plot_vaal_diagnostics(
     for line in lines:
         mine = v[v["line"] == line]
         if "auc" in ax_of:
-            counts["auc"] += band_line(ax_of["auc"], mine, "cycle", "auc", line, colors[line])
+            counts["auc"] += band_line(
+                ax_of["auc"], mine, "cycle", "auc", line, colors[line], bounds=(0, 1)
+            )
         if "units" in ax_of:
             ax = ax_of["units"]
-            counts["units"] += band_line(ax, mine, "cycle", "units", line, colors[line])
             latent = mine["latent"].dropna()
+            top = float(latent.max()) if len(latent) else None
+            counts["units"] += band_line(
+                ax, mine, "cycle", "units", line, colors[line], bounds=(0, top)
+            )
             if len(latent):
                 ax.axhline(latent.max(), color=colors[line], linestyle=":", linewidth=1)
         if "p" in ax_of:
             for p, style in zip(_PROBS, ["-", "--", ":"], strict=True):
                 name = f"{line}: {p.removeprefix('p_labeled_')}"
                 counts["p"] += band_line(
-                    ax_of["p"], mine, "cycle", p, name, colors[line], style, "."
+                    ax_of["p"], mine, "cycle", p, name, colors[line], style, ".", (0, 1)
                 )
     titles = {
         "auc": ("Discriminator ROC-AUC, labeled vs unlabeled (held out)", "ROC-AUC (0-1)"),
@@ -140,8 +145,9 @@ def plot_query_classes(
         b = bias[(bias["experiment"] == experiment) & (bias["strategy"] == strategy)]
         seeds = int(mine["n_seeds"].max())
         ax.set_title(
-            f"{experiment}: {strategy_label(strategy)} ({seeds_text(seeds)})\n"
-            f"TV from {b['against'].iloc[0]}: {b['tv'].mean():.3f}",
+            f"{experiment_title(df, experiment)}: {strategy_label(strategy)} "
+            f"({seeds_text(seeds)})\n"
+            f"TV (total variation distance) from {b['against'].iloc[0]}: {b['tv'].mean():.3f}",
             fontsize="small",
         )
         ax.set_xlabel("True class (index)")

@@ -13,9 +13,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .canvas import NoFigure, captioned_figure, label_axes_plain, new_figure
-from .stats import TOPLINE, percent_scale, summarize
-from .style import metric_axis_label, sort_strategies, strategy_color, strategy_label
+from .canvas import NoFigure, captioned_figure, legend, new_figure
+from .curves import pool_sizes
+from .stats import TOPLINE, band, percent_scale, summarize
+from .style import (
+    experiment_title,
+    metric_axis_label,
+    seeds_text,
+    sort_strategies,
+    strategy_color,
+    strategy_label,
+)
 
 __all__ = ["labels_to_reach", "label_efficiency", "label_efficiency_figure", "default_target"]
 
@@ -74,6 +82,21 @@ def label_efficiency(
     return out
 
 
+def _seed_band(runs: pd.DataFrame, targets: np.ndarray) -> pd.DataFrame:
+    """Per target: the band (stats.band) of the labels each seed's own curve needs, over the
+    seeds that reach it."""
+    rows = []
+    for t in targets:
+        per_seed = [
+            labels_to_reach(seed["n_labeled"].to_numpy(), seed["value"].to_numpy(), t)[0]
+            for _, seed in runs.groupby("seed")
+        ]
+        reached = [v for v in per_seed if np.isfinite(v)]
+        _, lo, hi, _ = band(reached)
+        rows.append(dict(target=t, lo=lo, hi=hi, n=len(reached)))
+    return pd.DataFrame(rows).dropna(subset=["lo"])
+
+
 def label_efficiency_figure(
     df: pd.DataFrame,
     baseline: str = "random",
@@ -97,6 +120,7 @@ def label_efficiency_figure(
     fig, axes = new_figure(len(experiments))
     missing: list[str] = []
     for ax, experiment in zip(axes, experiments, strict=True):
+        counts: list[int] = []
         exp = curves[curves["experiment"] == experiment]
         scale = percent_scale(exp["value"])
         base = summarize(exp[exp["strategy"] == baseline]).sort_values("n_labeled")["mean"]
@@ -104,21 +128,37 @@ def label_efficiency_figure(
         table = pd.concat([label_efficiency(exp, t, baseline) for t in targets])
         for strategy in sort_strategies(exp["strategy"]):
             mine = table[table["strategy"] == strategy]
+            color = strategy_color(strategy)
             ax.plot(
                 mine["target"] * scale,
                 mine["labels"],
                 marker="o",
                 ms=3,
-                color=strategy_color(strategy),
+                color=color,
                 label=strategy_label(strategy),
             )
+            spread = _seed_band(exp[exp["strategy"] == strategy], targets)
+            ax.fill_between(
+                spread["target"] * scale, spread["lo"], spread["hi"], color=color, alpha=0.15, lw=0
+            )
+            counts += spread["n"].tolist()
         name = str(exp["metric"].iloc[0])
         metric = metric_axis_label(name, scale == 100 or "percent" in name)
-        label_axes_plain(ax, experiment, f"Target: {metric}", "Labels needed (images)")
+        pool, _ = pool_sizes(exp)
+        of = f" of the {pool:,}-image pool" if pool else ""
+        seeds = int(exp.groupby("strategy")["seed"].nunique().min())
+        ax.set(
+            title=f"{experiment_title(curves, experiment)} ({seeds_text(seeds)})",
+            xlabel=f"Target: {metric}",
+            ylabel=f"Labels needed (images{of})",
+        )
+        ax.grid(alpha=0.3)
+        legend(ax, counts)
     body = [
         "Labels each strategy needs to reach a target metric, read off its mean curve over seeds",
-        "by linear interpolation between the budgets that bracket the target (no band: the",
-        f"interpolation is of the mean); targets span {baseline}'s mean curve. A missing point:",
-        "the strategy never reached that target.",
+        "by linear interpolation between the budgets that bracket the target; targets span",
+        f"{baseline}'s mean curve. Shaded: the same reading off each seed's own curve (seeds that",
+        "reached the target), as the legend says. A missing point: the mean curve never reached",
+        "that target.",
     ]
     return captioned_figure(fig, "Label efficiency", body, missing, out)

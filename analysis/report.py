@@ -34,6 +34,7 @@ from .stats import (
     win_tie_loss,
 )
 from .style import dataset_name, seeds_text, sort_strategies, strategy_label
+from .topline import topline_recipe, topline_warnings
 
 __all__ = ["report", "build_report", "Report", "REPORT_FILE", "markdown_table"]
 
@@ -184,6 +185,9 @@ def _experiment_section(exp: pd.DataFrame, baseline: str) -> list[str]:
             f"{strategy_label(s)}: {seeds_text(len(r))}, {int(r['complete'].sum())} complete"
         )
     out += ["Runs: " + "; ".join(counts), ""]
+    recipe = topline_recipe(exp)
+    if recipe:
+        out += [recipe, ""]
     partial = runs[~runs["complete"]]
     for row in partial.itertuples():
         got = int((exp["run_dir"] == row.run_dir).sum())
@@ -342,6 +346,15 @@ def build_report(
         lines += [
             "Why VAAL's discriminator ends at chance on the demo, and which settings move it "
             "off chance: see docs/vaal-anatomy.md.",
+            "",
+        ]
+    above = topline_warnings(df)
+    if above:
+        lines += ["## Points above the top-line", ""]
+        lines += [f"warning: {w}" for w in above] + [""]
+        lines += [
+            "A top-line below an active learner says its recipe is short: every fraction of the "
+            "top-line read off these curves is then too high (`task.topline`, docs/protocols.md).",
             "",
         ]
     for _, exp in df.groupby("experiment", sort=True):

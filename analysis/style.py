@@ -126,6 +126,19 @@ def dataset_name(name: str) -> str:
     return DATASET_NAMES.get(dataset_key(name), str(name))
 
 
+def experiment_title(df, experiment: str) -> str:
+    """A panel's title for one experiment of `df`: its dataset's display name; the experiment
+    named after it only where the frame holds several experiments of that dataset."""
+    runs = df.drop_duplicates("experiment")
+    dataset = runs.loc[runs["experiment"] == experiment, "dataset"]
+    if dataset.empty:
+        return str(experiment)
+    key = dataset_key(dataset.iloc[0])
+    name = dataset_name(dataset.iloc[0])
+    several = (runs["dataset"].map(dataset_key) == key).sum() > 1
+    return f"{name} ({experiment})" if several else name
+
+
 def metric_axis_label(metric: str, percent: bool = True) -> str:
     """Axis label of a metric with its unit: 'Test accuracy (%)', 'Test mIoU (%)'."""
     name = _METRIC_NAMES.get(str(metric).lower(), f"Test {metric}")

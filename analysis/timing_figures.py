@@ -16,7 +16,7 @@ from .canvas import Captioned, NoFigure, captioned_figure, new_figure, save_figu
 from .curves import not_ablation
 from .expected import timed_strategies
 from .stats import band_label
-from .style import seeds_text, sort_strategies, strategy_color, strategy_label
+from .style import experiment_title, seeds_text, sort_strategies, strategy_color, strategy_label
 from .timing import sampling_time_table
 
 __all__ = ["plot_sampling_time", "sampling_time_figure", "NO_QUERIES"]
@@ -45,7 +45,8 @@ def plot_sampling_time(
         ax.set_xticks(x, [f"{strategy_label(s)}\n{rows.loc[s, 'seconds']:.3g} s" for s in order])
         ax.tick_params(axis="x", labelrotation=30)
         ax.set_title(
-            f"{experiment}: first query, {int(rows['unlabeled'].iloc[0])} unlabeled images\n"
+            f"{experiment_title(df, experiment)}: first query, "
+            f"{int(rows['unlabeled'].iloc[0]):,} unlabeled images\n"
             f"{band_label(rows['n_seeds'].tolist())}; {'; '.join(sorted(set(rows['hardware'])))}",
             fontsize="small",
         )
@@ -76,21 +77,25 @@ def sampling_time_figure(
     ax = fig.subplots()
     ax.axis("off")
     missing = []
+    # the training inside a query (ensembles, QBC): a column only when a strategy reported one;
+    # "-" in it: that strategy trains nothing inside its query
+    trains = bool(table["extra_train_s"].notna().any())
     cells = [
         [
-            r.experiment,
+            experiment_title(runs, r.experiment),
             strategy_label(r.strategy),
             f"{r.unlabeled}",
             f"{r.n_selected}",
             _seconds_cell(pd.Series(r._asdict())),
-            "" if np.isnan(r.extra_train_s) else f"{r.extra_train_s:.3g}",
+            *([("-" if np.isnan(r.extra_train_s) else f"{r.extra_train_s:.3g}")] if trains else []),
             str(r.n_seeds),
             r.hardware,
         ]
         for r in table.itertuples()
     ]
-    head = ["experiment", "method", "unlabeled (images)", "queried (images)", "seconds"]
-    head += ["of which training (s)", "seeds", "hardware"]
+    head = ["dataset", "method", "unlabeled (images)", "queried (images)", "seconds"]
+    head += ["of which training (s)"] if trains else []
+    head += ["seeds", "hardware"]
     tab = ax.table(cellText=cells, colLabels=head, loc="center")
     tab.auto_set_font_size(False)
     tab.set_fontsize(8)
@@ -107,5 +112,8 @@ def sampling_time_figure(
         f"every strategy), mean over seeds ± half the band ({band_label(table['n_seeds'].tolist())}).",
         f"Hardware: {hardware}; devices: {'; '.join(sorted(set(table['device']))) or 'n/a'}.",
         "The paper's sampling times are not in analysis/reference_data.",
+        "Of which training: seconds of model training inside the query (ensembles, QBC); '-': none."
+        if table["extra_train_s"].notna().any()
+        else "",
     ]
     return captioned_figure(fig, "Sampling time", body, missing, out)

@@ -25,8 +25,8 @@ SPEC = REPO / "experiments/mnist.yaml"
 # reading windows of 2 steps, a validation split, two cycles: every tag gets several points
 EXTRA = ["runtime.log_every=2", "dataset.val_size=40", "active.cycles=2"]
 VAAL_TAGS = {f"vaal/{t}" for t in ("vae", "recon", "kl", "adv", "disc")}
-TASK_TAGS = {"task/loss", "task/lr", "task/val_metric"}
-CYCLE_TAGS = {f"cycle/{t}" for t in ("test_accuracy", "val_accuracy", "train_s", "query_s")}
+TASK_TAGS = {"task/loss", "task/lr", "task/val_metric_pct"}
+CYCLE_TAGS = {f"cycle/{t}" for t in ("test_accuracy_pct", "val_accuracy_pct", "train_s", "query_s")}
 
 
 def _scalars(run_dir: Path) -> dict[str, list]:
@@ -51,8 +51,10 @@ def test_a_run_with_the_switch_writes_every_tag_and_computes_the_same(tmp_path, 
     scalars = _scalars(run_dir)
     assert set(scalars) >= VAAL_TAGS | TASK_TAGS | CYCLE_TAGS | {"cycle/n_labeled"}
 
-    test = scalars["cycle/test_accuracy"]
-    assert [e.value for e in test] == pytest.approx([r["value"] for r in records])
+    test = scalars["cycle/test_accuracy_pct"]  # percent, as the tables print it
+    assert [e.value for e in test] == pytest.approx([100 * r["value"] for r in records])
+    val = scalars["cycle/val_accuracy_pct"]
+    assert [e.value for e in val] == pytest.approx([100 * r["val_value"] for r in records])
     assert [e.step for e in test] == [(c + 1) * STRIDE - 1 for c in range(2)]
     assert all(e.step < STRIDE for e in scalars["vaal/vae"])  # the one query is cycle 0's
     assert any(e.step > STRIDE for e in scalars["task/loss"])  # the task trains in both cycles
@@ -102,7 +104,7 @@ def test_a_killed_run_resumes_its_log_without_duplicated_steps(tmp_path):
     for tag, events in scalars.items():
         steps = [e.step for e in events]
         assert steps == sorted(set(steps)), f"{tag}: steps repeated or out of order: {steps}"
-    assert len(scalars["cycle/test_accuracy"]) == 3
+    assert len(scalars["cycle/test_accuracy_pct"]) == 3
 
 
 def test_logging_adds_no_host_read_to_the_vaal_steps(tmp_path, mnist, monkeypatch):

@@ -6,12 +6,15 @@ events go to `<run_dir>/tensorboard/`; `tensorboard --logdir results/` shows eve
 
 What is written, and where it is read (always where the code already reads its losses on the
 host, once per `runtime.log_every` steps: logging adds no device synchronisation per step):
-- `task/loss`, `task/lr`, `task/val_metric` per reading window of the task model's training
+- `task/loss`, `task/lr`, `task/val_metric_pct` per reading window of the task model's training
   (the loop's own model only: members a strategy trains are not logged);
 - `vaal/vae`, `vaal/recon`, `vaal/kl`, `vaal/adv`, `vaal/disc` per reading window of VAAL's
   game (`recon + kl + adv = vae`; kl is weighted by vaal.beta, adv by vaal.adversary_param);
-- `cycle/test_<metric>`, `cycle/val_<metric>`, `cycle/train_s`, `cycle/query_s`,
+- `cycle/test_<metric>_pct`, `cycle/val_<metric>_pct`, `cycle/train_s`, `cycle/query_s`,
   `cycle/n_labeled` once a cycle is committed.
+
+Metrics (accuracy, mIoU) are written in percent, as the tables and the command line print them;
+the records keep the fraction. `_pct` in the tag says so.
 
 Steps: cycle x `STRIDE` + the step within the cycle, so one curve runs across cycles; a cycle's
 own scalars sit at the end of its range (`(cycle + 1) x STRIDE - 1`). A resumed run opens a new
@@ -122,6 +125,11 @@ def phase(name: str, cycle: int) -> Iterator[None]:
         _active.writer.flush()  # a phase's events are on disk before the next phase starts
 
 
+def _percent(value: float | None) -> float | None:
+    """A metric the records keep as a fraction, in percent as every table prints it."""
+    return None if value is None else 100.0 * value
+
+
 def task_window(step: int, loss: float | None, lr: Any) -> None:
     """One reading window of the loop's task-model training (trainer.py)."""
     if _active is None or _active.phase != "train":
@@ -133,7 +141,7 @@ def task_window(step: int, loss: float | None, lr: Any) -> None:
 
 def validation(step: int, value: float) -> None:
     if _active is not None and _active.phase == "train":
-        _active.add("task/val_metric", value, step)
+        _active.add("task/val_metric_pct", _percent(value), step)
 
 
 def vaal_window(iteration: int, means: Mapping[str, float]) -> None:
@@ -151,8 +159,8 @@ def cycle_done(record: Mapping[str, Any]) -> None:
     log, metric = _active, record["metric"]
     log.cycle = record["cycle"]
     end = STRIDE - 1
-    log.add(f"cycle/test_{metric}", record.get("value"), end)
-    log.add(f"cycle/val_{metric}", record.get("val_value"), end)
+    log.add(f"cycle/test_{metric}_pct", _percent(record.get("value")), end)
+    log.add(f"cycle/val_{metric}_pct", _percent(record.get("val_value")), end)
     for key in ("train_s", "query_s", "n_labeled"):
         log.add(f"cycle/{key}", record.get(key), end)
     log.writer.flush()
