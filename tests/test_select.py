@@ -199,7 +199,7 @@ def test_every_strategy_that_selects_from_a_labeled_set_runs(folder, strategy, c
 @pytest.mark.parametrize(
     "case, expected",
     [
-        ("missing_file", "do not exist under"),
+        ("missing_file", "names 1 file that does not exist under"),
         ("budget", "larger than the 18 unlabeled images"),
         ("full", "strategy 'full' needs every image labeled"),
         ("no_labels_file", "no such file"),

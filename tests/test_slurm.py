@@ -94,7 +94,10 @@ def test_profiles(tmp_path):
         load_profile("nope")
     bad = tmp_path / "lab.yaml"
     bad.write_text("partiton: gpu\n")
-    with pytest.raises(OptionsError, match="unknown cluster option.*partiton; valid: partition"):
+    with pytest.raises(
+        OptionsError,
+        match=r"unknown cluster option partiton \(did you mean 'partition'\?\); valid: partition",
+    ):
         load_profile(str(bad))
     bad.write_text("cpus_per_task: 0\n")
     with pytest.raises(OptionsError, match="'cpus_per_task' must be >= 1"):
