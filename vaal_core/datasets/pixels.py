@@ -12,9 +12,9 @@ transparent pixel is shown, often black). `viewable` applies one rule per kind o
 - floats (`F`): 0..1 when every value lies in it (the common float-image convention), else the
   real range as for `I`; NaN reads as the low end;
 - transparency (an alpha channel: `LA`, `RGBA`, `PA`, premultiplied `La`/`RGBa`, or a palette's
-  or grey image's transparent colour): composited over a white background (`BACKGROUND`), as a
-  web page or most viewers show it;
-- palettes (`P`): their colours; grey when every palette entry is grey;
+  or grey image's transparent colour): composited over a white background (`BACKGROUND`), as
+  a page with a white background shows it (one fixed, stated choice);
+- palettes (`P`): their colours; grey when every colour the image uses is grey;
 - 1-bit: 0 or 255; `CMYK`, `YCbCr`, `RGBX` and the rest: Pillow's conversion to RGB (a mode
   it cannot convert fails the decode check, which names the file).
 The result is mode `L` (grey) or `RGB`. `DECODING` names this rule in the cache key, so a cache
