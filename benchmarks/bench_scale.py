@@ -374,7 +374,18 @@ def main() -> None:
     ap.add_argument("--memory-cap-gb", type=float, default=0.0, help="0: 70%% of MemAvailable")
     ap.add_argument("--gpu-fraction", type=float, default=0.5)
     ap.add_argument("--json", default="")
+    ap.add_argument("--report-from", default="", help="print the tables of a --json file")
+    ap.add_argument("--prior", default="", help="JSON lines of an earlier run: sizes kept")
     args = ap.parse_args()
+    if args.report_from:  # the --json file, or the JSON lines a run printed (a partial run)
+        text = Path(args.report_from).read_text()
+        rows = (
+            json.loads(text)["rows"]
+            if text.startswith("{\n")
+            else [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+        )
+        report(rows, sorted({r["n"] for r in rows}), args, None)
+        return
     if args.child:
         print(json.dumps(_child(*json.loads(args.child))))
         return
@@ -398,14 +409,25 @@ def main() -> None:
         f"{rates['bytes'] / 1e9:.1f} GB/s matrix-vector reads; bound {args.bound_s:.0f} s per "
         f"query; memory cap {cap / 2**30:.1f} GB; GPU: {H100['name']} at {gpu_frac:.0%} of peak"
     )
-    results = []
+    results: list[dict] = []
+    prior = [json.loads(x) for x in open(args.prior) if x.startswith("{")] if args.prior else []
     for name in names:
         if name not in known:
             print(f"{name}: not a registered query strategy, skipped")
             continue
         points: dict[float, list[tuple[float, float]]] = {f: [] for f in FRACTIONS}
+        stopped: set[float] = set()  # shares that passed the bound at a smaller size
+        for r in prior:
+            if r["strategy"] == name and r["status"] == "ok":
+                points[r["fraction"]].append((r["n"], r["seconds"]))
+            elif r["strategy"] == name and r["status"].startswith("over"):
+                stopped.add(r["fraction"])
         for u in sizes:
             lab, todo, rows = u // 9, [], {}
+            done = [r for r in prior if (r["strategy"], r["n"]) == (name, u)]
+            if done:  # measured by an earlier run (--prior): kept as it was
+                results.extend(done)
+                continue
             for frac in FRACTIONS:
                 b = max(1, round(frac * u))
                 row = {"strategy": name, "n": u, "labeled": lab, "budget": b, "fraction": frac}
@@ -419,6 +441,8 @@ def main() -> None:
                     row["fit_s"] = f[1] * u ** f[0]
                 if inp + work > cap:
                     row["status"] = f"skipped: formula {(inp + work) / 2**30:.1f} GB > cap"
+                elif frac in stopped:
+                    row["status"] = "skipped: a smaller pool passed the bound"
                 elif row.get("fit_s", 0.0) > args.bound_s:
                     row["status"] = f"skipped: fit predicts {fmt_s(row['fit_s'])} > bound"
                 else:
@@ -428,6 +452,8 @@ def main() -> None:
                 for r in run_sizes(name, u, todo, args.shape, args.bound_s):
                     rows[r["budget"]].update(r, load=os.getloadavg()[0])
             for row in rows.values():
+                if row["status"].startswith("over"):
+                    stopped.add(row["fraction"])
                 if row["status"] == "ok":
                     points[row["fraction"]].append((u, row["seconds"]))
                     row.pop("fit_s", None)
@@ -456,6 +482,12 @@ def report(results: list[dict], sizes: list[int], args, rates) -> None:
     by = {}
     for r in results:
         by.setdefault((r["strategy"], r["fraction"]), {})[r["n"]] = r
+    for rows in by.values():  # the fit over what ran, for the sizes that did not
+        f = fit([(r["n"], r["seconds"]) for r in rows.values() if "seconds" in r])
+        for r in rows.values():
+            r["exponent_n"] = f[0] if f else None
+            if f and "seconds" not in r:
+                r["fit_s"] = f[1] * r["n"] ** f[0]
     for (name, frac), rows in by.items():
         cells = []
         for n in sizes:
@@ -467,7 +499,8 @@ def report(results: list[dict], sizes: list[int], args, rates) -> None:
                 work = r["formula_work_bytes"]  # the query's own share, where it is not noise
                 own = f", own {r['work_ratio']:.2f}x" if work >= 64 * MB else ""
                 cells.append(
-                    f"{fmt_s(r['seconds'])}, {r['peak_bytes'] / MB:,.0f} MB "
+                    f"{fmt_s(r['seconds'])} (CPU {fmt_s(r['cpu_seconds'])}), "
+                    f"{r['peak_bytes'] / MB:,.0f} MB "
                     f"({r['formula_ratio']:.2f}x formula{mark}{own})"
                 )
             elif r["status"].startswith(("failed", "killed")):
