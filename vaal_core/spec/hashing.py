@@ -118,14 +118,14 @@ LEGACY_SECTIONS: dict[str, tuple[Any, bool]] = {
 LEGACY_FLOAT_OR_NONE = frozenset({"vaal.lr_step_fraction"})
 
 
-def legacy() -> dict[str, tuple[Any, bool]]:
+def legacy_keys() -> dict[str, tuple[Any, bool]]:
     """Every key a strategy owns now that the engine's schema declared before: (default, hashed)."""
     return LEGACY_OWNED | LEGACY_SECTIONS
 
 
 def legacy_typed(key: str, value: Any) -> Any:
     """An int written for a legacy float key is the float the field made of it."""
-    default = legacy().get(key, (None, False))[0]
+    default = legacy_keys().get(key, (None, False))[0]
     floats = isinstance(default, float) or key in LEGACY_FLOAT_OR_NONE
     if floats and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
@@ -134,7 +134,7 @@ def legacy_typed(key: str, value: Any) -> Any:
 
 def at_legacy_default(key: str, value: Any) -> bool:
     """A legacy key written at its default: `to_dict` writes it anyway, or never did."""
-    if key not in legacy():
+    if key not in legacy_keys():
         return False
-    default = legacy()[key][0]
+    default = legacy_keys()[key][0]
     return type(value) is type(default) and value == default

@@ -12,7 +12,7 @@ import yaml
 
 from ..quirks import Quirks
 from .coerce import check_type
-from .hashing import Hashed, digest, hashed, legacy, plain, rule_of
+from .hashing import Hashed, digest, hashed, legacy_keys, plain, rule_of
 
 
 @dataclass(frozen=True)
@@ -171,7 +171,7 @@ class Spec:
         for section in d.values():  # owned keys sit in the section itself
             if isinstance(section, dict) and "owned" in section:
                 section.update(section.pop("owned"))
-        for key, (default, always) in legacy().items():
+        for key, (default, always) in legacy_keys().items():
             if always:
                 section, name = key.split(".")
                 d.setdefault(section, {}).setdefault(name, default)
@@ -208,7 +208,7 @@ def keys_with(rule: Hashed) -> dict[str, Any]:
     """`section.key` (or top-level `key`) -> plain default of every field declared with `rule`."""
     out = {}
     if rule is Hashed.OMIT_AT_DEFAULT:  # strategy-owned keys declared after runs were recorded
-        out |= {key: default for key, (default, always) in legacy().items() if not always}
+        out |= {key: default for key, (default, always) in legacy_keys().items() if not always}
     for top in dataclasses.fields(Spec):
         if rule_of(top) is rule:
             out[top.name] = plain(top.default)
