@@ -31,8 +31,8 @@ from vaal_core.cli import (
     positive_int,
     seed_list,
 )
-from vaal_core.errors import ExpectedError
-from vaal_core.loop import RunDirConflict, preflight, run_dir_for
+from vaal_core.errors import ExpectedError, RunDirConflict
+from vaal_core.loop import preflight, run_dir_for
 from vaal_core.rundir import another_spec, holds_spec
 from vaal_core.spec import Spec, load_spec
 from vaal_core.words import count
