@@ -52,3 +52,30 @@ def test_run_on_a_one_class_folder_is_one_error_line_and_writes_nothing(tmp_path
     assert "all of one class ('sky')" in err[0] and "at least two" in err[0]
     assert not (tmp_path / "results").exists(), "a refused run wrote results"
     assert _files(data) == before, "a refused run wrote under the data root"
+
+
+def test_run_whose_first_labeled_set_is_one_class_is_one_error_line_and_writes_nothing(tmp_path):
+    """A biased first pool of one class (protocol.initial_classes: [3]) cannot teach a classifier:
+    refused, naming the class, before any run directory exists."""
+    args = [
+        sys.executable,
+        "-m",
+        "vaal_core",
+        "run",
+        "experiments/mnist.yaml",
+        "--strategy",
+        "random",
+        "--seed",
+        "0",
+        "--out",
+        str(tmp_path / "results"),
+        "--no-progress",
+        "--set",
+        "protocol.initial_classes=[3]",
+    ]
+    proc = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 2, proc.stderr
+    err = proc.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), proc.stderr
+    assert "holds one class only (class 3)" in err[0] and "at least two classes" in err[0]
+    assert not (tmp_path / "results").exists(), "a refused run wrote results"

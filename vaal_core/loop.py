@@ -180,7 +180,9 @@ class ActiveLoop:
             # a new run: the checks that need the data (the pool's size) come before anything is
             # written; the data read here is the run's own
             self._data = self._data or data_from_spec(self.spec, self.data_root, self.progress)
-            self._data_and_splits()
+            data, candidates, val = self._data_and_splits()
+            if not STRATEGIES[self.strategy_name].whole_pool:
+                self._check_initial_classes(data, candidates, val)
         with self.run_dir.locked(self.wait):
             return self._run()
 
@@ -273,13 +275,7 @@ class ActiveLoop:
             labeled = self.run_dir.initial_pool(np.sort(candidates))
         elif not start:
             labeled = self.run_dir.initial_pool(
-                initial_labeled(
-                    spec.dataset.name,
-                    candidates,
-                    initial_train_size(spec, len(val)),
-                    self.seed,
-                    self._initial_allowed(true_labels[candidates], data.num_classes),
-                )
+                self._initial_labeled(true_labels, data.num_classes, candidates, val)
             )
         model_state = None
         if carry is not None:
@@ -400,6 +396,35 @@ class ActiveLoop:
         with tensorboard.phase("query", cycle):
             selection = self._round(cycle, batches).query(strategy, pool, model, budget)
         return selection.indices, selection.stats
+
+    def _initial_labeled(
+        self, true_labels: np.ndarray, num_classes: int, candidates: np.ndarray, val: np.ndarray
+    ) -> np.ndarray:
+        """The run's first labeled set: a function of (dataset, seed, spec) alone."""
+        return initial_labeled(
+            self.spec.dataset.name,
+            candidates,
+            initial_train_size(self.spec, len(val)),
+            self.seed,
+            self._initial_allowed(true_labels[candidates], num_classes),
+        )
+
+    def _check_initial_classes(self, data, candidates: np.ndarray, val: np.ndarray) -> None:
+        """A classifier learns to tell classes apart: a first labeled set of one class cannot
+        teach it (a biased pool of one class, or an initial set of one image). Refused before
+        anything is written."""
+        if not get_task(self.spec.task.kind).image_labels:
+            return
+        true_labels = data.labels("train").cpu().numpy()
+        first = self._initial_labeled(true_labels, data.num_classes, candidates, val)
+        classes = np.unique(true_labels[first])
+        if len(first) and len(classes) < 2:
+            raise SpecError(
+                f"the first labeled set ({count(len(first), 'image')}) holds one class only "
+                f"(class {int(classes[0])}); the task model ({self.spec.task.model}, a classifier) "
+                "needs labeled images of at least two classes: raise active.initial, or give "
+                "protocol.initial_classes at least two classes"
+            )
 
     # ------------------------------------------------------------------ ablations
     def _initial_allowed(self, candidate_labels: np.ndarray, num_classes: int) -> np.ndarray | None:
