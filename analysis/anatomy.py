@@ -66,6 +66,8 @@ class Knobs:
     adversary: float
     scoring: str  # "eval" or "train" (the train_mode_scoring quirk)
     initial_classes: tuple[int, ...]  # the initial labeled set's classes (biased pool), else ()
+    disc_layers: int = 2  # hidden layers of the discriminator (the paper's `paper` protocol: 4)
+    precision: str = "fp32"  # runtime.precision (the paper-width cells: bf16)
 
     @property
     def price(self) -> float:
@@ -90,6 +92,8 @@ def _knobs(run_dir: str | Path) -> Knobs:
         adversary=float(v["adversary_param"]),
         scoring="train" if "train_mode_scoring" in (proto.get("quirks") or []) else "eval",
         initial_classes=initial,
+        disc_layers=int(v.get("disc_layers", 2)),
+        precision=str((spec.get("runtime") or {}).get("precision", "fp32")),
     )
 
 
@@ -195,6 +199,11 @@ def _ci(row: pd.Series, col: str, fmt: str = "{:.3f}", scale: float = 1.0) -> st
 def _knob_text(r: pd.Series) -> str:
     parts = [f"KL {r.kl_reduction} β={r.beta:g}", f"ep {r.epochs:g}", f"adv {r.adversary:g}"]
     parts += [f"d {r.latent}", f"w {r.width}", f"{r.scoring} scoring"]
+    # named only where they differ from the grid's (so its table reads as before)
+    if r.get("disc_layers", 2) != 2:
+        parts.append(f"disc {r.disc_layers} layers")
+    if r.get("precision", "fp32") != "fp32":
+        parts.append(r.precision)
     return ", ".join(parts)
 
 

@@ -15,6 +15,13 @@ pool only the first query is read, and VAAL never looks at the task model, so it
 
     python benchmarks/vaal_anatomy.py --out results/anatomy          # 63 runs (31 min on 2 cores)
     python benchmarks/vaal_anatomy.py --out /tmp/anatomy-quick --quick    # corners, tiny sizes (<1 min)
+    python benchmarks/vaal_anatomy.py --width paper   # the paper's VAE, 4 cells (results/anatomy-paper-width)
+
+`--width paper` runs the cells that carry the page's findings (the paper's balance, KL averaged,
+the adversary off, both) with the paper's VAE and discriminator (`PAPER_WIDTH`) on the biased pool,
+and each beside a control at the grid's width 8 with the same length and precision: bf16 (this
+CPU has AMX-BF16) and `PAPER_WIDTH_ITERATIONS` VAE iterations instead of one pass (47), because
+one iteration of the paper's VAE costs about 40 s on one contended core here (docs/vaal-anatomy.md).
 
 Writes `<out>/anatomy_table.md` (and .csv) and `<out>/anatomy.png/.pdf` (analysis/anatomy.py).
 """
@@ -103,6 +110,17 @@ TIERS = [
 ]
 
 
+# the paper's VAE and discriminator as the `paper` protocol runs them: the schema's width 128
+# (128-256-512-1024 channels), latent 32, and 4 hidden layers of 512 (vaal_core/protocols.py);
+# the grid's cells run width 8 (experiments/mnist.yaml) and 2 layers
+PAPER_WIDTH = ["vaal.width=128", "vaal.disc_layers=4"]
+PAPER_WIDTH_CELLS = ("paper", "klmean-adv0", "adv0", "klmean")
+PAPER_WIDTH_ITERATIONS = 8  # of the 47 of one pass over the biased pool: the CPU's limit, stated
+# epochs giving that many iterations: ceil(epochs * 6,000 / 128) (vaal_core/vaal/game.py)
+PAPER_WIDTH_EPOCHS = round((PAPER_WIDTH_ITERATIONS - 0.5) * 128 / 6000, 6)
+PAPER_WIDTH_SETS = ["runtime.precision=bf16", f"vaal.epochs={PAPER_WIDTH_EPOCHS}"]
+
+
 def cells() -> dict[str, list[str]]:
     """Every cell's --set overrides of the paper's setting."""
     out = {"random": []} | dict(KL) | {f"{name}-ep4": sets + EP4 for name, sets in KL.items()}
@@ -118,6 +136,27 @@ def grid(seeds: list[int]) -> list[Run]:
         for pool, cell in tier
         for s in seeds
     ]
+
+
+def paper_width_grid(seeds: list[int]) -> list[Run]:
+    """The paper's balance and the one clear gain (KL averaged, adversary off) first, every seed,
+    then the adversary off and KL averaged: a set cut short still has its main comparison. Per
+    seed: random, the width-8 controls (cheap), then the paper-width cells, both widths at the
+    same length and precision."""
+    sets = cells()
+    runs = []
+    for tier in (PAPER_WIDTH_CELLS[:2], PAPER_WIDTH_CELLS[2:]):
+        for s in seeds:
+            if tier == PAPER_WIDTH_CELLS[:2]:
+                runs.append(Run("biased", "random", "random", s))
+            for width, suffix in (
+                (["vaal.width=8", "vaal.disc_layers=2"], "-w8"),
+                (PAPER_WIDTH, ""),
+            ):
+                for cell in tier:
+                    knobs = tuple(sets[cell] + width + PAPER_WIDTH_SETS)
+                    runs.append(Run("biased", cell + suffix, "vaal", s, knobs))
+    return runs
 
 
 def quick_grid() -> list[Run]:
@@ -225,10 +264,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
     ap.add_argument("--jobs", type=int, default=2, help="runs at a time (one thread each)")
     ap.add_argument("--quick", action="store_true", help="seed 0, the grid's corners, tiny sizes")
+    ap.add_argument(
+        "--width",
+        choices=("grid", "paper"),
+        default="grid",
+        help="grid: the width-8 grid; paper: 4 cells with the paper's VAE, beside width-8 controls "
+        "(default --out results/anatomy-paper-width)",
+    )
     args = ap.parse_args(argv)
-    prefix = "quick-anatomy" if args.quick else "anatomy"
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    runs = quick_grid() if args.quick else grid(seeds)
+    if args.width == "paper":
+        if args.quick:
+            print(
+                "error: --quick runs the width-8 grid's corners; drop --width paper",
+                file=sys.stderr,
+            )
+            return 2
+        prefix, runs = "paperwidth-anatomy", paper_width_grid(seeds)
+        if args.out == REPO / "results" / "anatomy":
+            args.out = REPO / "results" / "anatomy-paper-width"
+    else:
+        prefix = "quick-anatomy" if args.quick else "anatomy"
+        runs = quick_grid() if args.quick else grid(seeds)
     out = args.out.resolve()
     t0 = time.perf_counter()
     failures = run_grid(runs, prefix, out, args.quick, args.jobs)

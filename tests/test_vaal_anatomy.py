@@ -98,3 +98,49 @@ def test_the_chance_warning_points_to_the_anatomy_page(tmp_path):
         extra=lambda c: {"query_stats": vaal_stats(c, (0.9,)) if c < 1 else {}},
     )
     assert "docs/vaal-anatomy.md" not in analysis.report(learned, figures=False, verbose=False)
+
+
+def test_the_paper_width_cells_differ_from_their_controls_only_in_the_vae_and_discriminator():
+    import importlib.util
+    import math
+
+    from vaal_core.spec import load_spec
+
+    spec = importlib.util.spec_from_file_location(
+        "vaal_anatomy", REPO / "benchmarks/vaal_anatomy.py"
+    )
+    va = importlib.util.module_from_spec(spec)
+    sys.modules["vaal_anatomy"] = va  # its dataclasses look their module up
+    spec.loader.exec_module(va)
+    runs = va.paper_width_grid([0, 1, 2])
+    vaal = [r for r in runs if r.strategy == "vaal"]
+    assert sorted({r.cell for r in vaal}) == sorted(
+        [c for c in va.PAPER_WIDTH_CELLS] + [c + "-w8" for c in va.PAPER_WIDTH_CELLS]
+    )
+    assert len(vaal) == 8 * 3 and sum(r.strategy == "random" for r in runs) == 3
+    # the main comparison (the paper's balance, the one clear gain) runs every seed first
+    assert [r.cell for r in runs[:15] if r.strategy == "vaal" and "-w8" not in r.cell] == [
+        "paper",
+        "klmean-adv0",
+    ] * 3
+    for r in vaal:
+        resolved = load_spec(REPO / va.POOLS[r.pool][0], va.POOLS[r.pool][1] + list(r.sets))
+        wide, v = "-w8" not in r.cell, resolved.to_dict()["vaal"]
+        # the paper's VAE and discriminator as the `paper` protocol sizes them, or the grid's
+        assert (v["width"], v.get("disc_layers", 2)) == ((128, 4) if wide else (8, 2))
+        assert (v.get("latent_dim", 32), v.get("disc_hidden", 512)) == (32, 512)
+        assert resolved.runtime.precision == "bf16"
+        iterations = math.ceil(v["epochs"] * 6000 / v.get("batch_size", 128))
+        assert iterations == va.PAPER_WIDTH_ITERATIONS
+
+
+def test_paper_width_refuses_quick_in_one_error_line():
+    out = subprocess.run(
+        [sys.executable, "benchmarks/vaal_anatomy.py", "--width", "paper", "--quick"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert out.returncode == 2 and out.stderr.strip().count("\n") == 0
+    assert out.stderr.startswith("error: ")
