@@ -82,7 +82,7 @@ def sampling_time_figure(
     trains = bool(table["extra_train_s"].notna().any())
     cells = [
         [
-            experiment_title(runs, r.experiment),
+            experiment_title(not_ablation(runs), r.experiment),
             strategy_label(r.strategy),
             f"{r.unlabeled}",
             f"{r.n_selected}",
