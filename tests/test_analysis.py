@@ -346,7 +346,10 @@ def test_paper_figure_caption_lists_missing_runs(tmp_path):
     assert all(m in cap.caption for m in cap.missing)
     # one panel per dataset with runs (CIFAR10 here), never an empty one; units on both axes
     assert [ax.get_ylabel() for ax in cap.figure.axes] == ["Test accuracy (%)"]
-    assert [ax.get_xlabel() for ax in cap.figure.axes] == ["Labeled data (%)"]
+    # the x axis names the pool it is a percentage of (no test size in these env.json files)
+    assert [ax.get_xlabel() for ax in cap.figure.axes] == [
+        "Labeled data (% of the 1,000-image pool)"
+    ]
     # ablation runs of MNIST never enter the main curves
     demo = analysis.paper_figure(df, ["MNIST"], root="R")
     assert demo.missing == [] and "nothing expected is missing" in demo.caption
