@@ -144,6 +144,9 @@ def topline_recipe(exp: pd.DataFrame) -> str | None:
     else:
         steps = _steps(task, n)
     text = f"Top-line: one run per seed on all {n:,} images, `task.topline: {rule}`"
+    if steps is None and rule == "passes":
+        return text + " (the largest labeled set's passes over the pool; the records hold no "
+        "training-set size to count the steps)."
     if steps is None:
         return text + " (epochs of the training set, as every cycle)."
     text += f": {steps:,} steps of {batch} ({steps * batch / n:.1f} passes over the pool"
