@@ -61,6 +61,22 @@ def test_bald_in_row_blocks_and_three_dim_passes_in_one_call(monkeypatch):
     assert entropy_score(passes).shape == (4, 50)
 
 
+def test_the_mc_summary_entropy_runs_in_row_blocks():
+    # max-entropy reads MCProbabilities.entropy, which is passes.entropy on the [N, C] mean
+    from vaal_core.passes import entropy
+    from vaal_core.tasks.classification import MCProbabilities
+
+    mean = _probs(103, 9)
+    assert torch.equal(entropy(mean, rows=10), entropy(mean))
+    assert torch.equal(MCProbabilities(mean, torch.zeros(103), 4).entropy, entropy(mean))
+    blocks = []
+    real = torch.special.entr
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(torch.special, "entr", lambda x: blocks.append(len(x)) or real(x))
+        entropy(mean, rows=10)
+    assert blocks == [10] * 10 + [3]
+
+
 # ---------------------------------------------------------------- ensemble variation ratio
 def _variation_ratio_with_table(votes: torch.Tensor, classes: int) -> torch.Tensor:
     """The textbook form: an N x classes count table."""
