@@ -120,13 +120,27 @@ def working_bytes(name: str, u: int, lab: int, b: int, s: Shape) -> int:
         "mc_dropout": softmax,
         "dbal": softmax + 4 * u,
         "qbc": top_k,
-        "coreset": 21 * p + 4 * chunk * (2 * min(chunk, p) + s.d),
+        # two distance blocks: the next is computed while the last is still referenced
+        "coreset": 21 * p + 4 * min(chunk, lab) * (2 * min(chunk, p) + s.d),
         "badge": 4 * u * s.classes + 44 * u,
         "typiclust": 4 * p * s.d + 40 * p,
         "vaal": 12 * u + 4 * 1024 * 512 * 3,
         "ensemble_varr": s.members * u + 24 * u + top_k,
         "suggestive_annotation": 24 * (2 * b) * u + 8 * s.d * (u + 2 * b) + top_k,
     }[name]
+
+
+def host_flops(name: str, u: int, lab: int, b: int, s: Shape) -> float:
+    """FLOPs that run on the CPU whatever the device: TypiClust's scikit-learn MiniBatchKMeans,
+    at most max_iter (100) x P / batch steps of batch x k x d distances (it often stops early:
+    an upper bound), plus k-means++ seeding (2 + ln k trials per centre over the seeding rows)."""
+    if name != "typiclust":
+        return 0.0
+    p, batch, k = u + lab, 4096, min(lab + b, 500)
+    if k <= 50:  # KMeans: at most 300 Lloyd iterations over all rows
+        return 2.0 * 300 * p * k * s.d
+    seeding = 2.0 * k * (2 + math.log(k)) * min(p, 3 * batch) * s.d
+    return 2.0 * (100 * p / batch) * batch * k * s.d + seeding
 
 
 def cost(name: str, u: int, lab: int, b: int, s: Shape) -> tuple[float, float]:
@@ -149,7 +163,8 @@ def cost(name: str, u: int, lab: int, b: int, s: Shape) -> tuple[float, float]:
         # one read of both factors per pick, and the float64 cumulative sum
         "badge": (2.0 * b * u * (s.d + s.classes), b * (4.0 * u * (s.d + s.classes) + 48.0 * u)),
         # k-means (about 3 passes of P x k distances) and each pick's distances within a cluster
-        "typiclust": (2.0 * 3 * p * k * s.d + 2.0 * b * m * m * s.d, 4.0 * 3 * p * s.d),
+        # each pick's distances within its cluster (k-means: `host_flops`, on the CPU anyway)
+        "typiclust": (2.0 * b * m * m * s.d, 4.0 * 3 * p * s.d),
         "vaal": (2.0 * u * (s.latent * 512 + 512 * 512 + 512), 4.0 * u * s.latent + sort),
         "ensemble_varr": (0.0, 8.0 * u * s.members * s.members + sort),
         "suggestive_annotation": (2.0 * b * 2 * b * u * 2, 8.0 * b * 2 * b * u * 2),
@@ -384,7 +399,12 @@ def main() -> None:
             if text.startswith("{\n")
             else [json.loads(line) for line in text.splitlines() if line.startswith("{")]
         )
-        report(rows, sorted({r["n"] for r in rows}), args, None)
+        rates = None
+        for line in text.splitlines():  # the rates a run printed in its header
+            if line.startswith("measured rates now:"):
+                words = line.split()
+                rates = {"flops": float(words[3]) * 1e9, "bytes": float(words[7]) * 1e9}
+        report(rows, sorted({r["n"] for r in rows}), args, rates)
         return
     if args.child:
         print(json.dumps(_child(*json.loads(args.child))))
@@ -434,8 +454,10 @@ def main() -> None:
                 inp, work = inputs_bytes(name, u, lab, s), working_bytes(name, u, lab, b, s)
                 flops, nbytes = cost(name, u, lab, b, s)
                 row["formula_bytes"], row["formula_work_bytes"] = inp + work, work
-                row["cpu_model_s"] = flops / rates["flops"] + nbytes / rates["bytes"]
-                row["gpu_model_s"] = (flops / H100["flops"] + nbytes / H100["bytes"]) / gpu_frac
+                host = host_flops(name, u, lab, b, s) / rates["flops"]
+                row["cpu_model_s"] = host + flops / rates["flops"] + nbytes / rates["bytes"]
+                gpu = (flops / H100["flops"] + nbytes / H100["bytes"]) / gpu_frac
+                row["gpu_model_s"] = host + gpu
                 f = fit(points[frac])
                 if f:
                     row["fit_s"] = f[1] * u ** f[0]
@@ -477,17 +499,38 @@ def main() -> None:
 
 def report(results: list[dict], sizes: list[int], args, rates) -> None:
     """The markdown table: one line per (strategy, budget share)."""
-    print(f"\n| strategy | budget | {' | '.join(f'N={n:,}' for n in sizes)} | k (time ~ N^k) |")
+    print(
+        f"\n| strategy | budget | {' | '.join(f'N={n:,}' for n in sizes)} | k (time ~ N^k: wall / CPU) |"
+    )
     print("|---|---|" + "---|" * (len(sizes) + 1))
     by = {}
     for r in results:
         by.setdefault((r["strategy"], r["fraction"]), {})[r["n"]] = r
-    for rows in by.values():  # the fit over what ran, for the sizes that did not
+    shape = SHAPES[getattr(args, "shape", "imagenet")]
+    for r in results:  # the ratios to the formulas and the counts as this file states them
+        if rates:
+            args_ = (r["strategy"], r["n"], r["labeled"], r["budget"], shape)
+            flops, nbytes = cost(*args_)
+            host = host_flops(*args_) / rates["flops"]
+            r["cpu_model_s"] = host + flops / rates["flops"] + nbytes / rates["bytes"]
+            gpu = (flops / H100["flops"] + nbytes / H100["bytes"]) / args.gpu_fraction
+            r["gpu_model_s"] = host + gpu
+        if "seconds" in r:
+            args_ = (r["strategy"], r["n"], r["labeled"])
+            work = working_bytes(*args_, r["budget"], shape)
+            r["formula_work_bytes"] = work
+            r["formula_bytes"] = inputs_bytes(*args_, shape) + work
+            r["formula_ratio"] = r["peak_bytes"] / (r["base_bytes"] + r["formula_bytes"])
+            r["work_ratio"] = (r["peak_bytes"] - r["before_bytes"]) / max(work, 1)
+    for rows in by.values():  # the fits over what ran, for the sizes that did not
         f = fit([(r["n"], r["seconds"]) for r in rows.values() if "seconds" in r])
+        fc = fit([(r["n"], r["cpu_seconds"]) for r in rows.values() if "seconds" in r])
         for r in rows.values():
             r["exponent_n"] = f[0] if f else None
+            r["exponent_n_cpu"] = fc[0] if fc else None
             if f and "seconds" not in r:
                 r["fit_s"] = f[1] * r["n"] ** f[0]
+                r["fit_cpu_s"] = fc[1] * r["n"] ** fc[0]
     for (name, frac), rows in by.items():
         cells = []
         for n in sizes:
@@ -506,18 +549,20 @@ def report(results: list[dict], sizes: list[int], args, rates) -> None:
             elif r["status"].startswith(("failed", "killed")):
                 cells.append(r["status"].upper())
             else:
-                fit_s = f"fit {fmt_s(r['fit_s'])}; " if r.get("fit_s") else ""
+                fit_s = (
+                    f"fit {fmt_s(r['fit_s'])} (CPU {fmt_s(r['fit_cpu_s'])}); "
+                    if r.get("fit_s")
+                    else ""
+                )
                 what = "stopped at the bound" if r["status"].startswith("over") else "not run"
                 cells.append(
                     f"{what}; {fit_s}count: CPU {fmt_s(r['cpu_model_s'])}, "
                     f"GPU {fmt_s(r['gpu_model_s'])}; {r['formula_bytes'] / 2**30:.1f} GB"
                 )
-        k = next(iter(rows.values())).get("exponent_n")
-        print(
-            f"| {name} | {frac:.0%} | {' | '.join(cells)} | {k:.2f} |"
-            if k is not None
-            else f"| {name} | {frac:.0%} | {' | '.join(cells)} | - |"
-        )
+        one = next(iter(rows.values()))
+        k, kc = one.get("exponent_n"), one.get("exponent_n_cpu")
+        ks = f"{k:.2f} / {kc:.2f}" if k is not None else "-"
+        print(f"| {name} | {frac:.0%} | {' | '.join(cells)} | {ks} |")
     # the exponent in the budget: the two shares at the largest size both measured
     print("\nexponent of time in the budget (5% vs 1% at the largest N measured at both):")
     for name in dict.fromkeys(r["strategy"] for r in results):
