@@ -115,8 +115,8 @@ def working_bytes(name: str, u: int, lab: int, b: int, s: Shape) -> int:
     return {
         "random": 16 * u,
         "entropy": softmax,
-        "margin": softmax,
-        "least_confidence": softmax,
+        "margin": 24 * min(u, rows) + 8 * u + top_k,  # top-2 per row block: no R x C temporary
+        "least_confidence": 12 * min(u, rows) + 8 * u + top_k,  # the max per row block
         "mc_dropout": softmax,
         "dbal": softmax + 4 * u,
         "qbc": top_k,
