@@ -350,7 +350,7 @@ def test_check_selection_rejects_labeled_duplicate_out_of_range_and_short():
         ([0, 2], "labeled"),
         ([2, 2], "duplicate"),
         ([2, 99], "outside the pool"),
-        ([2], "1 indices for a budget of 2"),
+        ([2], "1 index for a budget of 2"),
     ]:
         with pytest.raises(RuntimeError, match=why):
             check_selection(np.array(bad), pool, 2, "x")
