@@ -3,7 +3,7 @@
 A top-line an active learner beats says the full-pool recipe is short, not that the learner beat
 all the data: every "x% of the top-line" figure inherits the error. The report warns for each such
 point (`topline_warnings`), naming the likely cause read from the top-line run's own spec.yaml
-(`task.topline`, vaal_core/topline.py); the curve figure marks the point (analysis/curves.py).
+(`task.topline`, vaal_core/train/topline.py); the curve figure marks the point (analysis/curves.py).
 """
 
 from __future__ import annotations

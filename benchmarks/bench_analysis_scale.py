@@ -43,9 +43,9 @@ def _sha1(*parts: object) -> str:
 
 def write_runs(root: Path, seeds: int) -> int:
     """len(SPECS) x len(STRATEGIES) x seeds run directories under root; returns how many."""
-    from vaal_core.loop import run_dir_for
-    from vaal_core.rundir import RunDir
-    from vaal_core.runlog import CycleRecord, environment_record, git_revision
+    from vaal_core.run.loop import run_dir_for
+    from vaal_core.run.rundir import RunDir
+    from vaal_core.run.runlog import CycleRecord, environment_record, git_revision
     from vaal_core.spec import load_spec
 
     env, rev, n = environment_record("cpu"), git_revision(), 0
@@ -126,7 +126,7 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from vaal_core.device import cpu_model_name
+    from vaal_core.train.device import cpu_model_name
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", default="96,312,1008", help="run counts, multiples of 24")

@@ -34,15 +34,15 @@ from threadpoolctl import threadpool_limits
 
 from baselines.ensemble import EnsembleOptions
 from baselines.mc_dropout import MCOptions
-from vaal_core.batches import Batches
 from vaal_core.datasets import ImageData
-from vaal_core.device import cpu_model_name as cpu_name
-from vaal_core.device import seed_everything
-from vaal_core.passes import entropy
-from vaal_core.pool import Pool
+from vaal_core.run.pool import Pool
 from vaal_core.spec import spec_from_dict
 from vaal_core.strategies import QueryContext, make_strategy
 from vaal_core.tasks.classification import MCProbabilities
+from vaal_core.train.batches import Batches
+from vaal_core.train.device import cpu_model_name as cpu_name
+from vaal_core.train.device import seed_everything
+from vaal_core.train.passes import entropy
 
 MB = 2**20
 

@@ -236,7 +236,7 @@ def main(argv=None) -> int:
     import shutil
 
     from vaal_core.datasets.cache import CHUNK, cache_dir_for, disk_use
-    from vaal_core.device import cpu_model_name
+    from vaal_core.train.device import cpu_model_name
 
     args = _args(argv)
     if args.child_build:

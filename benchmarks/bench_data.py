@@ -35,7 +35,6 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from vaal_core.batches import Batches  # noqa: E402
 from vaal_core.datasets.cache import (  # noqa: E402
     ArraySource,
     CachedData,
@@ -45,7 +44,8 @@ from vaal_core.datasets.cache import (  # noqa: E402
     build_cache,
     source_hash,
 )
-from vaal_core.device import cpu_model_name as cpu_name  # noqa: E402
+from vaal_core.train.batches import Batches  # noqa: E402
+from vaal_core.train.device import cpu_model_name as cpu_name  # noqa: E402
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 

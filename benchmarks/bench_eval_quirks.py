@@ -73,7 +73,7 @@ def accuracy(model, batches, idx, split, batch, train_mode=False, mirror=None) -
 @contextlib.contextmanager
 def mirrored_validation(seed: int):
     """The trainer's validation reads mirrored images (67263f3); its training is untouched."""
-    from vaal_core import trainer
+    from vaal_core.train import trainer
 
     plain, gen = trainer.evaluate, torch.Generator().manual_seed(10_000 + seed)
 
@@ -96,9 +96,9 @@ def _symmetric(data):
 
 
 def measure(sets: list[str], seeds: list[int], sizes: list[int]) -> list[dict]:
-    from vaal_core.batches import batches_from_spec
-    from vaal_core.loop import ActiveLoop
+    from vaal_core.run.loop import ActiveLoop
     from vaal_core.spec import load_spec
+    from vaal_core.train.batches import batches_from_spec
 
     spec = load_spec("experiments/mnist.yaml", sets)
     rows = []
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     sets = SETTING + (QUICK if args.quick else [])
     seeds = [0] if args.quick else list(range(args.seeds))
     sizes = [40, 80] if args.quick else [200, 400, 600]
-    from vaal_core.device import cpu_model_name
+    from vaal_core.train.device import cpu_model_name
 
     print(f"CPU: {cpu_model_name()}; torch {torch.__version__}; overrides: {' '.join(sets)}")
     rows = measure(sets, seeds, sizes)

@@ -143,7 +143,7 @@ QUICK = [
 
 
 def run_all(rows: list[Row], seeds: list[int], cycles: int, out: Path, extra: list[str]) -> None:
-    from vaal_core.loop import ActiveLoop
+    from vaal_core.run.loop import ActiveLoop
     from vaal_core.spec import load_spec
 
     common = BASE + extra + [f"active.cycles={cycles}"]
@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     cycles = 2 if args.quick else args.cycles
     if not args.table_only:
         run_all(rows, seeds, cycles, Path(args.out), (QUICK if args.quick else []) + args.set)
-    from vaal_core.device import cpu_model_name
+    from vaal_core.train.device import cpu_model_name
 
     print(
         f"\nledger effects: experiments/mnist.yaml{' (quick)' if args.quick else ''}"

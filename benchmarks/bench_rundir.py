@@ -11,15 +11,15 @@ import timeit
 from pathlib import Path
 
 from vaal_core import failpoints
-from vaal_core.device import cpu_model_name
 from vaal_core.failpoints import FAILPOINTS, failpoint
-from vaal_core.rundir import RunDir
+from vaal_core.run.rundir import RunDir
+from vaal_core.train.device import cpu_model_name
 
 
 def _one_demo_cycle() -> float:
     import time
 
-    from vaal_core.loop import ActiveLoop
+    from vaal_core.run.loop import ActiveLoop
     from vaal_core.spec import load_spec
 
     spec = load_spec("experiments/mnist.yaml", ["active.cycles=1"])

@@ -178,13 +178,13 @@ def _child(name: str, u: int, budgets: list[int], shape: str, bound: float) -> l
     import numpy as np
     import torch
 
-    from vaal_core.batches import Batches
     from vaal_core.datasets import ImageData
-    from vaal_core.device import seed_everything
     from vaal_core.plugins import load_plugins
-    from vaal_core.pool import Pool
+    from vaal_core.run.pool import Pool
     from vaal_core.spec import load_spec
     from vaal_core.strategies import QueryContext, make_strategy
+    from vaal_core.train.batches import Batches
+    from vaal_core.train.device import seed_everything
 
     torch.set_grad_enabled(False)
     load_plugins()
@@ -410,9 +410,9 @@ def main() -> None:
         print(json.dumps(_child(*json.loads(args.child))))
         return
 
-    from vaal_core.device import cpu_model_name
     from vaal_core.plugins import load_plugins
     from vaal_core.strategies import STRATEGIES
+    from vaal_core.train.device import cpu_model_name
 
     load_plugins()
     known = [n for n, c in STRATEGIES.items() if not c.whole_pool]

@@ -34,10 +34,10 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from baselines.mc_dropout import MCOptions
 from baselines.suggestive import SuggestiveOptions
-from vaal_core.device import cpu_model_name
-from vaal_core.drn import DRNSeg
+from vaal_core.models.drn import DRNSeg
 from vaal_core.spec import Spec, load_spec
 from vaal_core.tasks.segmentation import gap_embeddings, seg_ensemble_variance, seg_mc_scores
+from vaal_core.train.device import cpu_model_name
 from vaal_core.vaal import VAE
 from vaal_core.vaal.options import VAALOptions
 
@@ -94,7 +94,7 @@ def timed(fn, reps: int, device: torch.device) -> float:
 
 
 def measure(spec: Spec, scale: float, batch: int, reps: int, device: torch.device):
-    from vaal_core.batches import Batches
+    from vaal_core.train.batches import Batches
 
     crop = max(8, round(spec.dataset.image_size * scale / 8) * 8)
     h = max(8, round(spec.dataset.cache_resolution * scale / 8) * 8)

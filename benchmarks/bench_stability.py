@@ -45,8 +45,8 @@ TARGET_STD, TARGET_MIN_GAP, TARGET_DROP = 0.5, 1.5, 2.0  # points: the stability
 def labeled_sets(spec, strategy: str, out: Path, data_root) -> dict[str, tuple[int, np.ndarray]]:
     """{"<strategy> @<n>": (cycle, labeled indices)} at the first queried and the last cycle of
     one seed-0 run of `random` and of `strategy` (run here, into `out`)."""
-    from vaal_core.loop import ActiveLoop
-    from vaal_core.rundir import RunDir
+    from vaal_core.run.loop import ActiveLoop
+    from vaal_core.run.rundir import RunDir
 
     sets = {}
     last = spec.active.cycles - 1
@@ -62,9 +62,9 @@ def labeled_sets(spec, strategy: str, out: Path, data_root) -> dict[str, tuple[i
 
 def retrain(spec, cycle: int, labeled: np.ndarray, seeds: list[int], out: Path, data_root):
     """Test metric of the spec's task recipe trained on `labeled` once per training seed."""
-    from vaal_core.batches import batches_from_spec
-    from vaal_core.loop import ActiveLoop
-    from vaal_core.trainer import evaluate
+    from vaal_core.run.loop import ActiveLoop
+    from vaal_core.train.batches import batches_from_spec
+    from vaal_core.train.trainer import evaluate
 
     values, fits = [], []
     batches = val = None
@@ -136,9 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
 
-    from vaal_core.device import cpu_model_name
     from vaal_core.errors import ExpectedError
     from vaal_core.spec import load_spec
+    from vaal_core.train.device import cpu_model_name
 
     if args.check_runs:
         drops = largest_drops(Path(args.check_runs))

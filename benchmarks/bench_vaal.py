@@ -10,7 +10,7 @@ Measures, in one process and one run (so the ratios are comparable):
   batch 1024, inference_mode);
 - data-path images/s: the suite's batched uint8 tensor pipeline (crop+flip+normalise) against
   torchvision's per-sample PIL DataLoader with the same transforms;
-- host synchronisations per iteration, counted by torch.profiler (`vaal_core.hostsync`): the
+- host synchronisations per iteration, counted by torch.profiler (`vaal_core.train.hostsync`): the
   reference reads every loss on the host after its step (`loss.item()`, as the original code
   does); the fast path keeps them on the device and reads once every `runtime.log_every`
   iterations, so a profiled iteration between reads must show 0;
@@ -23,7 +23,7 @@ Images are random uint8 tensors of CIFAR's shape: timings do not depend on pixel
 CIFAR cannot be downloaded here.
 
 With `--tensorboard` it measures one thing instead: seconds per iteration of the fast path with
-TensorBoard logging off and on (`vaal_core/tensorboard.py`: the VAE's loss terms kept on the
+TensorBoard logging off and on (`vaal_core/run/tensorboard.py`: the VAE's loss terms kept on the
 device, one read and one event write per `--log-every` iterations), in alternating blocks.
 
 Usage: python benchmarks/bench_vaal.py [--iters 2] [--pool 5000] [--channels-last] [--compile]
@@ -49,11 +49,11 @@ from torch.profiler import ProfilerActivity, profile
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
-from vaal_core.augment import normalize, random_crop_flip
-from vaal_core.device import autocast, cpu_model_name, native_bf16
-from vaal_core.hostsync import LossMeter, host_syncs
 from vaal_core.models import fresh_task_model
 from vaal_core.spec import RuntimeSpec, TaskSpec
+from vaal_core.train.augment import normalize, random_crop_flip
+from vaal_core.train.device import autocast, cpu_model_name, native_bf16
+from vaal_core.train.hostsync import LossMeter, host_syncs
 from vaal_core.vaal import VAALModels
 from vaal_core.vaal.options import VAALOptions
 
@@ -200,7 +200,7 @@ def logging_cost(
     blocks of `log_every` iterations (each block ends with the one read, and the one event
     write when on), so drift in the machine's speed falls on both alike. `small`: small_cnn and
     a VAE of width 16, where a fixed logging cost weighs most (an upper bound for the paper's)."""
-    from vaal_core import tensorboard
+    from vaal_core.run import tensorboard
 
     g = torch.Generator().manual_seed(0)
     pool = torch.randint(0, 256, (2 * BATCH, 3, 32, 32), dtype=torch.uint8, generator=g)
@@ -250,7 +250,7 @@ def logging_cost(
 
 @contextlib.contextmanager
 def _tensorboard_on():
-    from vaal_core.tensorboard import ENV
+    from vaal_core.run.tensorboard import ENV
 
     before = os.environ.get(ENV)
     os.environ[ENV] = "1"

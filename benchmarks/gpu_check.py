@@ -13,7 +13,7 @@ Sections (rows in this order; `--dry-run` runs the same code at toy sizes on the
      steps (reparameterisation noise given, so both devices see the same), two discriminator
      steps, and pool scoring; the largest relative difference must stay under the tolerance;
    - bf16 and fp16 (autocast, fp16 with the grad scaler): VAAL and task steps stay finite;
-   - `runtime.compile` (vaal_core/compiled.py: CUDA graphs) vs eager on the device: VAE,
+   - `runtime.compile` (vaal_core/train/compiled.py: CUDA graphs) vs eager on the device: VAE,
      discriminator, scoring and task steps agree and none fell back to eager;
    - `python -m vaal_core run` for 2 cycles per task kind (experiments/caltech256.yaml and
      experiments/cityscapes.yaml on the fixtures, shrunk by `--set` only), killed at a failpoint
@@ -28,12 +28,12 @@ Sections (rows in this order; `--dry-run` runs the same code at toy sizes on the
      (batch 8, the spec's);
    - pool scoring images/s (encoder + discriminator, batch 1024); cache read images/s (pread +
      batched random-resized crop, benchmarks/bench_data.bench_cache_read);
-   - host synchronisations per VAAL iteration (torch.profiler, vaal_core/hostsync.py);
+   - host synchronisations per VAAL iteration (torch.profiler, vaal_core/train/hostsync.py);
    - peak device memory; achieved TFLOP/s from the FLOP counts the suite computes
      (layers_vaal.iteration_gflop, bench_seg.flops; training = 3x forward) against the device's
      peak, measured as a large bf16 GEMM (and the datasheet figure when the device is known).
 3. GPU-hours of every `make reproduce-<name>` (experiments/*.yaml): classification per protocol
-   (paper, release, modern; vaal_core/protocols.py) with bench_data.gpu_hours fed by per-dataset
+   (paper, release, modern; vaal_core/spec/protocols.py) with bench_data.gpu_hours fed by per-dataset
    times measured here (bench_data.measure_gpu); segmentation with bench_seg.gpu_hours' FLOP count
    divided by the DRN throughput measured here instead of its assumed 150 TFLOP/s.
 
@@ -76,12 +76,12 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from benchmarks import bench_data, bench_seg, bench_vaal, layers_vaal  # noqa: E402
-from vaal_core.compiled import CompiledStep  # noqa: E402
-from vaal_core.device import autocast, check_precision, cpu_model_name, grad_scaler  # noqa: E402
 from vaal_core.errors import DeviceError  # noqa: E402
 from vaal_core.models import fresh_task_model  # noqa: E402
 from vaal_core.spec import RuntimeSpec, TaskSpec  # noqa: E402
 from vaal_core.tasks import get_task  # noqa: E402
+from vaal_core.train.compiled import CompiledStep  # noqa: E402
+from vaal_core.train.device import autocast, check_precision, cpu_model_name, grad_scaler  # noqa: E402
 from vaal_core.vaal import VAALModels  # noqa: E402
 from vaal_core.vaal.options import VAALOptions  # noqa: E402
 
@@ -281,7 +281,7 @@ def task_stepper(
     channels_last: bool = False,
     width: float = 1.0,
 ):
-    """The trainer's inner step (vaal_core/trainer.py): CompiledStep(loss) + scaler + fused SGD.
+    """The trainer's inner step (vaal_core/train/trainer.py): CompiledStep(loss) + scaler + fused SGD.
 
     Returns (step(x, y) -> detached loss, the CompiledStep) on a model seeded with 0.
     """
@@ -782,7 +782,7 @@ def speed(rep: Report, device: torch.device, sz: Sizes, tmp: Path) -> None:
         if cuda:
             mb = torch.cuda.max_memory_allocated(device) / 2**20
             return "ok", mb, "MiB", "torch.cuda.max_memory_allocated over the speed section"
-        from vaal_core.device import peak_memory_mb
+        from vaal_core.train.device import peak_memory_mb
 
         return "ok", peak_memory_mb(device), "MiB", "process peak RSS (CPU: no device memory)"
 

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vaal_core.device import cpu_model_name, native_bf16
+from vaal_core.train.device import cpu_model_name, native_bf16
 from vaal_core.vaal import VAE
 
 

@@ -1,7 +1,7 @@
 """Mutation check of the quirks and the `-exact` presets: does every one-line mistake fail a test?
 
 Each mutant is one edit (file, an exact fragment found once, its replacement) to an effect site of
-vaal_core/quirks.py's switches or to a value a preset sets. The repository is copied once to a
+vaal_core/spec/quirks.py's switches or to a value a preset sets. The repository is copied once to a
 temporary directory (the working tree is never edited); each mutant is applied to the copy, the
 tests that guard it run there (`pytest -x`, the copy first on PYTHONPATH), and the file is put
 back. A mutant is killed when a test fails, survives when they all pass.
@@ -49,10 +49,10 @@ SKIP = {
 STRATEGY = "vaal_core/vaal/strategy.py"
 GAME = "vaal_core/vaal/game.py"
 MODELS = "vaal_core/vaal/models.py"
-TRAINER = "vaal_core/trainer.py"
-SCHEDULES = "vaal_core/schedules.py"
-PROTOCOLS = "vaal_core/protocols.py"
-QUIRKS = "vaal_core/quirks.py"
+TRAINER = "vaal_core/train/trainer.py"
+SCHEDULES = "vaal_core/train/schedules.py"
+PROTOCOLS = "vaal_core/spec/protocols.py"
+QUIRKS = "vaal_core/spec/quirks.py"
 
 
 @dataclass(frozen=True)

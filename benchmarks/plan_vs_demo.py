@@ -26,11 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from slurm.plan import measured_cpu_rate, plan_experiment
-    from vaal_core.device import cpu_model_name
-    from vaal_core.loop import run_dir_for
     from vaal_core.plugins import load_plugins
-    from vaal_core.runlog import read_records
+    from vaal_core.run.loop import run_dir_for
+    from vaal_core.run.runlog import read_records
     from vaal_core.spec import load_spec
+    from vaal_core.train.device import cpu_model_name
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("results", type=Path)

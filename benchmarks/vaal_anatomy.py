@@ -111,7 +111,7 @@ TIERS = [
 
 
 # the paper's VAE and discriminator as the `paper` protocol runs them: the schema's width 128
-# (128-256-512-1024 channels), latent 32, and 4 hidden layers of 512 (vaal_core/protocols.py);
+# (128-256-512-1024 channels), latent 32, and 4 hidden layers of 512 (vaal_core/spec/protocols.py);
 # the grid's cells run width 8 (experiments/mnist.yaml) and 2 layers
 PAPER_WIDTH = ["vaal.width=128", "vaal.disc_layers=4"]
 PAPER_WIDTH_CELLS = ("paper", "klmean-adv0", "adv0", "klmean")

@@ -1,6 +1,6 @@
 """Where a distributed run's processes are: their ranks and rendezvous, read from the SLURM job.
 
-How a run trains across processes is the engine's (`vaal_core.distributed`); this module only
+How a run trains across processes is the engine's (`vaal_core.run.distributed`); this module only
 turns submitit's view of the job into a `DistEnv`.
 """
 
@@ -11,7 +11,7 @@ import random
 
 import submitit
 
-from vaal_core.distributed import DistEnv, run_distributed, shard
+from vaal_core.run.distributed import DistEnv, run_distributed, shard
 
 __all__ = ["DistEnv", "dist_env_from_submitit", "run_distributed", "shard"]
 

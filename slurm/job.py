@@ -16,7 +16,7 @@ from typing import Any
 import submitit
 
 from vaal_core.errors import RunLocked
-from vaal_core.loop import ActiveLoop, run_dir_for
+from vaal_core.run.loop import ActiveLoop, run_dir_for
 from vaal_core.spec import Spec
 
 __all__ = ["RunLocked", "RunJob"]

@@ -24,11 +24,11 @@ from torch.utils.flop_counter import FlopCounterMode
 from vaal_core.datasets.cache import disk_use
 from vaal_core.errors import ExpectedError
 from vaal_core.models import build_task_model
-from vaal_core.schedules import total_iterations
 from vaal_core.spec import RuntimeSpec, Spec
 from vaal_core.strategies import STRATEGIES, strategy_options
 from vaal_core.tasks.classification import last_linear, mc_passes
-from vaal_core.trainer import FIT_SAMPLE
+from vaal_core.train.schedules import total_iterations
+from vaal_core.train.trainer import FIT_SAMPLE
 from vaal_core.vaal.game import vaal_iterations
 from vaal_core.vaal.models import VAE, Discriminator
 from vaal_core.vaal.options import VAALOptions
@@ -428,7 +428,7 @@ def _assumptions(
         "host syncs and Python overhead are not FLOPs and are not counted",
         "every cycle retrains the task model from scratch; the last cycle does not query",
         f"evaluation: the test set plus the fit check on up to {FIT_SAMPLE:,} labeled images "
-        "(vaal_core/trainer.py FIT_SAMPLE), one forward each",
+        "(vaal_core/train/trainer.py FIT_SAMPLE), one forward each",
         "run directories: pool-<c>.npy (8 B per labeled index) + one 4 KiB block per file; "
         "TensorBoard logs and saved models not counted",
     ]

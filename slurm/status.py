@@ -13,8 +13,8 @@ from pathlib import Path
 
 from submitit.core.utils import pickle_load
 
-from vaal_core.loop import run_dir_for
-from vaal_core.runlog import read_records
+from vaal_core.run.loop import run_dir_for
+from vaal_core.run.runlog import read_records
 from vaal_core.spec import Spec
 from vaal_core.words import count
 

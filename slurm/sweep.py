@@ -32,8 +32,8 @@ from vaal_core.cli import (
     seed_list,
 )
 from vaal_core.errors import ExpectedError, RunDirConflict
-from vaal_core.loop import preflight, run_dir_for
-from vaal_core.rundir import another_spec, holds_spec
+from vaal_core.run.loop import preflight, run_dir_for
+from vaal_core.run.rundir import another_spec, holds_spec
 from vaal_core.spec import Spec, load_spec
 from vaal_core.words import count
 

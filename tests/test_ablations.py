@@ -9,9 +9,9 @@ import pytest
 
 from tests.helpers import TINY_OVERRIDES, tiny_spec
 from vaal_core.errors import SpecError
-from vaal_core.loop import ActiveLoop
-from vaal_core.pool import noisy_labels
-from vaal_core.runlog import reproducible_part
+from vaal_core.run.loop import ActiveLoop
+from vaal_core.run.pool import noisy_labels
+from vaal_core.run.runlog import reproducible_part
 from vaal_core.spec import load_spec
 
 REPO = Path(__file__).resolve().parent.parent

@@ -22,14 +22,11 @@ from baselines.scores import (
 )
 from baselines.typiclust import typicality, typiclust_picks
 from tests.helpers import tiny_spec
-from vaal_core.batches import Batches
 from vaal_core.datasets import ImageData
-from vaal_core.device import seed_everything
-from vaal_core.loop import preflight
 from vaal_core.models import TASK_MODELS, build_task_model
-from vaal_core.passes import dropout_modules, predict_logits
-from vaal_core.pool import Pool
-from vaal_core.round import Round
+from vaal_core.run.loop import preflight
+from vaal_core.run.pool import Pool
+from vaal_core.run.round import Round
 from vaal_core.spec import SpecError
 from vaal_core.strategies import (
     QueryContext,
@@ -43,7 +40,10 @@ from vaal_core.tasks.classification import (
     mc_dropout_summary,
     mc_passes,
 )
-from vaal_core.trainer import train_task_model
+from vaal_core.train.batches import Batches
+from vaal_core.train.device import seed_everything
+from vaal_core.train.passes import dropout_modules, predict_logits
+from vaal_core.train.trainer import train_task_model
 
 LN2 = math.log(2)
 BASELINES = [

@@ -19,8 +19,8 @@ import pytest
 
 from tests.helpers import TINY_OVERRIDES
 from vaal_core.failpoints import FAILPOINTS
-from vaal_core.loop import ActiveLoop
-from vaal_core.runlog import read_records, reproducible_part
+from vaal_core.run.loop import ActiveLoop
+from vaal_core.run.runlog import read_records, reproducible_part
 from vaal_core.spec import load_spec
 
 REPO = Path(__file__).resolve().parent.parent

@@ -22,12 +22,12 @@ import torch
 from tests.conftest import DATA_ROOT
 from tests.fixtures.datasets import write_caltech256, write_cifar, write_imagenet
 from tests.helpers import fixture_spec_dict
-from vaal_core.batches import Batches
 from vaal_core.datasets import DatasetError, LoadOptions, load_dataset
 from vaal_core.datasets import cache as cache_mod
 from vaal_core.datasets.cache import ArraySource, CacheKey, CacheReader, build_cache, square
-from vaal_core.loop import ActiveLoop
+from vaal_core.run.loop import ActiveLoop
 from vaal_core.spec import spec_from_dict
+from vaal_core.train.batches import Batches
 
 QUIET = LoadOptions(progress=False, cache_workers=2)
 

@@ -1,6 +1,6 @@
 """Every DDP rank builds its data and batches through the loop's one factory.
 
-A real two-process gloo group on the CPU runs `vaal_core.distributed.run_distributed` on the Caltech-256
+A real two-process gloo group on the CPU runs `vaal_core.run.distributed.run_distributed` on the Caltech-256
 fixture read through its disk cache at a non-default `dataset.cache_resolution`, with
 augmentation on and an explicit `task.augmentation`. Each rank writes down the first training
 batch it would draw (the whole batch, before sharding: every rank draws it with the same
@@ -22,8 +22,8 @@ import torch
 
 from tests.fixtures.datasets import write_caltech256
 from tests.helpers import fixture_spec_dict
-from vaal_core.loop import ActiveLoop
-from vaal_core.runlog import reproducible_part
+from vaal_core.run.loop import ActiveLoop
+from vaal_core.run.runlog import reproducible_part
 from vaal_core.spec import spec_from_dict
 
 SPEC = fixture_spec_dict(
@@ -43,7 +43,7 @@ def _free_port() -> int:
 
 def _rank_main(rank: int, world: int, port: int, data_root: str, out: str, probes: str) -> None:
     """One rank of the run (a spawned process): probe each training call, then train as usual."""
-    import vaal_core.distributed as ddp
+    import vaal_core.run.distributed as ddp
 
     torch.set_num_threads(1)
     train = ddp.distributed_train

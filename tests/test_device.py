@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from tests.helpers import tiny_spec
-from vaal_core.augment import random_crop_flip
-from vaal_core.device import autocast, check_precision, grad_scaler, resolve_device
-from vaal_core.loop import ActiveLoop
+from vaal_core.run.loop import ActiveLoop
+from vaal_core.train.augment import random_crop_flip
+from vaal_core.train.device import autocast, check_precision, grad_scaler, resolve_device
 
 
 def test_fp16_is_refused_on_cpu_with_advice():

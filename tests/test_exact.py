@@ -17,15 +17,15 @@ from torch import nn
 
 from tests.fixtures.datasets import write_cifar
 from tests.helpers import tiny_spec
-from vaal_core import trainer as trainer_mod
-from vaal_core.batches import Batches
-from vaal_core.device import seed_everything
-from vaal_core.loop import ActiveLoop
-from vaal_core.pool import Pool
-from vaal_core.quirks import QUIRKS, Quirks
+from vaal_core.run.loop import ActiveLoop
+from vaal_core.run.pool import Pool
 from vaal_core.spec import SpecError, spec_from_dict
+from vaal_core.spec.quirks import QUIRKS, Quirks
 from vaal_core.strategies import QueryContext
-from vaal_core.trainer import train_task_model
+from vaal_core.train import trainer as trainer_mod
+from vaal_core.train.batches import Batches
+from vaal_core.train.device import seed_everything
+from vaal_core.train.trainer import train_task_model
 from vaal_core.vaal import VAE, Discriminator, VAALModels, VAALStrategy
 from vaal_core.vaal.options import VAALOptions
 

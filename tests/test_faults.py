@@ -25,7 +25,7 @@ from tests.test_select import SETS, SPEC
 from vaal_core import failpoints
 from vaal_core.__main__ import main
 from vaal_core.errors import FolderBusy, StorageError
-from vaal_core.runlog import read_records
+from vaal_core.run.runlog import read_records
 from vaal_core.storage import FolderLock, append_line, check_writable, write_atomic
 
 REPO = Path(__file__).resolve().parent.parent

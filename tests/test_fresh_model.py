@@ -9,12 +9,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-import vaal_core.trainer as trainer_mod
+import vaal_core.train.trainer as trainer_mod
 from tests.helpers import tiny_spec
 from tests.test_pretrained import fyu_drn_d_22_shapes
 from tests.test_segmentation import seg_root, seg_spec  # noqa: F401  (fixture)
-from vaal_core.loop import ActiveLoop
 from vaal_core.models import PRETRAINED, build_task_model
+from vaal_core.run.loop import ActiveLoop
 from vaal_core.spec import spec_from_dict
 
 

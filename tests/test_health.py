@@ -15,10 +15,10 @@ import torch
 
 from tests.fixtures.datasets import write_caltech256, write_cifar, write_imagenet
 from tests.helpers import tiny_spec
-from vaal_core import trainer
-from vaal_core.loop import ActiveLoop
+from vaal_core.run.loop import ActiveLoop
 from vaal_core.spec import TaskSpec, load_spec
 from vaal_core.tasks import CLASSIFICATION, SEGMENTATION
+from vaal_core.train import trainer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HEALTH = ("train_loss", "train_fit", "train_fit_n", "fit_ok", "nonfinite_losses", "val_value")

@@ -15,12 +15,12 @@ from torch.profiler import ProfilerActivity, profile
 
 from tests.helpers import tiny_spec
 from tests.test_vaal import _ctx, _slice, _two_batches
-from vaal_core import compiled
-from vaal_core.batches import Batches
-from vaal_core.hostsync import LossMeter, host_syncs
 from vaal_core.models import build_task_model
 from vaal_core.spec import SpecError
-from vaal_core.trainer import train_task_model
+from vaal_core.train import compiled
+from vaal_core.train.batches import Batches
+from vaal_core.train.hostsync import LossMeter, host_syncs
+from vaal_core.train.trainer import train_task_model
 from vaal_core.vaal import VAALModels, VAALStrategy
 from vaal_core.vaal.options import VAALOptions
 

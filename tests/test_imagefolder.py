@@ -21,7 +21,7 @@ from tests.fixtures.imagefolder import CLASSES, Photo, write_folders, write_rows
 from vaal_core.__main__ import main
 from vaal_core.datasets import DatasetError, LoadOptions, load_dataset
 from vaal_core.datasets import imagefolder as imf
-from vaal_core.loop import ActiveLoop
+from vaal_core.run.loop import ActiveLoop
 from vaal_core.spec import load_spec
 
 REPO = Path(__file__).resolve().parent.parent

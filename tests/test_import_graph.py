@@ -98,13 +98,15 @@ def test_the_checker_finds_a_circle_through_function_level_and_type_only_imports
 
 def test_the_graph_sees_relative_and_package_imports():
     graph = import_graph()
-    assert "vaal_core.spec" in graph["vaal_core.loop"]  # from .spec import ...
+    assert "vaal_core.spec" in graph["vaal_core.run.loop"]  # from .spec import ...
     assert (
         "vaal_core.tasks.base" in graph["vaal_core.tasks.classification"]
     )  # from .base import ...
-    assert "vaal_core.passes" in graph["vaal_core.tasks.segmentation"]  # from ..passes import ...
+    assert (
+        "vaal_core.train.passes" in graph["vaal_core.tasks.segmentation"]
+    )  # from ..passes import ...
     assert "vaal_core.datasets.cache" in graph["vaal_core.datasets"]  # from .cache import ...
-    assert "vaal_core.distributed" in graph["slurm.ddp"]  # absolute
+    assert "vaal_core.run.distributed" in graph["slurm.ddp"]  # absolute
 
 
 def test_no_import_circle():
@@ -150,4 +152,4 @@ def test_task_kinds_never_see_strategies_or_the_query_context():
     graph = import_graph()
     kinds = [m for m in graph if m.startswith("vaal_core.tasks")]
     for mod in kinds:
-        assert not graph[mod] & {"vaal_core.strategies", "vaal_core.batches"}, mod
+        assert not graph[mod] & {"vaal_core.strategies", "vaal_core.train.batches"}, mod

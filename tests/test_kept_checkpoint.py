@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 from tests.helpers import tiny_spec
-from vaal_core.batches import Batches
-from vaal_core.trainer import evaluate, train_task_model
+from vaal_core.train.batches import Batches
+from vaal_core.train.trainer import evaluate, train_task_model
 
 
 def _train(mnist, passes: int):

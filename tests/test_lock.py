@@ -12,7 +12,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from vaal_core.runlog import LOCK_FILE, environment_record, lock_sha256
+from vaal_core.run.runlog import LOCK_FILE, environment_record, lock_sha256
 
 tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 REPO = Path(__file__).resolve().parent.parent

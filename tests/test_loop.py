@@ -10,8 +10,8 @@ import pytest
 
 from tests.helpers import tiny_spec
 from vaal_core.errors import RunDirConflict
-from vaal_core.loop import ActiveLoop
-from vaal_core.runlog import read_records, reproducible_part
+from vaal_core.run.loop import ActiveLoop
+from vaal_core.run.runlog import read_records, reproducible_part
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -106,7 +106,7 @@ def test_demo_jobs_run_in_parallel_processes_and_record_what_one_process_records
     from pathlib import Path
 
     from tests.helpers import TINY_OVERRIDES
-    from vaal_core.runlog import reproducible_part
+    from vaal_core.run.runlog import reproducible_part
 
     repo = Path(__file__).resolve().parent.parent
     sets = [a for o in [*TINY_OVERRIDES, "active.cycles=2"] for a in ("--set", o)]

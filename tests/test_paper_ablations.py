@@ -9,7 +9,7 @@ import pytest
 
 from analysis import ablation_kind
 from analysis.expected import ablation_family
-from vaal_core.loop import preflight
+from vaal_core.run.loop import preflight
 from vaal_core.spec import load_spec
 from vaal_core.vaal.options import VAALOptions
 

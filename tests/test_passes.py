@@ -10,11 +10,11 @@ import torch
 from torch import nn
 
 from tests.helpers import tiny_spec
-from vaal_core.batches import Batches
 from vaal_core.models import build_task_model
-from vaal_core.passes import eval_mode, index_chunks, predict_logits
 from vaal_core.tasks.classification import logits_and_embeddings
-from vaal_core.trainer import evaluate_detailed
+from vaal_core.train.batches import Batches
+from vaal_core.train.passes import eval_mode, index_chunks, predict_logits
+from vaal_core.train.trainer import evaluate_detailed
 
 
 class FailsOnSecondBatch(nn.Module):

@@ -24,7 +24,7 @@ SPEC = {
     "seeds": [0, 1],
 }
 
-# small_cnn on a 1x32x32 image, 2 FLOPs per multiply-add (vaal_core/models.py):
+# small_cnn on a 1x32x32 image, 2 FLOPs per multiply-add (vaal_core/models/__init__.py):
 CONV1 = 32 * 32 * 16 * (1 * 9) * 2  # 3x3, 1 -> 16 channels at 32x32
 CONV2 = 16 * 16 * 32 * (16 * 9) * 2  # after a 2x2 max-pool
 CONV3 = 8 * 8 * 32 * (32 * 9) * 2

@@ -31,7 +31,7 @@ from torch import nn
 from slurm.launchers import Launcher, register_launcher
 import torch.nn.functional as F
 
-from vaal_core.augment import AUGMENTATIONS
+from vaal_core.train.augment import AUGMENTATIONS
 from vaal_core.datasets import DatasetError, ImageData, register_dataset, resize_uint8
 from vaal_core.errors import SpecError
 from vaal_core.models import register_model

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vaal_core.pool import Pool, initial_labeled, split_indices
+from vaal_core.run.pool import Pool, initial_labeled, split_indices
 
 
 def test_label_moves_indices_between_sets():

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from vaal_core.drn import DRNSeg
 from vaal_core.models import load_pretrained
+from vaal_core.models.drn import DRNSeg
 
 REPO = Path(__file__).resolve().parent.parent
 CH = (16, 32, 64, 128, 256, 512, 512, 512)

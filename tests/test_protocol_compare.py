@@ -12,7 +12,7 @@ from analysis.canvas import NoFigure
 from analysis.protocol_compare import protocol_figure, protocol_table
 from tests.analysis_fixtures import write_run
 from tests.helpers import TINY_OVERRIDES
-from vaal_core.loop import ActiveLoop, run_dir_for
+from vaal_core.run.loop import ActiveLoop, run_dir_for
 from vaal_core.spec import load_spec
 
 REPO = Path(__file__).resolve().parent.parent

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from vaal_core.augment import AUGMENTATIONS, random_resized_crop_flip
-from vaal_core.schedules import build_optimization, total_iterations
 from vaal_core.spec import SpecError, initial_train_size, load_spec, spec_from_dict
+from vaal_core.train.augment import AUGMENTATIONS, random_resized_crop_flip
+from vaal_core.train.schedules import build_optimization, total_iterations
 from vaal_core.vaal.game import vaal_iterations
 from vaal_core.vaal.options import VAALOptions
 

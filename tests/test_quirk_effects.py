@@ -18,16 +18,16 @@ import yaml
 from torch import nn
 
 from tests.helpers import TINY
-from vaal_core import trainer as trainer_mod
-from vaal_core.batches import Batches
-from vaal_core.device import seed_everything
-from vaal_core.loop import ActiveLoop
-from vaal_core.pool import Pool
-from vaal_core.protocols import force_preset_values
-from vaal_core.schedules import total_iterations
+from vaal_core.run.loop import ActiveLoop
+from vaal_core.run.pool import Pool
 from vaal_core.spec import SpecError, apply_override, load_spec, spec_from_dict
+from vaal_core.spec.protocols import force_preset_values
 from vaal_core.strategies import QueryContext
-from vaal_core.trainer import train_for_spec
+from vaal_core.train import trainer as trainer_mod
+from vaal_core.train.batches import Batches
+from vaal_core.train.device import seed_everything
+from vaal_core.train.schedules import total_iterations
+from vaal_core.train.trainer import train_for_spec
 from vaal_core.vaal import VAALModels, VAALStrategy
 from vaal_core.vaal import strategy as strategy_mod
 from vaal_core.vaal.game import vaal_iterations

@@ -6,14 +6,14 @@ import pytest
 
 from tests.helpers import tiny_spec
 from vaal_core import spec as spec_module
-from vaal_core.augment import AUGMENTATIONS, PAIR_AUGMENTATIONS
 from vaal_core.datasets import DATASETS, register_dataset
 from vaal_core.errors import SpecError
-from vaal_core.loop import preflight
-from vaal_core.names import AUGMENTATION_PRESETS
 from vaal_core.registry import Registry
-from vaal_core.schedules import OPTIMIZERS, SCHEDULES
+from vaal_core.run.loop import preflight
+from vaal_core.spec.names import AUGMENTATION_PRESETS
 from vaal_core.tasks import TASKS
+from vaal_core.train.augment import AUGMENTATIONS, PAIR_AUGMENTATIONS
+from vaal_core.train.schedules import OPTIMIZERS, SCHEDULES
 
 
 def test_register_get_and_the_dict_view():
@@ -31,7 +31,7 @@ def test_register_get_and_the_dict_view():
 
 def test_a_declared_registry_refuses_undeclared_names_and_reports_missing_ones():
     reg: Registry[int] = Registry("optimiser", ValueError, declared=("sgd", "adam"))
-    with pytest.raises(TypeError, match="'lion' is not declared in vaal_core/names.py"):
+    with pytest.raises(TypeError, match="'lion' is not declared in vaal_core/spec/names.py"):
         reg.add("lion", 1)
     reg.add("sgd", 1)
     with pytest.raises(TypeError, match=r"\['adam'\] are declared .* but never registered"):

@@ -17,9 +17,9 @@ import yaml
 
 from tests.helpers import TINY_OVERRIDES, tiny_spec
 from vaal_core.errors import RunDirConflict, RunDirError, RunLocked
-from vaal_core.loop import ActiveLoop
-from vaal_core.rundir import RunDir, another_spec, spec_changes
-from vaal_core.runlog import read_records, reproducible_part
+from vaal_core.run.loop import ActiveLoop
+from vaal_core.run.rundir import RunDir, another_spec, spec_changes
+from vaal_core.run.runlog import read_records, reproducible_part
 
 REPO = Path(__file__).resolve().parent.parent
 WARM = {"protocol": {"reset_task_each_cycle": False}}

@@ -29,7 +29,7 @@ from baselines.scores import (
 from baselines.typiclust import KMEANS_SETTINGS, TypiClustOptions, authors_typicality, cluster
 from tests.helpers import tiny_spec
 from vaal_core.errors import SpecError
-from vaal_core.loop import preflight
+from vaal_core.run.loop import preflight
 from vaal_core.strategies import make_strategy
 
 
@@ -63,8 +63,8 @@ def test_bald_in_row_blocks_and_three_dim_passes_in_one_call(monkeypatch):
 
 def test_the_mc_summary_entropy_runs_in_row_blocks():
     # max-entropy reads MCProbabilities.entropy, which is passes.entropy on the [N, C] mean
-    from vaal_core.passes import entropy
     from vaal_core.tasks.classification import MCProbabilities
+    from vaal_core.train.passes import entropy
 
     mean = _probs(103, 9)
     assert torch.equal(entropy(mean, rows=10), entropy(mean))

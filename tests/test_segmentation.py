@@ -15,14 +15,14 @@ import torch
 from PIL import Image
 
 from tests.fixtures.segmentation import CLI_TINY, TRAIN_ID, write_bdd100k, write_cityscapes
-from vaal_core.batches import Batches
 from vaal_core.datasets import DatasetError, LoadOptions, load_dataset
-from vaal_core.drn import CHANNELS, BasicBlock, DRNSeg
-from vaal_core.loop import ActiveLoop, preflight
-from vaal_core.runlog import reproducible_part
+from vaal_core.models.drn import CHANNELS, BasicBlock, DRNSeg
+from vaal_core.run.loop import ActiveLoop, preflight
+from vaal_core.run.runlog import reproducible_part
 from vaal_core.spec import SpecError, load_spec, spec_from_dict
 from vaal_core.tasks import confusion_matrix, iou_from_confusion, mean_over_valid
-from vaal_core.trainer import evaluate_detailed
+from vaal_core.train.batches import Batches
+from vaal_core.train.trainer import evaluate_detailed
 from vaal_core.vaal.options import VAALOptions
 
 REPO = Path(__file__).resolve().parent.parent
@@ -195,7 +195,7 @@ def test_crop_larger_than_cache_is_refused(seg_root):
 
 # ----------------------------------------------------------------------------- augmentation
 def test_image_and_mask_get_the_same_crop_and_flip():
-    from vaal_core.augment import paired_crop_flip
+    from vaal_core.train.augment import paired_crop_flip
 
     b, h, w = 16, 8, 12
     rows = torch.arange(h).view(1, h, 1).expand(b, h, w).to(torch.uint8)
@@ -390,7 +390,7 @@ def test_query_time_void_pixels_come_from_the_labeled_masks(seg_root):
 def test_drn_learns_the_fixture_scenes(seg_root):
     """Directions: with masks aligned to their crops, training raises the mIoU well above an
     untrained model's (a misaligned mask would leave it near chance)."""
-    from vaal_core.trainer import train_task_model
+    from vaal_core.train.trainer import train_task_model
 
     data = load_dataset("cityscapes", seg_root, options=_opts())
     batches = Batches(data, torch.device("cpu"))

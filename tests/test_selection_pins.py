@@ -13,7 +13,7 @@ import pytest
 
 from tests.helpers import TINY_OVERRIDES, tiny_spec
 from tests.test_segmentation import seg_root, seg_spec  # noqa: F401  (fixture)
-from vaal_core.loop import ActiveLoop
+from vaal_core.run.loop import ActiveLoop
 from vaal_core.spec import load_spec
 
 # strategy -> selected_sha1 of cycles 0 and 1 of a three-cycle tiny MNIST run, seed 0

@@ -29,8 +29,8 @@ from slurm.sweep import main as sweep
 from slurm.sweep import submit
 from tests.conftest import DATA_ROOT
 from tests.helpers import TINY_OVERRIDES
-from vaal_core.loop import ActiveLoop
-from vaal_core.runlog import read_records, reproducible_part
+from vaal_core.run.loop import ActiveLoop
+from vaal_core.run.runlog import read_records, reproducible_part
 from vaal_core.spec import load_spec
 
 REPO = Path(__file__).resolve().parent.parent

@@ -124,7 +124,7 @@ def test_missing_spec_file_says_where_specs_are(tmp_path):
 
 
 def test_every_shipped_spec_validates():
-    from vaal_core.loop import preflight
+    from vaal_core.run.loop import preflight
 
     root = Path(__file__).resolve().parent.parent / "experiments"
     specs = sorted(root.rglob("*.yaml"))

@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from tests.helpers import TINY_OVERRIDES, tiny_spec
-from vaal_core.loop import ActiveLoop
-from vaal_core.runlog import read_records, reproducible_part
+from vaal_core.run.loop import ActiveLoop
+from vaal_core.run.runlog import read_records, reproducible_part
 from vaal_core.spec import load_spec, spec_dict_hash
 
 REPO = Path(__file__).resolve().parent.parent

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from vaal_core.protocols import PRESETS
 from vaal_core.spec import load_spec
+from vaal_core.spec.protocols import PRESETS
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -15,8 +15,8 @@ import pytest
 from baselines.typiclust import TypiClustOptions, TypiClustStrategy
 from tests.helpers import tiny_spec
 from vaal_core.errors import SpecError
-from vaal_core.loop import preflight
 from vaal_core.plugins import load_plugins
+from vaal_core.run.loop import preflight
 from vaal_core.spec import option_key
 from vaal_core.spec.hashing import LEGACY_OWNED as _LEGACY_OWNED
 from vaal_core.strategies import STRATEGIES, make_strategy

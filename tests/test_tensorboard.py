@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import TINY_OVERRIDES
-from vaal_core.loop import ActiveLoop
+from vaal_core.run.loop import ActiveLoop
+from vaal_core.run.tensorboard import ENV, STRIDE
 from vaal_core.spec import load_spec
-from vaal_core.tensorboard import ENV, STRIDE
 
 pytest.importorskip(
     "tensorboard", reason="tensorboard is an optional extra: pip install tensorboard"
@@ -113,7 +113,7 @@ def test_logging_adds_no_host_read_to_the_vaal_steps(tmp_path, mnist, monkeypatc
 
     from tests.test_hotloop import _profiled, _vaal_spec
     from tests.test_vaal import _ctx, _slice
-    from vaal_core import tensorboard
+    from vaal_core.run import tensorboard
     from vaal_core.vaal import VAALStrategy
 
     monkeypatch.setenv(ENV, "1")

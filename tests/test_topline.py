@@ -8,8 +8,8 @@ import numpy as np
 
 from analysis import load_runs, plot_curves, summarize
 from tests.helpers import tiny_spec
-from vaal_core.loop import ActiveLoop
-from vaal_core.rundir import RunDir
+from vaal_core.run.loop import ActiveLoop
+from vaal_core.run.rundir import RunDir
 
 
 def test_full_trains_once_on_the_whole_pool_and_is_drawn_as_the_top_line(tmp_path, mnist):
@@ -45,7 +45,7 @@ def test_the_top_line_has_no_area_under_the_budget_curve(tmp_path, mnist):
 
 def _spy_trainer(seen: list):
     """The real trainer, noting the task recipe and the steps it ran."""
-    from vaal_core.trainer import train_for_spec
+    from vaal_core.train.trainer import train_for_spec
 
     def train(model, batches, labeled, spec, generator, val=None, progress=True):
         model, stats = train_for_spec(model, batches, labeled, spec, generator, val, progress)
@@ -56,7 +56,7 @@ def _spy_trainer(seen: list):
 
 
 def test_passes_gives_the_whole_pool_the_passes_of_the_largest_labeled_set(tmp_path, mnist):
-    from vaal_core.topline import topline_steps
+    from vaal_core.train.topline import topline_steps
 
     spec = tiny_spec(task={"topline": "passes"}, active={"initial": 40, "budget": 40, "cycles": 3})
     seen = []
@@ -86,7 +86,7 @@ def test_same_keeps_the_recipe_as_written_for_the_whole_pool(tmp_path, mnist):
 
 
 def test_epoch_recipes_give_the_top_line_the_labeled_sets_passes():
-    from vaal_core.topline import topline_steps
+    from vaal_core.train.topline import topline_steps
 
     # epochs over the labeled set already are passes: 3 epochs of the 600-image pool
     spec = tiny_spec(task={"topline": "passes", "iterations": None, "epochs": 3})

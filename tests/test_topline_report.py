@@ -13,8 +13,8 @@ from analysis.report import build_report
 from analysis.topline import ABOVE_TOPLINE_LABEL, topline_breaches, topline_warnings
 from tests.analysis_fixtures import write_run
 from tests.helpers import tiny_spec
-from vaal_core.loop import ActiveLoop
-from vaal_core.trainer import train_for_spec
+from vaal_core.run.loop import ActiveLoop
+from vaal_core.train.trainer import train_for_spec
 
 
 def _demo_before_issue_35(root, topline: str = "same", top: float = 0.9711):

@@ -22,7 +22,7 @@ from baselines.typiclust import (
 )
 from tests.helpers import tiny_spec
 from vaal_core.errors import SpecError
-from vaal_core.loop import ActiveLoop, preflight
+from vaal_core.run.loop import ActiveLoop, preflight
 from vaal_core.strategies import make_strategy
 
 

@@ -9,7 +9,7 @@ import pytest
 from tests.helpers import tiny_spec
 from vaal_core.__main__ import main as vaal
 from vaal_core.spec import load_spec
-from vaal_core.unused_keys import unused_keys
+from vaal_core.spec.unused_keys import unused_keys
 
 REPO = Path(__file__).resolve().parent.parent
 SPECS = sorted((REPO / "experiments").glob("**/*.yaml"))

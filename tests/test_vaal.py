@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from tests.helpers import tiny_spec
-from vaal_core.batches import Batches
 from vaal_core.datasets import ImageData
-from vaal_core.device import seed_everything
-from vaal_core.pool import Pool
+from vaal_core.run.pool import Pool
 from vaal_core.strategies import QueryContext, make_strategy
+from vaal_core.train.batches import Batches
+from vaal_core.train.device import seed_everything
 from vaal_core.vaal import VAE, Discriminator, VAALModels, VAALStrategy
 from vaal_core.vaal.options import VAALOptions
 

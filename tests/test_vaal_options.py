@@ -16,8 +16,8 @@ from tests.helpers import tiny_spec
 from vaal_core.__main__ import main as vaal_cli
 from vaal_core.api import get_strategy
 from vaal_core.errors import SpecError
-from vaal_core.loop import preflight
 from vaal_core.plugins import load_plugins
+from vaal_core.run.loop import preflight
 from vaal_core.spec import Spec, load_spec, spec_from_dict
 from vaal_core.spec.hashing import LEGACY_SECTIONS
 from vaal_core.strategies import STRATEGIES, make_strategy

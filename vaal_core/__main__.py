@@ -26,7 +26,7 @@ from .cli import (
 )
 from .errors import ExpectedError
 from .spec import load_spec
-from .unused_keys import unused_keys
+from .spec.unused_keys import unused_keys
 from .words import count
 
 PROG = "python -m vaal_core"
@@ -116,14 +116,14 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> int:
 
             return select_main(args)
         if args.tensorboard:  # before any run starts: launched runs inherit the switch
-            from .tensorboard import switch_on
+            from .run.tensorboard import switch_on
 
             switch_on()
         spec = load_spec(args.spec, args.set, protocol=args.protocol)
         from .datasets import (
             check_spec_dataset,  # torch: imported once the spec is known to be good
         )
-        from .loop import ActiveLoop, preflight, run_dir_for
+        from .run.loop import ActiveLoop, preflight, run_dir_for
         from .storage import check_writable
 
         if args.command == "run":
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> int:
         check_spec_dataset(spec.dataset, args.data_root)  # missing data: before any run dir
         t0 = time.perf_counter()
         if getattr(args, "jobs", 1) > 1:
-            from .parallel import run_parallel
+            from .run.parallel import run_parallel
 
             run_parallel(spec, jobs, args.jobs, args.out, args.data_root, args.wait)
         else:

@@ -23,12 +23,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .batches import Batches
 from .datasets import ImageData
 from .errors import DatasetError, SpecError
-from .pool import Pool
 from .registry import did_you_mean
-from .round import Round
+from .run.pool import Pool
+from .run.round import Round
 from .spec import Spec, apply_override, load_spec, option_key, spec_from_dict
 from .strategies import (
     STRATEGIES,
@@ -38,6 +37,7 @@ from .strategies import (
     check_owned_options,
     make_strategy,
 )
+from .train.batches import Batches
 from .words import count
 
 # images, or images with labels: a torch Dataset of `image` or `(image, label, ...)` items, a

@@ -7,7 +7,7 @@ launchers each keep one `Registry`. It behaves as the read-only dict the code us
 name it does not hold first loads the plug-ins (vaal_core/plugins.py).
 
 Registries whose names a spec validates before torch is imported are *declared*: their names are
-listed in the torch-free `vaal_core.names`, and `check_declared()` fails at import time when the
+listed in the torch-free `vaal_core.spec.names`, and `check_declared()` fails at import time when the
 two drift apart. No torch here: the spec loader imports this module's neighbours only.
 """
 
@@ -48,7 +48,7 @@ class Registry(Generic[T]):
             raise TypeError(f"{self.what} '{name}' is registered twice")
         if self.declared is not None and name not in self.declared:
             raise TypeError(
-                f"{self.what} '{name}' is not declared in vaal_core/names.py, which the spec "
+                f"{self.what} '{name}' is not declared in vaal_core/spec/names.py, which the spec "
                 "validator reads before torch loads; add it there"
             )
         self._entries[name] = entry
@@ -62,7 +62,7 @@ class Registry(Generic[T]):
         """Every declared name has an entry (called once the owning module registered them)."""
         if self.declared is not None and (missing := self.declared - set(self._entries)):
             raise TypeError(
-                f"{self.what} names {sorted(missing)} are declared in vaal_core/names.py "
+                f"{self.what} names {sorted(missing)} are declared in vaal_core/spec/names.py "
                 "but never registered"
             )
 

@@ -5,7 +5,7 @@ the device, `labels(split)`, `to(device)`, `with_test_subset(idx)`):
 - `ImageData`: whole uint8 tensors in memory (MNIST, CIFAR: 50,000 x 3 x 32 x 32 is 150 MB);
 - `CachedData` (cache.py): a decoded fixed-resolution uint8 array on disk (Caltech-256, ImageNet:
   1.28M x 3 x 224 x 224 would be about 190 GB of host memory).
-`vaal_core.batches.Batches` wraps either; strategies and the trainer never know which.
+`vaal_core.train.batches.Batches` wraps either; strategies and the trainer never know which.
 """
 
 from __future__ import annotations

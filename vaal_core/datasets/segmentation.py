@@ -7,7 +7,7 @@ aspect (Cityscapes 2:1, BDD100K 16:9), because a scene cropped to a square would
 half of its labeled pixels for good. Images are resized bicubically (antialiased), masks with
 NEAREST neighbour (a label is never blended into another). Training crops `dataset.image_size`
 squares from these rows, the same window and flip for an image and its mask, on the device
-(`vaal_core.augment.paired_crop_flip`); evaluation and query scoring see whole rows.
+(`vaal_core.train.augment.paired_crop_flip`); evaluation and query scoring see whole rows.
 
 A segmentation image has no image-level class: `labels(split)` holds zeros (so split sizes,
 pools and records work unchanged) and the targets are read with `read_masks`.

@@ -83,11 +83,11 @@ def _compute(req: Request, folder: Path, key: str, unlabeled: list[str]) -> Rank
     """Train on the labeled images, query the strategy (one `Round`), rank what it picked."""
     import torch
 
-    from ..batches import batches_from_spec
-    from ..device import check_precision, resolve_device
-    from ..pool import Pool
-    from ..round import Round, build_task_model
+    from ..run.pool import Pool
+    from ..run.round import Round, build_task_model
     from ..strategies import make_strategy
+    from ..train.batches import batches_from_spec
+    from ..train.device import check_precision, resolve_device
 
     spec, cycle = req.spec, _number(folder) - 1  # failpoints name rounds from 0, as cycles
     device = resolve_device(spec.runtime.device)

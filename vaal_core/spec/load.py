@@ -11,12 +11,12 @@ from typing import Any
 
 import yaml
 
-from .. import names
 from ..errors import SpecError
-from ..protocols import force_preset_values
 from ..registry import did_you_mean
+from . import names
 from .coerce import check_type, frozen
 from .hashing import at_legacy_default, legacy_typed
+from .protocols import force_preset_values
 from .schema import DatasetSpec, OwnedSection, Spec
 from .validate import validate
 
@@ -108,7 +108,7 @@ def apply_protocol(data: dict[str, Any], protocol: str | None = None) -> dict[st
     the spec's name. Every value the spec sets explicitly (and every --set override) wins over
     the preset. Unknown names list the valid ones.
     """
-    from ..protocols import PRESETS
+    from .protocols import PRESETS
 
     data = dict(data)
     proto = data.get("protocol")

@@ -10,9 +10,9 @@ from typing import Any
 
 import yaml
 
-from ..quirks import Quirks
 from .coerce import check_type
 from .hashing import Hashed, digest, hashed, legacy_keys, plain, rule_of
+from .quirks import Quirks
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,9 @@ class TaskSpec:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     lr_milestones: tuple[float, ...] = ()  # multistep: fractions of training where lr *= lr_gamma
-    schedule: str = "multistep"  # constant | multistep | step | cosine (vaal_core/schedules.py)
+    schedule: str = (
+        "multistep"  # constant | multistep | step | cosine (vaal_core/train/schedules.py)
+    )
     lr_gamma: float = 0.1
     lr_step_fraction: float | None = None  # step: lr *= lr_gamma every this fraction of training
     epoch_basis: str = "labeled"  # epochs over the labeled set, or the whole train set (release)
@@ -78,7 +80,7 @@ class TaskSpec:
     val_every: int | None = hashed(Hashed.OMIT_AT_DEFAULT, None)
     # how long the top-line (strategy `full`, the whole pool in one cycle) trains: `same`: this
     # recipe as written (the originals' fixed iterations or train-set epochs); `passes`: as many
-    # passes over the pool as the largest labeled set gets over itself (vaal_core/topline.py)
+    # passes over the pool as the largest labeled set gets over itself (vaal_core/train/topline.py)
     topline: str = hashed(Hashed.OMIT_AT_DEFAULT, "same")
 
 
@@ -118,7 +120,7 @@ def option_key(f: dataclasses.Field, prefix: str) -> str:
 
 @dataclass(frozen=True)
 class ProtocolSpec:
-    """Protocol-level choices; `name` may be a preset of vaal_core/protocols.py that fills defaults."""
+    """Protocol-level choices; `name` may be a preset of vaal_core/spec/protocols.py that fills defaults."""
 
     name: str = "standard"
     reset_task_each_cycle: bool = True  # re-initialise the task model every cycle
@@ -128,7 +130,7 @@ class ProtocolSpec:
     initial_classes: tuple[int, ...] = ()
     initial_size: str = "spec"  # spec: active.initial images; budget: active.budget (395da2e)
     val_counts_against_budget: bool = False  # validation labels are paid from the labeled budget
-    # bugs of the original code switched back on by name (vaal_core/quirks.py); [] = none
+    # bugs of the original code switched back on by name (vaal_core/spec/quirks.py); [] = none
     quirks: tuple[str, ...] = hashed(Hashed.OMIT_AT_DEFAULT, ())
 
 

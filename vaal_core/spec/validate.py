@@ -4,8 +4,8 @@ they share with the loop (one place: the loop asks these functions, never recomp
 from __future__ import annotations
 
 from ..errors import SpecError
-from ..quirks import check_quirks
 from ..words import count
+from .quirks import check_quirks
 from .schema import Spec
 
 

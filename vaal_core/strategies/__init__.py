@@ -10,8 +10,8 @@ and the command line refer to them as strings; the loop never knows which one it
 
 from __future__ import annotations
 
-from ..passes import entropy
 from ..spec import SpecError
+from ..train.passes import entropy
 from . import builtin
 from .context import QueryContext
 from .contract import (

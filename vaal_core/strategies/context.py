@@ -13,13 +13,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..batches import Batches
-from ..device import seed_everything
 from ..errors import StrategyError
-from ..passes import PassOptions
-from ..pool import Pool
+from ..run.pool import Pool
 from ..spec import Spec
 from ..tasks import MCSummary, TaskKind
+from ..train.batches import Batches
+from ..train.device import seed_everything
+from ..train.passes import PassOptions
 
 
 @dataclass

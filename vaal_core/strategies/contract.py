@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from ..device import peak_memory_mb
 from ..errors import StrategyError
-from ..pool import Pool
+from ..run.pool import Pool
 from ..spec import Spec, SpecError
+from ..train.device import peak_memory_mb
 from ..words import count
 from .context import QueryContext
 

@@ -76,5 +76,5 @@ def check_strategy_supports(name: str, kind: str) -> None:
 
 def make_strategy(name: str, spec: Spec) -> Strategy:
     """The strategy `name` with its options from `spec`; the name and its pairing with the task
-    kind were checked once, at preflight (`vaal_core.loop.preflight`)."""
+    kind were checked once, at preflight (`vaal_core.run.loop.preflight`)."""
     return STRATEGIES[name](spec)

@@ -18,9 +18,9 @@ import torch
 from torch import nn
 
 from ..errors import SpecError
-from ..passes import PassOptions
 from ..registry import Registry
-from ..view import ImageView
+from ..train.passes import PassOptions
+from ..train.view import ImageView
 
 
 @dataclass

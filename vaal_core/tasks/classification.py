@@ -27,9 +27,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..augment import AUGMENTATIONS, center_crop
-from ..device import autocast
-from ..passes import (
+from ..spec import RuntimeSpec
+from ..train.augment import AUGMENTATIONS, center_crop
+from ..train.device import autocast
+from ..train.passes import (
     dropout_modules,
     entropy,
     eval_mode,
@@ -37,8 +38,7 @@ from ..passes import (
     mc_dropout_mode,
     predict_logits,
 )
-from ..spec import RuntimeSpec
-from ..view import ImageView
+from ..train.view import ImageView
 from .base import Embedded, Evaluation, TaskKind, register_task_kind
 
 

@@ -8,7 +8,7 @@ in the truth nor in the predictions of the whole set has no IoU (0/0): it is rec
 set every class occurs in the truth, so it only matters for small subsets and fixtures).
 
 Pool inference: a segmentation model exposes `features(x)` (its last feature map) and
-`head(f, size)` (dropout, 1x1 classifier, upsampling; vaal_core/drn.py). Everything streams batch
+`head(f, size)` (dropout, 1x1 classifier, upsampling; vaal_core/models/drn.py). Everything streams batch
 by batch: a [N, C, H, W] probability tensor of a pool never exists (Cityscapes' 2,678 unlabeled
 images at 512 x 1024 x 19 classes would be 107 GB), only [B, C, H, W] of one batch.
 
@@ -35,11 +35,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..augment import PAIR_AUGMENTATIONS
-from ..device import autocast
-from ..passes import eval_mode, index_chunks, mc_dropout_mode
 from ..spec import RuntimeSpec
-from ..view import ImageView
+from ..train.augment import PAIR_AUGMENTATIONS
+from ..train.device import autocast
+from ..train.passes import eval_mode, index_chunks, mc_dropout_mode
+from ..train.view import ImageView
 from .base import Embedded, Evaluation, TaskKind, mean_over_valid, register_task_kind
 
 IGNORE_INDEX = 255

@@ -11,11 +11,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..compiled import CompiledStep
-from ..device import autocast, device_index, grad_scaler
-from ..quirks import batch_starts
-from ..schedules import total_iterations
 from ..spec import RuntimeSpec
+from ..spec.quirks import batch_starts
+from ..train.compiled import CompiledStep
+from ..train.device import autocast, device_index, grad_scaler
+from ..train.schedules import total_iterations
 from .models import VAE, Discriminator
 from .options import VAALOptions
 

@@ -11,12 +11,12 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .. import tensorboard
-from ..device import device_index
 from ..failpoints import failpoint
-from ..hostsync import LossMeter
+from ..run import tensorboard
 from ..spec import Spec
 from ..strategies import Picks, QueryContext, ScoreKind, Strategy, register_strategy
+from ..train.device import device_index
+from ..train.hostsync import LossMeter
 from .game import VAALModels, endless_batches, vaal_iterations
 from .metrics import accuracy_at_half, active_units, auc_chance_band, roc_auc
 from .options import SECTION, VAALOptions

@@ -11,16 +11,16 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import tensorboard
+from ..run import tensorboard
+from ..spec import RuntimeSpec, Spec, TaskSpec
+from ..spec.quirks import NO_QUIRKS, Quirks, batch_starts
+from ..tasks import Evaluation, TaskKind
 from .batches import Batches
 from .compiled import CompiledStep
 from .device import autocast, device_index, grad_scaler
 from .hostsync import LossMeter, read_counter
 from .passes import eval_mode, index_chunks
-from .quirks import NO_QUIRKS, Quirks, batch_starts
 from .schedules import build_optimization
-from .spec import RuntimeSpec, Spec, TaskSpec
-from .tasks import Evaluation, TaskKind
 
 
 @dataclass
@@ -76,7 +76,7 @@ def train_task_model(
 ) -> tuple[nn.Module, TrainStats]:
     """Train `model` on the labeled indices; with a validation split keep the best epoch.
 
-    Validation runs once per pass, or every `task.val_every` steps. `quirks` (vaal_core/quirks.py):
+    Validation runs once per pass, or every `task.val_every` steps. `quirks` (vaal_core/spec/quirks.py):
     `eval_mode_training` leaves the model in eval mode after its first validation (67263f3);
     `drop_last` drops each pass's last partial batch. Returns (model, TrainStats): the best
     validation metric (accuracy or mIoU) or None, the last window's training loss and the count

@@ -7,7 +7,7 @@ dataset-independent values live here; sizes that depend on the dataset (budgets,
 iterations as epochs of the pool) are in experiments/<dataset>.yaml. `paper` and `release` leave
 out the bugs of the two original code versions (github.com/sinhasam/vaal: first public commit
 395da2e, release 67263f3); `paper-exact` and `release-exact` switch them back on by name
-(`protocol.quirks`, vaal_core/quirks.py) with the originals' VAE input range, initialisation and
+(`protocol.quirks`, vaal_core/spec/quirks.py) with the originals' VAE input range, initialisation and
 lr decay, and keep no VAAL hold-out. docs/protocols.md's ledger lists each deviation with its
 source.
 """

@@ -29,13 +29,13 @@ import numpy as np
 import torch
 import yaml
 
-from .errors import RunDirConflict, RunDirError, RunLocked
-from .failpoints import armed, die, failpoint
+from ..errors import RunDirConflict, RunDirError, RunLocked
+from ..failpoints import armed, die, failpoint
+from ..spec import Spec, spec_dict_hash
+from ..storage import FolderLock, append_line, write_atomic
+from ..words import count
 from .pool import indices_sha1
 from .runlog import read_records
-from .spec import Spec, spec_dict_hash
-from .storage import FolderLock, append_line, write_atomic
-from .words import count
 
 _START_OVER = "delete the run directory to start this run over"
 _RUN_KEYS = ("spec_hash", "strategy", "seed", "extensions", "rehashed")  # spec.yaml beside the spec

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..spec import RuntimeSpec
 from .device import autocast, device_index
-from .spec import RuntimeSpec
 from .view import ImageView
 
 
@@ -64,7 +64,7 @@ def mc_dropout_mode(model: nn.Module) -> Iterator[None]:
     if not drops:
         raise RuntimeError(
             f"task model {type(model).__name__} has no Dropout layer, so MC-dropout passes would "
-            "all be identical; add one (see RESNET18_HEAD_DROPOUT in vaal_core/models.py)"
+            "all be identical; add one (see RESNET18_HEAD_DROPOUT in vaal_core/models/__init__.py)"
         )
     modes = {m: m.training for m in model.modules()}
     model.eval()

@@ -6,7 +6,7 @@ import zlib
 
 import numpy as np
 
-from .words import count
+from ..words import count
 
 
 def _stream(*keys: int | str) -> np.random.Generator:

@@ -15,9 +15,8 @@ from collections.abc import Callable
 
 import torch
 
-from . import names
-from .registry import Registry
-from .spec import TaskSpec
+from ..registry import Registry
+from ..spec import TaskSpec, names
 
 
 def total_iterations(task: TaskSpec, n_labeled: int, n_train: int) -> int:

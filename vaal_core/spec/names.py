@@ -10,9 +10,9 @@ checked at preflight, after the registries load, and still before any data is re
 
 from __future__ import annotations
 
-OPTIMIZERS = ("sgd", "adam")  # vaal_core/schedules.py OPTIMIZERS
-SCHEDULES = ("constant", "multistep", "step", "cosine")  # vaal_core/schedules.py SCHEDULES
-# vaal_core/augment.py: AUGMENTATIONS (image batches) and PAIR_AUGMENTATIONS (image + mask)
+OPTIMIZERS = ("sgd", "adam")  # vaal_core/train/schedules.py OPTIMIZERS
+SCHEDULES = ("constant", "multistep", "step", "cosine")  # vaal_core/train/schedules.py SCHEDULES
+# vaal_core/train/augment.py: AUGMENTATIONS (image batches) and PAIR_AUGMENTATIONS (image + mask)
 AUGMENTATIONS = ("flip", "crop_flip", "rrc_flip")
 PAIR_AUGMENTATIONS = ("seg_crop_flip", "seg_flip")
 # `standard` / `light` name a dataset's own choice among the above (`augment_presets`)

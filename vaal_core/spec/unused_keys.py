@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .spec import Spec
+from . import Spec
 
 
 @dataclass(frozen=True)
@@ -75,9 +75,9 @@ def _unused_options(spec: Spec, strategies: list[str]) -> list[str]:
     """`baselines.*` keys that only strategies outside `strategies` read."""
     if not spec.baselines.owned:
         return []
-    from .plugins import load_plugins
-    from .spec import option_key
-    from .strategies import STRATEGIES
+    from ..plugins import load_plugins
+    from ..strategies import STRATEGIES
+    from . import option_key
 
     load_plugins()
     readers: dict[str, list[str]] = {}

@@ -11,7 +11,7 @@ Distributed: Experiences on Accelerating Data Parallel Training", VLDB 2020).
 
 Rank 0 hands the loop its distributed trainer (`ActiveLoop(train_fn=...)`, the signature of
 `train_for_spec`) and records the process group in env.json (`env_extra`). Every rank builds its
-data and batches through the loop's own factory (`vaal_core.batches`) and its model through the
+data and batches through the loop's own factory (`vaal_core.train.batches`) and its model through the
 round's (`round.build_task_model`), so the ranks share storage, cache, augmentation and model
 settings (tests/test_ddp_ranks.py).
 """
@@ -33,12 +33,12 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from .batches import Batches, batches_from_spec, data_from_spec
-from .device import resolve_device
+from ..spec import Spec
+from ..train.batches import Batches, batches_from_spec, data_from_spec
+from ..train.device import resolve_device
+from ..train.trainer import TrainStats, train_task_model
 from .loop import ActiveLoop
 from .round import build_task_model
-from .spec import Spec
-from .trainer import TrainStats, train_task_model
 
 _TRAIN, _STOP = "train", "stop"
 

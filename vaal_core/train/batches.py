@@ -14,11 +14,11 @@ from pathlib import Path
 
 import torch
 
+from ..datasets import DataSource, dataset_from_spec
+from ..errors import DatasetError
+from ..spec import Spec
+from ..tasks import TaskKind, get_task
 from .augment import normalize
-from .datasets import DataSource, dataset_from_spec
-from .errors import DatasetError
-from .spec import Spec
-from .tasks import TaskKind, get_task
 
 
 @dataclass

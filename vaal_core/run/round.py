@@ -17,13 +17,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from .batches import Batches
-from .device import seed_everything
-from .models import fresh_task_model
+from ..models import fresh_task_model
+from ..spec import Spec
+from ..strategies import QueryContext, Selection, Strategy
+from ..train.batches import Batches
+from ..train.device import seed_everything
+from ..train.trainer import TrainStats, train_for_spec
 from .pool import Pool
-from .spec import Spec
-from .strategies import QueryContext, Selection, Strategy
-from .trainer import TrainStats, train_for_spec
 
 TrainFn = Callable[..., tuple[nn.Module, TrainStats]]
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ExpectedError
+from ..errors import ExpectedError
 
 ENV = "VAAL_TENSORBOARD"
 FOLDER = "tensorboard"

@@ -18,17 +18,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from . import tensorboard
-from .batches import batches_from_spec, data_from_spec
-from .datasets import ImageData, check_dataset_name, check_dataset_options, dataset_task_kind
-from .device import check_precision, peak_memory_mb, resolve_device
-from .failpoints import configure_from_env, failpoint
-from .models import TASK_MODELS, check_model_options, check_pretrained
-from .pool import Pool, indices_sha1, initial_labeled, noisy_labels, split_indices, test_subset
-from .round import Round, Stream
-from .rundir import RunDir
-from .runlog import CycleRecord, environment_record, git_revision
-from .spec import (
+from ..datasets import ImageData, check_dataset_name, check_dataset_options, dataset_task_kind
+from ..failpoints import configure_from_env, failpoint
+from ..models import TASK_MODELS, check_model_options, check_pretrained
+from ..spec import (
     Spec,
     SpecError,
     check_pool_fits,
@@ -36,16 +29,18 @@ from .spec import (
     labeled_offset,
     resolved_val_size,
 )
-from .strategies import (
+from ..strategies import (
     STRATEGIES,
     Strategy,
     check_owned_options,
     check_strategy_supports,
     make_strategy,
 )
-from .tasks import TASKS, TaskKind, get_task
-from .topline import topline_trainer
-from .trainer import (
+from ..tasks import TASKS, TaskKind, get_task
+from ..train.batches import batches_from_spec, data_from_spec
+from ..train.device import check_precision, peak_memory_mb, resolve_device
+from ..train.topline import topline_trainer
+from ..train.trainer import (
     Batches,
     TrainStats,
     evaluate_detailed,
@@ -54,7 +49,12 @@ from .trainer import (
     labeled_fit,
     train_for_spec,
 )
-from .words import count
+from ..words import count
+from . import tensorboard
+from .pool import Pool, indices_sha1, initial_labeled, noisy_labels, split_indices, test_subset
+from .round import Round, Stream
+from .rundir import RunDir
+from .runlog import CycleRecord, environment_record, git_revision
 
 
 @dataclasses.dataclass

@@ -17,9 +17,9 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from ..spec import Spec, TaskSpec
+from ..spec.validate import initial_train_size
 from .schedules import total_iterations
-from .spec import Spec, TaskSpec
-from .spec.validate import initial_train_size
 
 
 def largest_labeled(spec: Spec, n_val: int, n_pool: int) -> int:

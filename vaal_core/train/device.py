@@ -10,7 +10,7 @@ import random
 import numpy as np
 import torch
 
-from .errors import DeviceError
+from ..errors import DeviceError
 
 log = logging.getLogger("vaal_core")
 
@@ -95,7 +95,7 @@ def native_bf16(device: torch.device) -> bool:
 
 def cpu_model_name() -> str:
     """The CPU's marketing name (for benchmark tables), from /proc/cpuinfo where available."""
-    from .runlog import cpu_model
+    from ..run.runlog import cpu_model
 
     name = cpu_model()
     try:

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from .registry import Registry
+from ..registry import Registry
 
 if TYPE_CHECKING:
-    from .spec import TaskSpec
+    from ..spec import TaskSpec
 
 # (in_channels, num_classes[, width]) -> model; a factory that takes `width` accepts
 # `task.model_width` (a channel multiplier)
@@ -31,7 +31,7 @@ def takes_width(name: str) -> bool:
 
 def check_model_options(name: str, width: float = 1.0) -> None:
     """`task.model_width` only for models that take a width: a SpecError before any compute."""
-    from .spec import SpecError
+    from ..spec import SpecError
 
     if width != 1.0 and not takes_width(name):
         able = sorted(n for n in TASK_MODELS if takes_width(n))
@@ -51,7 +51,7 @@ def check_pretrained(name: str, path: str | None) -> None:
     naming the path and where to get the weights, before any compute."""
     from pathlib import Path
 
-    from .spec import SpecError
+    from ..spec import SpecError
 
     if path is None:
         return
@@ -183,7 +183,7 @@ def resnet18(in_channels: int, num_classes: int) -> nn.Module:
 
 @register_model("drn_d_22")
 def drn_d_22(in_channels: int, num_classes: int, width: float = 1.0) -> nn.Module:
-    """DRN-D-22 for segmentation (Yu, Koltun & Funkhouser, CVPR 2017); see vaal_core/drn.py."""
+    """DRN-D-22 for segmentation (Yu, Koltun & Funkhouser, CVPR 2017); see vaal_core/models/drn.py."""
     from .drn import DRNSeg
 
     return DRNSeg(in_channels, num_classes, width)
