@@ -16,14 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from vaal_core.strategies import (
-    Picks,
-    QueryContext,
-    ScoreKind,
-    Strategy,
-    check_at_least,
-    register_strategy,
-)
+from vaal_core.strategies import Picks, QueryContext, ScoreKind, Strategy, register_strategy
+from vaal_core.strategies.contract import check_at_least
 
 _CORESET_PURPOSE = 13  # seeds the remedies' subset and projection (never the exact algorithm's)
 

@@ -16,14 +16,8 @@ from dataclasses import dataclass
 
 import torch
 
-from vaal_core.strategies import (
-    Picks,
-    QueryContext,
-    ScoreKind,
-    Strategy,
-    check_at_least,
-    register_strategy,
-)
+from vaal_core.strategies import Picks, QueryContext, ScoreKind, Strategy, register_strategy
+from vaal_core.strategies.contract import check_at_least
 
 from .scores import pick_top, variation_ratio
 

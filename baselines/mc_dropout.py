@@ -10,14 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vaal_core.strategies import (
-    Picks,
-    QueryContext,
-    ScoreKind,
-    Strategy,
-    check_at_least,
-    register_strategy,
-)
+from vaal_core.strategies import Picks, QueryContext, ScoreKind, Strategy, register_strategy
+from vaal_core.strategies.contract import check_at_least
 
 from .scores import bald_score, pick_top
 
