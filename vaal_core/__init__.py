@@ -8,7 +8,7 @@ from .spec import Spec, SpecError, load_spec
 # torch-backed names load on first use, so `python -m vaal_core` can reject a bad spec in a
 # fraction of a second instead of after importing torch (seconds).
 _LAZY = {
-    "ActiveLoop": ".loop",
+    "ActiveLoop": ".run.loop",
     "STRATEGIES": ".strategies",
     "QueryContext": ".strategies",
     "Strategy": ".strategies",
