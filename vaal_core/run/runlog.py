@@ -19,6 +19,9 @@ from typing import Any
 
 import numpy as np
 
+# the repository this module was installed from (vaal_core/run/runlog.py is two folders down)
+CHECKOUT = Path(__file__).resolve().parents[2]
+
 
 @dataclass
 class CycleRecord:
@@ -128,7 +131,7 @@ def read_records(path: Path, repair: bool = False) -> list[dict[str, Any]]:
 
 def git_revision() -> str:
     try:
-        root = Path(__file__).resolve().parent.parent
+        root = CHECKOUT
         rev = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
         ).stdout.strip()
@@ -179,7 +182,7 @@ def environment_record(device: str) -> dict[str, Any]:
     return env
 
 
-LOCK_FILE = Path(__file__).resolve().parent.parent / "requirements.lock"
+LOCK_FILE = CHECKOUT / "requirements.lock"
 
 
 def lock_sha256(path: Path = LOCK_FILE) -> str | None:
