@@ -48,6 +48,8 @@ def generate(folder: Path, n: int, seed: int = 0) -> float:
     """Write the JPEGs that are missing (resumable); return seconds spent."""
     from PIL import Image
 
+    from vaal_core.storage import write_atomic
+
     t = time.perf_counter()
     for c in range(CLASSES):
         (folder / f"c{c:03d}").mkdir(parents=True, exist_ok=True)
@@ -60,9 +62,9 @@ def generate(folder: Path, n: int, seed: int = 0) -> float:
         small = rng.integers(0, 256, (h // 16 + 1, w // 16 + 1, 3), dtype=np.uint8)
         arr = np.asarray(Image.fromarray(small).resize((w, h), Image.BICUBIC), dtype=np.int16)
         arr = arr + rng.integers(-12, 13, (h, w, 3), dtype=np.int16)
-        tmp = path.with_suffix(".tmp")
-        Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).save(tmp, "JPEG", quality=85)
-        os.replace(tmp, path)  # a killed generation leaves no truncated JPEG
+        image = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+        # whole or absent: a killed generation leaves no truncated JPEG
+        write_atomic(path, lambda f, image=image: image.save(f, "JPEG", quality=85))
     return time.perf_counter() - t
 
 

@@ -1,4 +1,4 @@
-"""Figures that say what they show (issue 35): the pool and test set behind every curve's x axis,
+"""Figures that say what they show: the pool and test set behind every curve's x axis,
 dataset names in titles, bands inside their quantity's bounds, no empty table column, every
 abbreviation defined where it appears."""
 

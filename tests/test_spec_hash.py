@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 # mnist.yaml and the MNIST ablations built on it: rehashed on purpose when the demo's task recipe
 # became Adam + cosine over 300 steps, and again when it stated its top-line's length
-# (`task.topline: passes`, issue 35); every other pin dates from before
+# (`task.topline: passes`); every other pin dates from before
 SHIPPED = {
     "experiments/bdd100k.yaml": "f17becd816e5",
     "experiments/caltech256.yaml": "bf0484438ae8",

@@ -1,7 +1,7 @@
 """Every shipped spec, as loaded under every protocol preset, keeps its hash and its spec.yaml
 bytes, and so do a few `vaal.*` overrides that test how a value was typed and when it was
 written (an int for a float, a key at its default). The table was computed by the code before
-VAAL's settings moved from the engine's schema to the VAAL strategy's own options (issue 33):
+VAAL's settings moved from the engine's schema to the VAAL strategy's own options:
 moving where a setting is declared must change no run's identity.
 
 Each value: (spec hash, first 12 hex of the sha1 of `to_yaml()`).
