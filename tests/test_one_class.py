@@ -18,6 +18,19 @@ def _files(root: Path) -> set[str]:
     return {p.relative_to(root).as_posix() for p in root.rglob("*")}
 
 
+def _refused_run(spec: str, out: Path, *extra: str) -> str:
+    """`python -m vaal_core run SPEC` with `extra`: it must exit 2 with one `error:` line and
+    write no results; returns that line."""
+    args = [sys.executable, "-m", "vaal_core", "run", spec, "--strategy", "random", "--seed", "0"]
+    args += ["--out", str(out), "--no-progress", *extra]
+    proc = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 2, proc.stderr
+    err = proc.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), proc.stderr
+    assert not out.exists(), "a refused run wrote results"
+    return err[0]
+
+
 def test_run_on_a_one_class_folder_is_one_error_line_and_writes_nothing(tmp_path):
     data = tmp_path / "data"
     write_folders(data, train=4, test=1)
@@ -27,55 +40,19 @@ def test_run_on_a_one_class_folder_is_one_error_line_and_writes_nothing(tmp_path
                 f.unlink()
             (data / split / cls).rmdir()
     before = _files(data)
-    args = [
-        sys.executable,
-        "-m",
-        "vaal_core",
-        "run",
+    err = _refused_run(
         "experiments/imagefolder.yaml",
-        "--strategy",
-        "random",
-        "--seed",
-        "0",
-        "--data-root",
-        str(data),
-        "--out",
-        str(tmp_path / "results"),
-        "--no-progress",
-        "--set",
-        "experiment=one_class",
-    ]
-    proc = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 2, proc.stderr
-    err = proc.stderr.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: "), proc.stderr
-    assert "all of one class ('sky')" in err[0] and "at least two" in err[0]
-    assert not (tmp_path / "results").exists(), "a refused run wrote results"
+        tmp_path / "results",
+        *("--data-root", str(data), "--set", "experiment=one_class"),
+    )
+    assert "all of one class ('sky')" in err and "at least two" in err
     assert _files(data) == before, "a refused run wrote under the data root"
 
 
 def test_run_whose_first_labeled_set_is_one_class_is_one_error_line_and_writes_nothing(tmp_path):
     """A biased first pool of one class (protocol.initial_classes: [3]) cannot teach a classifier:
     refused, naming the class, before any run directory exists."""
-    args = [
-        sys.executable,
-        "-m",
-        "vaal_core",
-        "run",
-        "experiments/mnist.yaml",
-        "--strategy",
-        "random",
-        "--seed",
-        "0",
-        "--out",
-        str(tmp_path / "results"),
-        "--no-progress",
-        "--set",
-        "protocol.initial_classes=[3]",
-    ]
-    proc = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 2, proc.stderr
-    err = proc.stderr.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: "), proc.stderr
-    assert "holds one class only (class 3)" in err[0] and "at least two classes" in err[0]
-    assert not (tmp_path / "results").exists(), "a refused run wrote results"
+    err = _refused_run(
+        "experiments/mnist.yaml", tmp_path / "results", "--set", "protocol.initial_classes=[3]"
+    )
+    assert "holds one class only (class 3)" in err and "at least two classes" in err
