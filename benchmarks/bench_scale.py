@@ -247,12 +247,14 @@ def _child(name: str, u: int, budgets: list[int], shape: str, bound: float) -> l
     if name == "badge":
         ctx.provide("embeddings", unl, randn(u, s.d))
     if name == "vaal":  # the discriminator on the VAE's latent codes, then the selection's sort
+        from vaal_core.vaal.game import gather_rows
         from vaal_core.vaal.models import Discriminator
 
         disc, mu = Discriminator(s.latent).eval(), randn(u, s.latent)
 
-        def run(b):
-            probs = torch.cat([disc.prob_labeled(mu[i : i + 1024]) for i in range(0, u, 1024)])
+        def run(b):  # batches gathered as VAALModels.score gathers them
+            batches = (disc.prob_labeled(mu[i : i + 1024]) for i in range(0, u, 1024))
+            probs = gather_rows(batches, u, mu.device)
             return torch.argsort(probs, stable=True)[:b].numpy()
 
     if name == "ensemble_varr":  # the members' votes given (training them is the real cost)

@@ -187,7 +187,7 @@ class Path:
     def score_rate(self, pool: torch.Tensor, batch: int) -> float:
         def run():
             chunks = (self.prep(pool[s : s + batch]) for s in range(0, len(pool), batch))
-            return self.vaal.score(chunks, encoder_only=self.encoder_only)
+            return self.vaal.score(chunks, len(pool), encoder_only=self.encoder_only)
 
         run_s = _time(run, 1, self.device)
         return len(pool) / run_s

@@ -339,7 +339,7 @@ def vaal_outputs(cfg: VAALOptions, inputs, device, precision="fp32", compile=Fal
         m.vae.train()
         vae.append(m._optimise(m._vae_loss, m.opt_vae, x_l, x_u, eps_l, eps_u))
     disc = [m.disc_step(x_l, x_u) for _ in range(2)]
-    score = m.score(iter([x_l, x_u]))
+    score = m.score(iter([x_l, x_u]), len(x_l) + len(x_u))
     return {
         "vae": torch.stack(vae).float().cpu(),
         "disc": torch.stack(disc).float().cpu(),

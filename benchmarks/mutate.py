@@ -129,8 +129,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "scoring mode not passed to the game",
         STRATEGY,
-        "scores = self.models.score(chunks, train_mode=train_mode)",
-        "scores = self.models.score(chunks)",
+        "scores = self.models.score(chunks, len(t), train_mode=train_mode)",
+        "scores = self.models.score(chunks, len(t))",
     ),
     Mutant(
         "game scores in eval mode whatever it is told",

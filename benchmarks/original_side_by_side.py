@@ -148,12 +148,12 @@ def suite_query(seed: int, iterations: int, mirror: bool, out: Path, record: boo
             rec["disc"].append((x_l.clone(), x_u.clone(), float(loss)))
         return loss
 
-    def score(self, batches, encoder_only=True, train_mode=False):
+    def score(self, batches, total, encoder_only=True, train_mode=False):
         if "score_in" in rec or not record:
-            return saved[(models, "score")](self, batches, encoder_only, train_mode)
+            return saved[(models, "score")](self, batches, total, encoder_only, train_mode)
         rec["score_in"] = [b.clone() for b in batches]
         rec["score_out"] = saved[(models, "score")](
-            self, iter(rec["score_in"]), encoder_only, train_mode
+            self, iter(rec["score_in"]), total, encoder_only, train_mode
         )
         return rec["score_out"]
 

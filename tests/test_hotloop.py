@@ -113,7 +113,7 @@ def _run_steps(mnist, compile_on: bool, precision: str = "fp32"):
     x_l, x_u = _two_batches(mnist)
     x_l, x_u = x_l[:16], x_u[:16]
     losses = [m.vae_step(x_l, x_u), m.vae_step(x_l, x_u), m.disc_step(x_l, x_u)]
-    scores = m.score(iter([x_u]))
+    scores = m.score(iter([x_u]), len(x_u))
     return m, torch.stack(losses), scores
 
 

@@ -149,7 +149,7 @@ class VAALStrategy(Strategy):
             self._scoring_view(ctx, t[s : s + batch_size], flip)
             for s in range(0, len(t), batch_size)
         )
-        scores = self.models.score(chunks, train_mode=train_mode)
+        scores = self.models.score(chunks, len(t), train_mode=train_mode)
         if train_mode:  # back to the order of `idx`
             scores = scores[device_index(torch.argsort(order), scores.device)]
         return scores
