@@ -127,6 +127,37 @@ def test_badge_factored_picks_equal_the_materialised_embedding_picks():
     assert ours.tolist() == _kmeanspp_on_materialised(g, 20, torch.Generator().manual_seed(9))
 
 
+# ---------------------------------------------------------------- suggestive annotation, lazily
+def _facility_location_direct(cand, pool, k):
+    """The textbook greedy on the whole K x N cosine matrix (what the lazy form must equal)."""
+    c = torch.nn.functional.normalize(cand.double(), dim=1)
+    u = torch.nn.functional.normalize(pool.double(), dim=1)
+    sim, cover, picks = c @ u.T, torch.full((len(u),), -1.0, dtype=torch.float64), []
+    for _ in range(min(k, len(c))):
+        gain = torch.maximum(sim, cover).sum(1)
+        gain[picks] = -np.inf
+        j = int(torch.argmax(gain))
+        picks.append(j)
+        cover = torch.maximum(cover, sim[j])
+    return picks
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_lazy_facility_location_picks_equal_the_whole_matrix_picks(seed, monkeypatch):
+    from baselines import suggestive
+
+    g = torch.Generator().manual_seed(seed)
+    pool = torch.randn(300, 12, generator=g) + torch.randn(6, 12, generator=g).repeat(50, 1)
+    cand = pool[torch.randperm(300, generator=g)[:80]]
+    cand = torch.cat([cand, cand[:5]])  # exact duplicates: ties go to the lower position
+    monkeypatch.setattr(suggestive, "BLOCK_BYTES", 8 * 300 * 7)  # first gains in blocks of 7
+    stats: dict = {}
+    lazy = suggestive.greedy_representative(cand, pool, 40, stats).tolist()
+    assert lazy == _facility_location_direct(cand, pool, 40)
+    # lazily: far fewer row evaluations than the direct form's K per pick
+    assert len(cand) <= stats["representative_evaluations"] < len(cand) * 40 // 4
+
+
 # ---------------------------------------------------------------- TypiClust typicality in blocks
 def test_authors_typicality_in_row_blocks_equals_the_full_distance_matrix():
     x = torch.randn(45, 6, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
