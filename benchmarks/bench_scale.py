@@ -123,7 +123,12 @@ def working_bytes(name: str, u: int, lab: int, b: int, s: Shape) -> int:
         # two distance blocks: the next is computed while the last is still referenced
         "coreset": 21 * p + 4 * min(chunk, lab) * (2 * min(chunk, p) + s.d),
         "badge": 4 * u * s.classes + 44 * u,
-        "typiclust": 4 * p * s.d + 40 * p,
+        # the normalised copy; k-means' labels, weights, norms; MiniBatchKMeans' k-means++
+        # sample (3 batches of rows) and one batch's distances to the centres, twice
+        "typiclust": 4 * p * s.d
+        + 40 * p
+        + 4 * min(p, 3 * 4096) * s.d
+        + 8 * 4096 * min(lab + b, 500),
         "vaal": 12 * u + 4 * 1024 * 512 * 3,
         "ensemble_varr": s.members * u + 24 * u + top_k,
         # float64 unit descriptors; the first gains a block of candidates at a time (the block
@@ -202,6 +207,8 @@ def _child(name: str, u: int, budgets: list[int], shape: str, bound: float) -> l
     s, lab = SHAPES[shape], u // 9
     p = u + lab
     spec = load_spec(ROOT / "experiments" / f"{shape}.yaml")
+    if name == "typiclust":  # scikit-learn, imported on first use, is part of the process
+        import sklearn.cluster  # noqa: F401
     base = rss_bytes()
     gen = torch.Generator().manual_seed(1)
 
@@ -289,8 +296,6 @@ def _child(name: str, u: int, budgets: list[int], shape: str, bound: float) -> l
 
     if run is None:
         strategy = make_strategy(name, spec)
-        if name == "typiclust":  # scikit-learn is imported on first use: not the query's cost
-            import sklearn.cluster  # noqa: F401
 
         def run(b):
             return strategy.query(ctx, b)

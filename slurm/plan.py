@@ -268,7 +268,7 @@ def _typiclust(q: QueryInputs) -> QueryCost:
     )
 
 
-@strategy_cost("ensemble_varr", "suggestive_annotation")
+@strategy_cost("ensemble_varr")
 def _ensemble(q: QueryInputs) -> QueryCost:
     m = getattr(q.options, "ensemble_size", 5)
     steps = total_iterations(q.spec.task, q.labeled, q.facts.train) * q.spec.task.batch_size
@@ -278,6 +278,26 @@ def _ensemble(q: QueryInputs) -> QueryCost:
         m * u,
         trained=m * steps,
         notes=(f"{m} members, each trained like the task model and scoring the unlabeled pool",),
+    )
+
+
+@strategy_cost("suggestive_annotation")
+def _suggestive(q: QueryInputs) -> QueryCost:
+    """The bootstrap members (as the ensemble's), then the lazy greedy facility location over
+    K = `sa_candidates_factor` x b candidates: their first gains and ~100 re-evaluated rows per
+    pick (benchmarks/bench_scale.py), each 2 d U float64 FLOPs and one read of U x d."""
+    members = _ensemble(q)
+    d, u = q.costs.features, q.n - q.labeled
+    rows = getattr(q.options, "candidates_factor", 2.0) * q.budget + 100 * q.budget
+    return QueryCost(
+        {**members.flops, "own": 2.0 * d * u * rows},
+        members.scored,
+        trained=members.trained,
+        notes=(
+            *members.notes,
+            f"facility location: {rows:,.0f} rows of 2 d U (lazy greedy; ~100 per pick assumed)",
+        ),
+        own_bytes=8.0 * d * u * rows / 64,
     )
 
 
