@@ -28,6 +28,7 @@ from vaal_core.spec import RuntimeSpec, Spec
 from vaal_core.strategies import STRATEGIES, strategy_options
 from vaal_core.tasks.classification import last_linear, mc_passes
 from vaal_core.train.schedules import total_iterations
+from vaal_core.train.topline import topline_task
 from vaal_core.train.trainer import FIT_SAMPLE
 from vaal_core.vaal.game import vaal_iterations
 from vaal_core.vaal.models import VAE, Discriminator
@@ -380,10 +381,12 @@ def plan_experiment(spec: Spec, strategies: list[str], seeds: list[int]) -> Expe
         cost_fn = STRATEGY_COSTS.get(name)
         full = name == "full"
         cycles = 1 if full else spec.active.cycles
+        # the top-line trains as `task.topline` says (the passes of the largest labeled set)
+        task = topline_task(spec, n, spec.dataset.val_size, facts.train) if full else spec.task
         out, notes = [], []
         for c in range(cycles):
             labeled = n if full else spec.active.initial + c * spec.active.budget
-            steps = total_iterations(spec.task, labeled, facts.train) * batch
+            steps = total_iterations(task, labeled, facts.train) * batch
             checked = test + min(labeled, FIT_SAMPLE)  # the test set, and the fit check
             flops = {"train": steps * costs.train, "eval": checked * costs.forward}
             trained, scored, own_bytes = steps, 0, 0.0
@@ -439,6 +442,9 @@ def _assumptions(
         f"{costs.train / 1e9:.3g} GFLOP per training image (forward + backward), "
         f"{costs.forward / 1e9:.3g} GFLOP per forward, counted by FlopCounterMode on the meta device",
         f"task training: {steps} steps x batch {spec.task.batch_size} per cycle",
+        f"top-line (`full`): task.topline={spec.task.topline}, "
+        f"{total_iterations(topline_task(spec, n, spec.dataset.val_size, facts.train), n, facts.train):,}"
+        " steps over the whole pool",
         f"VAAL: {costs.vaal_iter / 1e9:.3g} GFLOP per iteration (VAE {vaal.image_size}px width "
         f"{vaal.width}, {vaal.num_vae_steps} VAE + {vaal.num_adv_steps} discriminator "
         f"steps on a labeled and an unlabeled batch of {vaal.batch_size}); scoring "

@@ -71,6 +71,16 @@ def test_per_cycle_images_and_flops_equal_the_hand_arithmetic():
     assert random.flops("score") == 0
 
 
+@pytest.mark.parametrize("topline, steps", [("same", 10), ("passes", 50)])
+def test_the_top_line_is_priced_as_task_topline_trains_it(topline, steps):
+    """`passes`: the largest labeled set (100 + 2 x 50 = 200 images) gets 10 steps, so the pool of
+    1,000 gets 10 x 1,000 / 200 = 50; `same`: the 10 steps as written."""
+    spec = spec_from_dict({**SPEC, "task": {**SPEC["task"], "topline": topline}})
+    (full,) = plan_experiment(spec, ["full"], [0]).runs
+    assert [c.trained for c in full.cycles] == [steps * 16]
+    assert full.cycles[0].flops["train"] == steps * 16 * TRAIN
+
+
 def test_hours_and_disk_equal_the_hand_arithmetic():
     _, plan = _plan()
     rate = accelerator_rate("a100", 0.5, "fp32")
