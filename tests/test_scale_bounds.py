@@ -248,3 +248,16 @@ def test_authors_kmeans_uses_their_batch_of_5000(monkeypatch):
     labels = cluster(x, 60, seed=0, settings="authors")
     assert len(labels) == 300 and made[0]["batch_size"] == 5000 and made[0]["n_init"] == 3
     assert KMEANS_SETTINGS["suite"][1]["batch_size"] == 4096
+
+
+# ---------------------------------------------------------------- VAAL's scores, gathered once
+def test_vaal_scores_gathered_into_one_tensor_equal_the_joined_batches():
+    from vaal_core.vaal.game import gather_rows
+
+    g = torch.Generator().manual_seed(0)
+    batches = [torch.rand(n, generator=g, dtype=torch.float64) for n in (4, 4, 3)]
+    out = gather_rows(iter(batches), 11, torch.device("cpu"))
+    assert out.dtype == torch.float64 and torch.equal(out, torch.cat(batches))
+    assert gather_rows(iter([]), 0, torch.device("cpu")).shape == (0,)
+    with pytest.raises(ValueError, match="10 rows given for 11"):
+        gather_rows(iter(batches[:2] + [batches[2][:2]]), 11, torch.device("cpu"))
