@@ -75,18 +75,27 @@ def authors_typicality(x: torch.Tensor, knn: int, chunk: int) -> np.ndarray:
     one cluster): 1 / (mean squared L2 distance to its K nearest other rows + 1e-5), with
     K = min(knn, len(x) // 2), so a small cluster's density is measured over half of it. A single
     row has no neighbours (K = 0) and gets typicality 0: it is the only choice anyway."""
-    n = len(x)
-    k = min(knn, n // 2)
-    typ = np.zeros(n)
+    k = min(knn, len(x) // 2)
     if k == 0:
-        return typ
-    for i in range(0, n, chunk):
-        d = torch.cdist(x[i : i + chunk], x).square_()
-        rows = torch.arange(len(d))
-        d[rows, rows + i] = float("inf")  # not its own neighbour
-        mean_knn = d.topk(k, dim=1, largest=False).values.mean(1)
-        typ[i : i + chunk] = (1.0 / (mean_knn.double() + AUTHORS_EPS)).cpu().numpy()
-    return typ
+        return np.zeros(len(x))
+    return typicality_of_rows(x, torch.arange(len(x)), k, chunk)[0]
+
+
+@torch.inference_mode()
+def typicality_of_rows(
+    x: torch.Tensor, which: torch.Tensor, k: int, chunk: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Typicality of rows `which` of `x` among all rows of `x` (K = k), and the positions in `x`
+    of each one's k nearest: what a pick can invalidate."""
+    typ, nbrs = np.zeros(len(which)), np.zeros((len(which), k), dtype=np.int64)
+    for i in range(0, len(which), chunk):
+        rows = which[i : i + chunk]
+        d = torch.cdist(x[rows], x).square_()
+        d[torch.arange(len(rows)), rows] = float("inf")  # not its own neighbour
+        near = d.topk(k, dim=1, largest=False)
+        typ[i : i + chunk] = (1.0 / (near.values.mean(1).double() + AUTHORS_EPS)).cpu().numpy()
+        nbrs[i : i + chunk] = near.indices.cpu().numpy()
+    return typ, nbrs
 
 
 def cluster_order(labels: np.ndarray, is_labeled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -140,12 +149,31 @@ def authors_picks(
     left = {c: len(m) for c, m in members.items()}
     picks: list[int] = []
     visits = rotation(tiers, left)
+    # per cluster, from its last visit: (K, typicality of the members left, positions of each
+    # one's K nearest, the position picked). The authors recompute the whole cluster at every
+    # visit (m^2 d for m members); a member keeps its K nearest, and so its typicality, unless
+    # the pick was one of them, so only those rows are recomputed while K stays the same.
+    known: dict[int, tuple[int, np.ndarray, np.ndarray, int]] = {}
     for _ in range(budget):
         c = next(visits)
         rows = members[c]
-        best = int(np.argmax(authors_typicality(feats[torch.as_tensor(rows)], knn, chunk)))
+        k = min(knn, len(rows) // 2)
+        x = feats[torch.as_tensor(rows)]
+        if k == 0:
+            typ, nbrs = np.zeros(len(rows)), np.zeros((len(rows), 0), dtype=np.int64)
+        elif c in known and known[c][0] == k:
+            _, typ, nbrs, gone = known[c]
+            stale = np.flatnonzero((nbrs == gone).any(1))
+            if len(stale):
+                t, near = typicality_of_rows(x, torch.as_tensor(stale), k, chunk)
+                typ[stale], nbrs[stale] = t, rows[near]
+        else:
+            typ, near = typicality_of_rows(x, torch.arange(len(rows)), k, chunk)
+            nbrs = rows[near]
+        best = int(np.argmax(typ))
         picks.append(int(rows[best]))
         members[c] = np.delete(rows, best)
+        known[c] = (k, np.delete(typ, best), np.delete(nbrs, best, axis=0), int(rows[best]))
         left[c] -= 1
     return np.asarray(picks, dtype=np.int64)
 

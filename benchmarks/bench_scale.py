@@ -124,11 +124,13 @@ def working_bytes(name: str, u: int, lab: int, b: int, s: Shape) -> int:
         "coreset": 21 * p + 4 * min(chunk, lab) * (2 * min(chunk, p) + s.d),
         "badge": 4 * u * s.classes + 44 * u,
         # the normalised copy; k-means' labels, weights, norms; MiniBatchKMeans' k-means++
-        # sample (3 batches of rows) and one batch's distances to the centres, twice
+        # sample (3 batches of rows) and one batch's distances to the centres, twice; each
+        # member's typicality and its K = 20 nearest, kept between visits of its cluster
         "typiclust": 4 * p * s.d
         + 40 * p
         + 4 * min(p, 3 * 4096) * s.d
-        + 8 * 4096 * min(lab + b, 500),
+        + 8 * 4096 * min(lab + b, 500)
+        + 168 * p,
         "vaal": 12 * u + 4 * 1024 * 512 * 3,
         "ensemble_varr": s.members * u + 24 * u + top_k,
         # float64 unit descriptors; the first gains a block of candidates at a time (the block
@@ -175,9 +177,9 @@ def cost(name: str, u: int, lab: int, b: int, s: Shape) -> tuple[float, float]:
         "coreset": (2.0 * u * lab * s.d + 2.0 * b * p * s.d, b * (4.0 * p * s.d + 24.0 * p)),
         # one read of both factors per pick, and the float64 cumulative sum
         "badge": (2.0 * b * u * (s.d + s.classes), b * (4.0 * u * (s.d + s.classes) + 48.0 * u)),
-        # k-means (about 3 passes of P x k distances) and each pick's distances within a cluster
-        # each pick's distances within its cluster (k-means: `host_flops`, on the CPU anyway)
-        "typiclust": (2.0 * b * m * m * s.d, 4.0 * 3 * p * s.d),
+        # (k-means: `host_flops`, on the CPU anyway) each cluster's typicality once, then per
+        # pick the rows whose K = 20 nearest held the pick (about K), against the m images left
+        "typiclust": (2.0 * p * m * s.d + 2.0 * b * 20 * m * s.d, 4.0 * 3 * p * s.d),
         "vaal": (2.0 * u * (s.latent * 512 + 512 * 512 + 512), 4.0 * u * s.latent + sort),
         "ensemble_varr": (0.0, 8.0 * u * s.members * s.members + sort),
         # lazy greedy: the K = 2b first gains, then ~100 rows re-evaluated per pick (as measured

@@ -261,3 +261,36 @@ def test_vaal_scores_gathered_into_one_tensor_equal_the_joined_batches():
     assert gather_rows(iter([]), 0, torch.device("cpu")).shape == (0,)
     with pytest.raises(ValueError, match="10 rows given for 11"):
         gather_rows(iter(batches[:2] + [batches[2][:2]]), 11, torch.device("cpu"))
+
+
+# ---------------------------------------------------------------- TypiClust, kept up to date
+def _authors_picks_recomputed(feats, labels, is_labeled, budget, knn, min_size):
+    """The authors' loop as written: the visited cluster's typicality recomputed whole."""
+    from baselines.typiclust import cluster_order, rotation
+
+    ids, sizes = cluster_order(labels, is_labeled)
+    members = {int(c): np.flatnonzero((labels == c) & ~is_labeled) for c in ids}
+    left = {c: len(m) for c, m in members.items()}
+    visits, picks = rotation([ids[sizes > min_size], ids[sizes <= min_size]], left), []
+    for _ in range(budget):
+        c = next(visits)
+        rows = members[c]
+        best = int(np.argmax(authors_typicality(feats[torch.as_tensor(rows)], knn, 64)))
+        picks.append(int(rows[best]))
+        members[c] = np.delete(rows, best)
+        left[c] -= 1
+    return picks
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_typicality_kept_up_to_date_picks_as_the_whole_recomputation(seed):
+    from baselines.typiclust import authors_picks
+
+    g = torch.Generator().manual_seed(seed)
+    sizes = [300, 120, 60, 4]  # K shrinks below knn as the small clusters run dry
+    labels = np.repeat(np.arange(len(sizes)), sizes)
+    centres = torch.randn(len(sizes), 16, generator=g) * 3
+    feats = centres[torch.as_tensor(labels)] + torch.randn(len(labels), 16, generator=g)
+    is_lab = np.random.default_rng(seed).random(len(labels)) < 0.05
+    direct = _authors_picks_recomputed(feats, labels, is_lab, 250, 20, 5)
+    assert authors_picks(feats, labels, is_lab, 250, 20, 5, chunk=64).tolist() == direct
