@@ -47,11 +47,11 @@ def greedy_representative(
     ties go to the lowest position.
 
     Lazy greedy (Minoux, 1978): F is submodular, so a candidate's gain F(S + j) - F(S) can only
-    shrink as picks are added, and a gain computed before the last pick bounds it from above. Candidates wait in
-    a heap by their last gain; a stale top is re-evaluated (a row of cosines, N x d; up to 64
-    stale tops in one matrix product) and a fresh top is the greedy pick. Same picks as the
-    direct form, without its K x N matrix (24 K N bytes: 24 GB at N = 45,000, b = 2,250);
-    `stats` gets the number of rows evaluated.
+    shrink as picks are added, and a gain computed before the last pick bounds it from above.
+    Candidates wait in a heap by their last gain; a stale top is re-evaluated (a row of cosines,
+    N x d; up to 64 stale tops in one matrix product) and a fresh top is the greedy pick. Same
+    picks as the direct form, without its K x N matrix (24 K N bytes: 24 GB at N = 45,000,
+    b = 2,250); `stats` gets the number of rows evaluated.
     """
     c = torch.nn.functional.normalize(cand.double(), dim=1)
     u = torch.nn.functional.normalize(pool.double(), dim=1)

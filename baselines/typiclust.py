@@ -158,16 +158,17 @@ def authors_picks(
         c = next(visits)
         rows = members[c]
         k = min(knn, len(rows) // 2)
-        x = feats[torch.as_tensor(rows)]
         if k == 0:
             typ, nbrs = np.zeros(len(rows)), np.zeros((len(rows), 0), dtype=np.int64)
         elif c in known and known[c][0] == k:
             _, typ, nbrs, gone = known[c]
             stale = np.flatnonzero((nbrs == gone).any(1))
-            if len(stale):
+            if len(stale):  # the cluster's features gathered only when a row needs them
+                x = feats[torch.as_tensor(rows)]
                 t, near = typicality_of_rows(x, torch.as_tensor(stale), k, chunk)
                 typ[stale], nbrs[stale] = t, rows[near]
         else:
+            x = feats[torch.as_tensor(rows)]
             typ, near = typicality_of_rows(x, torch.arange(len(rows)), k, chunk)
             nbrs = rows[near]
         best = int(np.argmax(typ))
